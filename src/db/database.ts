@@ -1,0 +1,67 @@
+// The one place that opens connections: a pg pool with drizzle on top. A process opens one
+// Database (the daemon, the CLI); tests open one per throwaway database.
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { PgTransaction } from 'drizzle-orm/pg-core';
+import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import pg from 'pg';
+import * as schema from './schema.js';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sandfleet';
+
+export interface DatabaseOptions {
+  url?: string;
+  /** Connections in the pool. */
+  max?: number;
+  /** Longest a single statement may run before Postgres cancels it. */
+  statementTimeoutMs?: number;
+  /** Longest a transaction may sit idle (a stalled client) before Postgres ends the session. */
+  idleInTransactionTimeoutMs?: number;
+  /** Longest to wait for a connection from the server. */
+  connectTimeoutMs?: number;
+  applicationName?: string;
+}
+
+export type Schema = typeof schema;
+export type Db = NodePgDatabase<Schema>;
+export type Tx = PgTransaction<NodePgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything a query can run on: the pool or an open transaction. */
+export type Executor = Db | Tx;
+
+export interface Database {
+  readonly db: Db;
+  readonly pool: pg.Pool;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
+}
+
+export function openDatabase(options: DatabaseOptions = {}): Database {
+  const url = options.url ?? databaseUrlFromEnv();
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'sandfleet',
+  });
+  // An idle client that loses its server (restart, pg_terminate_backend) must not crash the
+  // process; the pool drops it and the next checkout opens a fresh one.
+  pool.on('error', () => {});
+  const db = drizzle({ client: pool, schema });
+  let closed = false;
+  return {
+    db,
+    pool,
+    url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,177 @@
+// The tables of DESIGN.md "Data". drizzle-kit generates migrations/ from this file.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import {
+  MACHINE_HOLDING_STATES,
+  MACHINE_STATES,
+  PLATFORMS,
+  PROVIDERS,
+  RECYCLE_MODES,
+  TASK_ACTIVE_STATES,
+  TASK_OUTCOMES,
+  TASK_STATES,
+} from './states.js';
+
+/** `('a', 'b')` for a CHECK or partial-index predicate; the lists are constants, never input. */
+const list = (values: readonly string[]) => sql.raw(`(${values.map((v) => `'${v}'`).join(', ')})`);
+
+export const pools = pgTable(
+  'pools',
+  {
+    name: text().primaryKey(),
+    provider: text().notNull(),
+    settings: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    platform: text().notNull().default('linux'),
+    arch: text().notNull().default('x86_64'),
+    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    minReady: integer('min_ready').notNull().default(0),
+    maxSize: integer('max_size').notNull(),
+    // null: a machine serves tasks until it is retired for another reason.
+    maxUses: integer('max_uses'),
+    idleTimeoutS: integer('idle_timeout_s').notNull().default(600),
+    recycle: text().notNull().default('delete'),
+    // A pool that left the config keeps its row (machines reference it) but gets no new capacity.
+    active: boolean().notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('pools_provider_check', sql`${t.provider} IN ${list(PROVIDERS)}`),
+    check('pools_platform_check', sql`${t.platform} IN ${list(PLATFORMS)}`),
+    check('pools_recycle_check', sql`${t.recycle} IN ${list(RECYCLE_MODES)}`),
+    check(
+      'pools_sizes_check',
+      sql`${t.minReady} >= 0 AND ${t.maxSize} >= 0 AND ${t.minReady} <= ${t.maxSize} AND (${t.maxUses} IS NULL OR ${t.maxUses} >= 1) AND ${t.idleTimeoutS} >= 0`,
+    ),
+  ],
+);
+
+export const machines = pgTable(
+  'machines',
+  {
+    id: uuid().primaryKey(),
+    name: text().notNull(),
+    pool: text()
+      .notNull()
+      .references(() => pools.name),
+    providerId: text('provider_id'),
+    ip: text(),
+    state: text().notNull(),
+    // The state this row left at its last transition; lets one statement log from → to.
+    prevState: text('prev_state'),
+    version: integer().notNull().default(1),
+    uses: integer().notNull().default(0),
+    taskId: uuid('task_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    stateChangedAt: timestamp('state_changed_at', { withTimezone: true }).notNull().defaultNow(),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    uniqueIndex('machines_name_key').on(t.name),
+    uniqueIndex('machines_pool_provider_id_key').on(t.pool, t.providerId),
+    // A task is leased to at most one machine.
+    uniqueIndex('machines_task_id_key').on(t.taskId).where(sql`${t.taskId} IS NOT NULL`),
+    // Allocation: the oldest ready machine of a pool.
+    index('machines_ready_idx').on(t.pool, t.stateChangedAt).where(sql`${t.state} = 'ready'`),
+    index('machines_pool_state_idx').on(t.pool, t.state),
+    check(
+      'machines_state_check',
+      sql`${t.state} IN ${list(MACHINE_STATES)}`,
+    ),
+    check('machines_uses_check', sql`${t.uses} >= 0`),
+    // Only a machine between lease and release holds a task.
+    check(
+      'machines_task_state_check',
+      sql`${t.taskId} IS NULL OR ${t.state} IN ${list(MACHINE_HOLDING_STATES)}`,
+    ),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid().primaryKey(),
+    idempotencyKey: text('idempotency_key'),
+    // Hash of the submitted request, so a replayed key with another body is told apart.
+    requestHash: text('request_hash'),
+    pool: text()
+      .notNull()
+      .references(() => pools.name),
+    platform: text(),
+    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    payload: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    priority: integer().notNull().default(50),
+    timeoutS: integer('timeout_s').notNull().default(3600),
+    attempts: integer().notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    state: text().notNull(),
+    prevState: text('prev_state'),
+    version: integer().notNull().default(1),
+    // The machine of the current (or last) attempt; history, so no foreign key.
+    machineId: uuid('machine_id'),
+    // The runner's verdict, written when the machine is stopped and applied at release.
+    outcome: text(),
+    result: jsonb().$type<unknown>(),
+    error: text(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    stateChangedAt: timestamp('state_changed_at', { withTimezone: true }).notNull().defaultNow(),
+    assignedAt: timestamp('assigned_at', { withTimezone: true }),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
+    // One active task per machine (I2).
+    uniqueIndex('tasks_active_machine_key')
+      .on(t.machineId)
+      .where(sql`${t.state} IN ${list(TASK_ACTIVE_STATES)}`),
+    // Allocation: queued tasks of a pool by priority, then age.
+    index('tasks_queued_idx')
+      .on(t.pool, t.priority.desc(), t.createdAt, t.id)
+      .where(sql`${t.state} = 'queued'`),
+    index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    check(
+      'tasks_state_check',
+      sql`${t.state} IN ${list(TASK_STATES)}`,
+    ),
+    check('tasks_outcome_check', sql`${t.outcome} IS NULL OR ${t.outcome} IN ${list(TASK_OUTCOMES)}`),
+    check('tasks_priority_check', sql`${t.priority} BETWEEN 0 AND 100`),
+    check('tasks_attempts_check', sql`${t.attempts} >= 0 AND ${t.maxAttempts} >= 1`),
+  ],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial({ mode: 'bigint' }).primaryKey(),
+    entity: text().notNull(),
+    entityId: uuid('entity_id').notNull(),
+    pool: text(),
+    fromState: text('from_state'),
+    toState: text('to_state').notNull(),
+    actor: text().notNull(),
+    reason: text(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('events_entity_idx').on(t.entityId, t.id),
+    check('events_entity_check', sql`${t.entity} IN ${list(['machine', 'task'])}`),
+  ],
+);
+
+export type PoolRow = typeof pools.$inferSelect;
+export type MachineRow = typeof machines.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
+export type EventRow = typeof events.$inferSelect;

@@ -1,0 +1,43 @@
+// Capacity reservation (rule 2): counting a pool's machines and inserting the `provisioning`
+// rows that count allows happen in one transaction under the pool row's lock, so concurrent
+// scalers (in one daemon or several) can never take a pool past max_size.
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/database.js';
+import { machines, pools, type MachineRow } from '../db/schema.js';
+import { withTransaction } from '../db/transaction.js';
+import { machineEntity } from './transition.js';
+
+export interface Reservation {
+  /** The new rows, written before any cloud call: each is the intent to create one instance. */
+  machines: MachineRow[];
+  /** How many of the requested machines the pool's max_size (or being inactive) refused. */
+  refused: number;
+}
+
+export function reserveMachines(db: Db, pool: string, count: number, actor = 'scaler'): Promise<Reservation> {
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  return withTransaction(db, async (tx) => {
+    const locked = await tx.execute(sql`SELECT max_size, active FROM ${pools} WHERE ${pools.name} = ${pool} FOR UPDATE`);
+    const limits = locked.rows[0];
+    if (!limits) throw new Error(`unknown pool "${pool}"`);
+    // Every row counts, `deleting` and `failed` included: their instances may still exist.
+    const counted = await tx.execute(sql`SELECT count(*)::int AS n FROM ${machines} WHERE ${machines.pool} = ${pool}`);
+    const current = Number(counted.rows[0]?.n ?? 0);
+    const room = limits.active ? Math.max(0, Number(limits.max_size) - current) : 0;
+    const granted = Math.min(count, room);
+    if (granted === 0) return { machines: [], refused: count };
+    const inserted = await tx.execute(sql`
+      WITH fresh AS (
+        SELECT gen_random_uuid() AS id FROM generate_series(1, ${granted})
+      ), created AS (
+        INSERT INTO ${machines} (id, name, pool, state)
+        SELECT id, 'sf-' || ${pool} || '-' || left(replace(id::text, '-', ''), 12), ${pool}, 'provisioning' FROM fresh
+        RETURNING *
+      ), logged AS (
+        INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+        SELECT 'machine', id, pool, NULL, state, ${actor}, 'capacity reserved' FROM created
+      )
+      SELECT * FROM created ORDER BY created_at, id`);
+    return { machines: inserted.rows.map(machineEntity.map), refused: count - granted };
+  });
+}

@@ -1,0 +1,12 @@
+export * from './allocation.js';
+export * from './capacity.js';
+export * from './invariants.js';
+export * from './machine-lifecycle.js';
+export * from './machines.js';
+export * from './outcome.js';
+export * from './pools.js';
+export * from './release.js';
+export * from './task-lifecycle.js';
+export * from './tasks.js';
+export * from './transition-table.js';
+export { transitionMachine, transitionTask, type TransitionOptions } from './transition.js';

@@ -1,0 +1,108 @@
+// Machine repository: the named steps of the machine lifecycle, each one conditional
+// transition (or the one finalizer that deletes a row).
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../db/database.js';
+import { machines, type MachineRow } from '../db/schema.js';
+import { MACHINE_DELETABLE_STATE, MACHINE_DELETED } from './machine-lifecycle.js';
+import { conflict, ok, type Outcome } from './outcome.js';
+import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
+
+export { getMachine };
+
+/** The provider accepted the create: remember its resource id beside ours (rule 8). */
+export function markBooting(
+  ex: Executor,
+  id: string,
+  instance: { providerId: string; ip?: string | null },
+  options: TransitionOptions,
+): Promise<Outcome<MachineRow>> {
+  return transitionMachine(ex, id, 'boot', options, {
+    set: [sql`provider_id = ${instance.providerId}`, sql`ip = coalesce(${instance.ip ?? null}, ${machines.ip})`],
+  });
+}
+
+export function markReady(ex: Executor, id: string, options: TransitionOptions, ip?: string | null) {
+  return transitionMachine(ex, id, 'becomeReady', options, {
+    set: [sql`ip = coalesce(${ip ?? null}, ${machines.ip})`, sql`last_error = NULL`],
+  });
+}
+
+/** Take a ready machine out of service. A leased machine answers Conflict: it cannot be drained. */
+export function drainMachine(ex: Executor, id: string, options: TransitionOptions) {
+  return transitionMachine(ex, id, 'drain', options);
+}
+
+/**
+ * Begin stopping a machine that is leased (to `taskId`, when given) or draining. Passing the
+ * task the caller believes it holds makes a stale caller lose instead of stopping someone else's.
+ */
+export function beginStop(ex: Executor, id: string, options: TransitionOptions & { taskId?: string | null }) {
+  const where = options.taskId === undefined ? [] : [sql`${machines.taskId} IS NOT DISTINCT FROM ${options.taskId}`];
+  return transitionMachine(ex, id, 'beginStop', options, { where });
+}
+
+export function markStopped(ex: Executor, id: string, options: TransitionOptions) {
+  return transitionMachine(ex, id, 'stopped', options);
+}
+
+export function beginReimage(ex: Executor, id: string, options: TransitionOptions) {
+  return transitionMachine(ex, id, 'reimage', options);
+}
+
+export function requestDelete(ex: Executor, id: string, options: TransitionOptions) {
+  return transitionMachine(ex, id, 'requestDelete', options);
+}
+
+export function markFailed(ex: Executor, id: string, error: string, options: TransitionOptions) {
+  return transitionMachine(ex, id, 'fail', options, { set: [sql`last_error = ${error}`] });
+}
+
+/** Remembers a provider error on the row without changing its state (for operators). */
+export async function recordMachineError(ex: Executor, id: string, error: string): Promise<void> {
+  await ex.execute(sql`UPDATE ${machines} SET last_error = ${error} WHERE ${machines.id} = ${id}`);
+}
+
+/**
+ * The finalizer, and the only statement that deletes a machine row: only from `deleting` and
+ * only without a lease, after the provider has reported the instance gone.
+ */
+export async function finalizeDelete(ex: Executor, id: string, options: TransitionOptions): Promise<Outcome<MachineRow>> {
+  const result = await ex.execute(sql`
+    WITH gone AS (
+      DELETE FROM ${machines}
+      WHERE ${machines.id} = ${id} AND ${machines.state} = ${MACHINE_DELETABLE_STATE} AND ${machines.taskId} IS NULL
+      RETURNING *
+    ), logged AS (
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+      SELECT 'machine', id, pool, state, ${MACHINE_DELETED}, ${options.actor}, ${options.reason ?? null} FROM gone
+    )
+    SELECT * FROM gone`);
+  const row = result.rows[0];
+  if (row) return ok(machineEntity.map(row));
+  return conflict(await getMachine(ex, id));
+}
+
+export interface MachineFilter {
+  pool?: string | undefined;
+  states?: readonly string[] | undefined;
+}
+
+export async function listMachines(ex: Executor, filter: MachineFilter = {}): Promise<MachineRow[]> {
+  const conditions = [sql`true`];
+  if (filter.pool !== undefined) conditions.push(sql`${machines.pool} = ${filter.pool}`);
+  if (filter.states) conditions.push(sql`${machines.state} = ANY(${sql.param([...filter.states])}::text[])`);
+  const result = await ex.execute(
+    sql`SELECT * FROM ${machines} WHERE ${sql.join(conditions, sql` AND `)} ORDER BY ${machines.createdAt}, ${machines.id}`,
+  );
+  return result.rows.map(machineEntity.map);
+}
+
+/** Ready machines idle since before `idleSince`, oldest first: candidates for scale-down. */
+export async function idleReadyMachines(ex: Executor, pool: string, idleSince: Date, limit: number): Promise<MachineRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM ${machines}
+    WHERE ${machines.pool} = ${pool} AND ${machines.state} = 'ready' AND ${machines.stateChangedAt} <= ${idleSince.toISOString()}
+    ORDER BY ${machines.stateChangedAt}, ${machines.id}
+    LIMIT ${limit}`);
+  return result.rows.map(machineEntity.map);
+}

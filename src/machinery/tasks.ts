@@ -1,0 +1,128 @@
+// Task repository: submission (an upsert on the idempotency key, never check-then-insert),
+// start, cancel and listing.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Db, Executor } from '../db/database.js';
+import { tasks, type TaskRow } from '../db/schema.js';
+import { TASK_TERMINAL_STATES, type Platform, type TaskState } from '../db/states.js';
+import { withTransaction } from '../db/transaction.js';
+import { beginStop } from './machines.js';
+import type { Outcome } from './outcome.js';
+import { getTask, taskEntity, transitionTask, type TransitionOptions } from './transition.js';
+
+export { getTask };
+
+export interface NewTask {
+  pool: string;
+  platform?: Platform | null;
+  tags?: string[];
+  payload: Record<string, unknown>;
+  priority?: number;
+  timeoutS?: number;
+  maxAttempts?: number;
+  idempotencyKey?: string | null;
+  /** A digest of the request, to tell a replay from a different request reusing the key. */
+  requestHash?: string | null;
+}
+
+export interface Submission {
+  task: TaskRow;
+  /** False when the idempotency key named an existing task, which is returned instead. */
+  created: boolean;
+}
+
+/**
+ * Inserts the task and its creation event in one statement; a concurrent or repeated
+ * submission with the same idempotency key gets the one task that exists.
+ */
+export async function submitTask(ex: Executor, input: NewTask, options: TransitionOptions): Promise<Submission> {
+  const id = randomUUID();
+  const inserted = await ex.execute(sql`
+    WITH created AS (
+      INSERT INTO ${tasks} (id, idempotency_key, request_hash, pool, platform, tags, payload, priority, timeout_s, max_attempts, state)
+      VALUES (${id}, ${input.idempotencyKey ?? null}, ${input.requestHash ?? null}, ${input.pool}, ${input.platform ?? null},
+              ${sql.param(input.tags ?? [])}::text[], ${JSON.stringify(input.payload)}::jsonb, ${input.priority ?? 50},
+              ${input.timeoutS ?? 3600}, ${input.maxAttempts ?? 3}, 'queued')
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING *
+    ), logged AS (
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+      SELECT 'task', id, pool, NULL, state, ${options.actor}, ${options.reason ?? null} FROM created
+    )
+    SELECT * FROM created`);
+  const row = inserted.rows[0];
+  if (row) return { task: taskEntity.map(row), created: true };
+  // The key exists. ON CONFLICT waited for its inserter to commit, so this new statement sees it.
+  const existing = await ex.execute(sql`SELECT * FROM ${tasks} WHERE ${tasks.idempotencyKey} = ${input.idempotencyKey ?? null}`);
+  const found = existing.rows[0];
+  if (!found) throw new Error(`task with idempotency key ${input.idempotencyKey} vanished`);
+  return { task: taskEntity.map(found), created: false };
+}
+
+/** assigned → running, only for the machine the task was assigned to. */
+export function startTask(ex: Executor, id: string, machineId: string, options: TransitionOptions): Promise<Outcome<TaskRow>> {
+  return transitionTask(ex, id, 'start', options, {
+    set: [sql`started_at = now()`],
+    where: [sql`${tasks.machineId} = ${machineId}`],
+  });
+}
+
+export type CancelResult =
+  | { kind: 'canceled'; task: TaskRow }
+  /** Already terminal, or its runner already reported an outcome that release will record. */
+  | { kind: 'unchanged'; task: TaskRow }
+  | { kind: 'not_found' };
+
+/**
+ * Cancels a task wherever it is. A queued task is canceled at once; a task on a machine is
+ * canceled together with the machine beginning to stop, so no leased machine is left holding a
+ * canceled task (I1). The write is conditional on the version we read, and is tried again
+ * only when the task moved in between.
+ */
+export async function cancelTask(db: Db, id: string, options: TransitionOptions): Promise<CancelResult> {
+  for (;;) {
+    const seen = await getTask(db, id);
+    if (!seen) return { kind: 'not_found' };
+    if (isTerminal(seen.state) || seen.outcome !== null) return { kind: 'unchanged', task: seen };
+    try {
+      const task = await withTransaction(db, async (tx) => {
+        if (seen.state !== 'queued' && seen.machineId) {
+          // Machine first, then task: the lock order every two-row write follows.
+          await beginStop(tx, seen.machineId, { ...options, taskId: id });
+        }
+        const canceled = await transitionTask(tx, id, 'cancel', { ...options, expectVersion: seen.version }, {
+          set: [sql`finished_at = now()`],
+          where: [sql`${tasks.outcome} IS NULL`],
+        });
+        if (!canceled.ok) throw new TaskMoved();
+        return canceled.row;
+      });
+      return { kind: 'canceled', task };
+    } catch (error) {
+      if (!(error instanceof TaskMoved)) throw error;
+    }
+  }
+}
+
+/** Rolls back a cancel whose task changed after it was read; the loop reads it again. */
+class TaskMoved extends Error {}
+
+export function isTerminal(state: string): boolean {
+  return (TASK_TERMINAL_STATES as readonly string[]).includes(state);
+}
+
+export interface TaskFilter {
+  pool?: string | undefined;
+  state?: TaskState | undefined;
+  limit?: number | undefined;
+}
+
+export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<TaskRow[]> {
+  const conditions = [sql`true`];
+  if (filter.pool !== undefined) conditions.push(sql`${tasks.pool} = ${filter.pool}`);
+  if (filter.state !== undefined) conditions.push(sql`${tasks.state} = ${filter.state}`);
+  const result = await ex.execute(sql`
+    SELECT * FROM ${tasks} WHERE ${sql.join(conditions, sql` AND `)}
+    ORDER BY ${tasks.createdAt} DESC, ${tasks.id} DESC LIMIT ${filter.limit ?? 100}`);
+  return result.rows.map(taskEntity.map);
+}
