@@ -14,7 +14,7 @@ export interface Reservation {
   refused: number;
 }
 
-export function reserveMachines(db: Db, pool: string, count: number, actor = 'scaler'): Promise<Reservation> {
+export async function reserveMachines(db: Db, pool: string, count: number, actor = 'scaler'): Promise<Reservation> {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
   return withTransaction(db, async (tx) => {
     const locked = await tx.execute(sql`SELECT max_size, active FROM ${pools} WHERE ${pools.name} = ${pool} FOR UPDATE`);

@@ -24,31 +24,35 @@ export interface PoolDefinition {
 const mapPool = rowMapper(pools);
 
 /** Upserts every configured pool and deactivates the ones no longer configured. */
-export function syncPools(db: Db, definitions: readonly PoolDefinition[]): Promise<PoolRow[]> {
+export async function syncPools(db: Db, definitions: readonly PoolDefinition[]): Promise<PoolRow[]> {
   const names = definitions.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new Error('pool names must be unique');
   // A fixed order means concurrent syncs lock the rows in the same order and cannot deadlock.
   const sorted = [...definitions].sort((a, b) => a.name.localeCompare(b.name));
   return withTransaction(db, async (tx) => {
     const synced: PoolRow[] = [];
-    for (const d of sorted) {
-      const result = await tx.execute(sql`
-        INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, active)
-        VALUES (${d.name}, ${d.provider}, ${JSON.stringify(d.settings)}::jsonb, ${d.platform}, ${d.arch}, ${sql.param(d.tags)}::text[],
-                ${d.minReady}, ${d.maxSize}, ${d.maxUses}, ${d.idleTimeoutS}, ${d.recycle}, true)
-        ON CONFLICT (name) DO UPDATE SET
-          provider = EXCLUDED.provider, settings = EXCLUDED.settings, platform = EXCLUDED.platform, arch = EXCLUDED.arch,
-          tags = EXCLUDED.tags, min_ready = EXCLUDED.min_ready, max_size = EXCLUDED.max_size, max_uses = EXCLUDED.max_uses,
-          idle_timeout_s = EXCLUDED.idle_timeout_s, recycle = EXCLUDED.recycle, active = true, updated_at = now()
-        RETURNING *`);
-      const row = result.rows[0];
-      if (row) synced.push(mapPool(row));
-    }
+    for (const d of sorted) synced.push(await upsertPool(tx, d));
     await tx.execute(sql`
       UPDATE ${pools} SET active = false, updated_at = now()
       WHERE active AND NOT (${pools.name} = ANY(${sql.param(names)}::text[]))`);
     return synced;
   });
+}
+
+/** Inserts the pool or brings its row up to the definition; concurrent callers end with one row. */
+export async function upsertPool(ex: Executor, d: PoolDefinition): Promise<PoolRow> {
+  const result = await ex.execute(sql`
+    INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, active)
+    VALUES (${d.name}, ${d.provider}, ${JSON.stringify(d.settings)}::jsonb, ${d.platform}, ${d.arch}, ${sql.param(d.tags)}::text[],
+            ${d.minReady}, ${d.maxSize}, ${d.maxUses}, ${d.idleTimeoutS}, ${d.recycle}, true)
+    ON CONFLICT (name) DO UPDATE SET
+      provider = EXCLUDED.provider, settings = EXCLUDED.settings, platform = EXCLUDED.platform, arch = EXCLUDED.arch,
+      tags = EXCLUDED.tags, min_ready = EXCLUDED.min_ready, max_size = EXCLUDED.max_size, max_uses = EXCLUDED.max_uses,
+      idle_timeout_s = EXCLUDED.idle_timeout_s, recycle = EXCLUDED.recycle, active = true, updated_at = now()
+    RETURNING *`);
+  const row = result.rows[0];
+  if (!row) throw new Error(`upsert of pool ${d.name} returned no row`);
+  return mapPool(row);
 }
 
 export async function getPool(ex: Executor, name: string): Promise<PoolRow | null> {
