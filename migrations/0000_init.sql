@@ -84,6 +84,7 @@ CREATE TABLE "tasks" (
 ALTER TABLE "machines" ADD CONSTRAINT "machines_pool_pools_name_fk" FOREIGN KEY ("pool") REFERENCES "public"."pools"("name") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_pool_pools_name_fk" FOREIGN KEY ("pool") REFERENCES "public"."pools"("name") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "events_entity_idx" ON "events" USING btree ("entity_id","id");--> statement-breakpoint
+CREATE INDEX "events_pool_idx" ON "events" USING btree ("pool","id");--> statement-breakpoint
 CREATE UNIQUE INDEX "machines_name_key" ON "machines" USING btree ("name");--> statement-breakpoint
 CREATE UNIQUE INDEX "machines_pool_provider_id_key" ON "machines" USING btree ("pool","provider_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "machines_task_id_key" ON "machines" USING btree ("task_id") WHERE "machines"."task_id" IS NOT NULL;--> statement-breakpoint

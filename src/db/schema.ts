@@ -167,6 +167,8 @@ export const events = pgTable(
   },
   (t) => [
     index('events_entity_idx').on(t.entityId, t.id),
+    // The invariant checker and per-pool views read a pool's log in order.
+    index('events_pool_idx').on(t.pool, t.id),
     check('events_entity_check', sql`${t.entity} IN ${list(['machine', 'task'])}`),
   ],
 );

@@ -1,7 +1,7 @@
 // Checks the invariants of DESIGN.md that the database alone can decide (I1, I2, I3, I6, I7,
 // I8), on one consistent snapshot, and names the offending ids. I4 and I5 need the clock and
 // the provider's instance list and are checked above this layer.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/transaction.js';
 import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_TRANSITIONS } from './machine-lifecycle.js';
@@ -16,31 +16,39 @@ export interface Violation {
   detail: string;
 }
 
-export async function checkInvariants(db: Db): Promise<Violation[]> {
+export interface CheckScope {
+  /** Only this pool's machines, tasks and events. */
+  pool?: string | undefined;
+}
+
+export async function checkInvariants(db: Db, scope: CheckScope = {}): Promise<Violation[]> {
+  const inPool = (alias: string) => (scope.pool === undefined ? sql`true` : sql`${sql.raw(alias)}.pool = ${scope.pool}`);
   return withTransaction(
     db,
     async (tx) => [
-      ...(await leaseConsistency(tx)),
-      ...(await noDoubleLease(tx)),
-      ...(await poolBounds(tx)),
-      ...(await eventHistories(tx)),
+      ...(await leaseConsistency(tx, inPool)),
+      ...(await noDoubleLease(tx, inPool)),
+      ...(await poolBounds(tx, scope.pool === undefined ? sql`true` : sql`p.name = ${scope.pool}`)),
+      ...(await eventHistories(tx, inPool)),
     ],
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
 }
 
-async function rows(tx: Tx, query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]> {
+type PoolFilter = (alias: string) => SQL;
+
+async function rows(tx: Tx, query: SQL): Promise<Record<string, unknown>[]> {
   return (await tx.execute(query)).rows;
 }
 
 /** I1: a leased machine holds exactly one active task that points back; no active task lacks its machine. */
-async function leaseConsistency(tx: Tx): Promise<Violation[]> {
+async function leaseConsistency(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
   const found: Violation[] = [];
   for (const r of await rows(
     tx,
     sql`SELECT m.id, m.task_id, t.state AS task_state, t.machine_id
         FROM machines m LEFT JOIN tasks t ON t.id = m.task_id
-        WHERE m.state = 'leased' AND (t.id IS NULL OR t.state NOT IN ('assigned', 'running') OR t.machine_id IS DISTINCT FROM m.id)`,
+        WHERE ${inPool('m')} AND m.state = 'leased' AND (t.id IS NULL OR t.state NOT IN ('assigned', 'running') OR t.machine_id IS DISTINCT FROM m.id)`,
   )) {
     found.push({
       invariant: 'I1',
@@ -51,7 +59,7 @@ async function leaseConsistency(tx: Tx): Promise<Violation[]> {
   for (const r of await rows(
     tx,
     sql`SELECT t.id, t.state, t.machine_id FROM tasks t
-        WHERE t.state IN ('assigned', 'running')
+        WHERE ${inPool('t')} AND t.state IN ('assigned', 'running')
           AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.id = t.machine_id AND m.task_id = t.id)`,
   )) {
     found.push({
@@ -64,11 +72,11 @@ async function leaseConsistency(tx: Tx): Promise<Violation[]> {
 }
 
 /** I2: no machine is leased to two tasks. */
-async function noDoubleLease(tx: Tx): Promise<Violation[]> {
+async function noDoubleLease(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
   const found = await rows(
     tx,
-    sql`SELECT machine_id, array_agg(id::text) AS task_ids FROM tasks
-        WHERE state IN ('assigned', 'running') GROUP BY machine_id HAVING count(*) > 1`,
+    sql`SELECT machine_id, array_agg(id::text) AS task_ids FROM tasks t
+        WHERE ${inPool('t')} AND state IN ('assigned', 'running') GROUP BY machine_id HAVING count(*) > 1`,
   );
   return found.map((r) => ({
     invariant: 'I2' as const,
@@ -78,11 +86,11 @@ async function noDoubleLease(tx: Tx): Promise<Violation[]> {
 }
 
 /** I6: no pool has more machine rows than max_size. */
-async function poolBounds(tx: Tx): Promise<Violation[]> {
+async function poolBounds(tx: Tx, onlyPool: SQL): Promise<Violation[]> {
   const found = await rows(
     tx,
     sql`SELECT p.name, p.max_size, count(m.id)::int AS n FROM pools p JOIN machines m ON m.pool = p.name
-        GROUP BY p.name, p.max_size HAVING count(m.id) > p.max_size`,
+        WHERE ${onlyPool} GROUP BY p.name, p.max_size HAVING count(m.id) > p.max_size`,
   );
   return found.map((r) => ({ invariant: 'I6' as const, ids: [String(r.name)], detail: `pool ${r.name} has ${r.n} machines, max_size ${r.max_size}` }));
 }
@@ -100,13 +108,13 @@ interface EventStep {
  * I8: no lost transition or count — the log is an unbroken path ending in the row's state,
  * `version` equals the number of events and `uses` the number of leases released.
  */
-async function eventHistories(tx: Tx): Promise<Violation[]> {
-  const events = (await rows(tx, sql`SELECT entity, entity_id::text, from_state, to_state FROM events ORDER BY id`)) as unknown as EventStep[];
+async function eventHistories(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
+  const events = (await rows(tx, sql`SELECT entity, entity_id::text, from_state, to_state FROM events e WHERE ${inPool('e')} ORDER BY id`)) as unknown as EventStep[];
   const current = new Map<string, { state: string; version: number; uses: number | null }>();
-  for (const r of await rows(tx, sql`SELECT id::text, state, version, uses FROM machines`)) {
+  for (const r of await rows(tx, sql`SELECT id::text, state, version, uses FROM machines m WHERE ${inPool('m')}`)) {
     current.set(String(r.id), { state: String(r.state), version: Number(r.version), uses: Number(r.uses) });
   }
-  for (const r of await rows(tx, sql`SELECT id::text, state, version FROM tasks`)) {
+  for (const r of await rows(tx, sql`SELECT id::text, state, version FROM tasks t WHERE ${inPool('t')}`)) {
     current.set(String(r.id), { state: String(r.state), version: Number(r.version), uses: null });
   }
   const histories = new Map<string, EventStep[]>();

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/database.js';
-import { tasks, type TaskRow } from '../db/schema.js';
+import { machines, tasks, type TaskRow } from '../db/schema.js';
 import { TASK_TERMINAL_STATES, type Platform, type TaskState } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
 import { beginStop } from './machines.js';
@@ -59,52 +59,69 @@ export async function submitTask(ex: Executor, input: NewTask, options: Transiti
   return { task: taskEntity.map(found), created: false };
 }
 
-/** assigned → running, only for the machine the task was assigned to. */
+/**
+ * assigned → running, only on the machine the task was assigned to and only while that machine
+ * is still leased to it: a machine already stopping (lost, canceled) runs nothing new.
+ */
 export function startTask(ex: Executor, id: string, machineId: string, options: TransitionOptions): Promise<Outcome<TaskRow>> {
   return transitionTask(ex, id, 'start', options, {
     set: [sql`started_at = now()`],
-    where: [sql`${tasks.machineId} = ${machineId}`],
+    where: [
+      sql`${tasks.machineId} = ${machineId}`,
+      sql`EXISTS (SELECT 1 FROM ${machines} WHERE ${machines.id} = ${machineId} AND ${machines.state} = 'leased' AND ${machines.taskId} = ${id})`,
+    ],
   });
 }
 
-export type CancelResult =
-  | { kind: 'canceled'; task: TaskRow }
-  /** Already terminal, or its runner already reported an outcome that release will record. */
+export type EndResult =
+  | { kind: 'ended'; task: TaskRow }
+  /** Already terminal, or its runner already reported a verdict that release will record. */
   | { kind: 'unchanged'; task: TaskRow }
   | { kind: 'not_found' };
 
+/** An operator's cancel. A terminal task is returned unchanged. */
+export function cancelTask(db: Db, id: string, options: TransitionOptions): Promise<EndResult> {
+  return endTaskEarly(db, id, 'cancel', options);
+}
+
+/** The deadline watchdog: a task past its timeout ends as timed_out and its machine is retired. */
+export function timeOutTask(db: Db, id: string, options: TransitionOptions): Promise<EndResult> {
+  return endTaskEarly(db, id, 'timeOut', options);
+}
+
 /**
- * Cancels a task wherever it is. A queued task is canceled at once; a task on a machine is
- * canceled together with the machine beginning to stop, so no leased machine is left holding a
- * canceled task (I1). The write is conditional on the version we read, and is tried again
- * only when the task moved in between.
+ * Ends a task before its runner reports, wherever it is. A queued task ends at once; a task on
+ * a machine ends together with the machine beginning to stop, so no leased machine is left
+ * holding an ended task (I1). The write is conditional on the version we read, and is tried
+ * again only when the task moved in between.
  */
-export async function cancelTask(db: Db, id: string, options: TransitionOptions): Promise<CancelResult> {
+async function endTaskEarly(db: Db, id: string, how: 'cancel' | 'timeOut', options: TransitionOptions): Promise<EndResult> {
   for (;;) {
     const seen = await getTask(db, id);
     if (!seen) return { kind: 'not_found' };
     if (isTerminal(seen.state) || seen.outcome !== null) return { kind: 'unchanged', task: seen };
+    if (how === 'timeOut' && seen.state === 'queued') return { kind: 'unchanged', task: seen };
     try {
       const task = await withTransaction(db, async (tx) => {
         if (seen.state !== 'queued' && seen.machineId) {
           // Machine first, then task: the lock order every two-row write follows.
           await beginStop(tx, seen.machineId, { ...options, taskId: id });
         }
-        const canceled = await transitionTask(tx, id, 'cancel', { ...options, expectVersion: seen.version }, {
+        const ended = await transitionTask(tx, id, how, { ...options, expectVersion: seen.version }, {
           set: [sql`finished_at = now()`],
           where: [sql`${tasks.outcome} IS NULL`],
         });
-        if (!canceled.ok) throw new TaskMoved();
-        return canceled.row;
+        if (!ended.ok) throw new TaskMoved();
+        return ended.row;
       });
-      return { kind: 'canceled', task };
+      return { kind: 'ended', task };
     } catch (error) {
       if (!(error instanceof TaskMoved)) throw error;
     }
   }
 }
 
-/** Rolls back a cancel whose task changed after it was read; the loop reads it again. */
+/** Rolls back an early end whose task changed after it was read; the loop reads it again. */
 class TaskMoved extends Error {}
 
 export function isTerminal(state: string): boolean {

@@ -155,6 +155,20 @@ describe('allocation', () => {
     expect(await allocate(t.db, { pool: pool.name })).toBeNull();
   });
 
+  it('starts a task only on the machine still leased to it', async () => {
+    const pool = await addPool(t.db);
+    await queueTasks(t.db, pool.name, 1);
+    await readyMachines(t.db, pool.name, 1);
+    const lease = (await allocate(t.db, { pool: pool.name }))!;
+    const other = '00000000-0000-4000-8000-000000000002';
+    expect((await startTask(t.db, lease.task.id, other, { actor: 'worker' })).ok).toBe(false);
+    // The machine was lost before the runner began: nothing new starts on it.
+    await beginStop(t.db, lease.machine.id, { actor: 'reconciler', taskId: lease.task.id });
+    const late = await startTask(t.db, lease.task.id, lease.machine.id, { actor: 'worker' });
+    expect(late.ok).toBe(false);
+    if (!late.ok) expect(late.current?.state).toBe('assigned');
+  });
+
   it('answers null when no machine is ready and leaves the task queued', async () => {
     const pool = await addPool(t.db);
     const [task] = await queueTasks(t.db, pool.name, 1);
@@ -214,7 +228,7 @@ describe('finishing order: stop, then release, then delete', () => {
     const lease = (await allocate(t.db, { pool: pool.name }))!;
     await startTask(t.db, lease.task.id, lease.machine.id, { actor: 'worker' });
     const canceled = await cancelTask(t.db, lease.task.id, { actor: 'operator' });
-    expect(canceled.kind).toBe('canceled');
+    expect(canceled.kind).toBe('ended');
     expect((await getMachine(t.db, lease.machine.id))?.state).toBe('stopping');
     // The worker, unaware, finishes: its stop loses, and the cancel stands.
     const late = await finishTask(t.db, { machineId: lease.machine.id, taskId: lease.task.id }, { outcome: 'completed' }, { actor: 'worker' });
@@ -228,7 +242,7 @@ describe('finishing order: stop, then release, then delete', () => {
   it('cancels a queued task at once and returns a terminal task unchanged', async () => {
     const pool = await addPool(t.db);
     const [task] = await queueTasks(t.db, pool.name, 1);
-    expect((await cancelTask(t.db, task!.id, { actor: 'op' })).kind).toBe('canceled');
+    expect((await cancelTask(t.db, task!.id, { actor: 'op' })).kind).toBe('ended');
     const again = await cancelTask(t.db, task!.id, { actor: 'op' });
     expect(again.kind === 'unchanged' && again.task.state).toBe('canceled');
     expect((await cancelTask(t.db, '00000000-0000-4000-8000-000000000001', { actor: 'op' })).kind).toBe('not_found');
