@@ -37,14 +37,15 @@ export async function checkInvariants(db: Db, scope: CheckScope = {}): Promise<V
 
 type PoolFilter = (alias: string) => SQL;
 
-async function rows(tx: Tx, query: SQL): Promise<Record<string, unknown>[]> {
-  return (await tx.execute(query)).rows;
+/** The rows of a checker query, typed by the columns it selects (all text or numbers). */
+async function rows<Row>(tx: Tx, query: SQL): Promise<Row[]> {
+  return (await tx.execute(query)).rows as Row[];
 }
 
 /** I1: a leased machine holds exactly one active task that points back; no active task lacks its machine. */
 async function leaseConsistency(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
   const found: Violation[] = [];
-  for (const r of await rows(
+  for (const r of await rows<{ id: string; task_id: string | null; task_state: string | null; machine_id: string | null }>(
     tx,
     sql`SELECT m.id, m.task_id, t.state AS task_state, t.machine_id
         FROM machines m LEFT JOIN tasks t ON t.id = m.task_id
@@ -52,11 +53,11 @@ async function leaseConsistency(tx: Tx, inPool: PoolFilter): Promise<Violation[]
   )) {
     found.push({
       invariant: 'I1',
-      ids: [String(r.id), ...(r.task_id ? [String(r.task_id)] : [])],
+      ids: [r.id, ...(r.task_id ? [r.task_id] : [])],
       detail: `leased machine ${r.id} holds task ${r.task_id ?? 'none'} (state ${r.task_state ?? 'missing'}, machine ${r.machine_id ?? 'none'})`,
     });
   }
-  for (const r of await rows(
+  for (const r of await rows<{ id: string; state: string; machine_id: string | null }>(
     tx,
     sql`SELECT t.id, t.state, t.machine_id FROM tasks t
         WHERE ${inPool('t')} AND t.state IN ('assigned', 'running')
@@ -64,7 +65,7 @@ async function leaseConsistency(tx: Tx, inPool: PoolFilter): Promise<Violation[]
   )) {
     found.push({
       invariant: 'I1',
-      ids: [String(r.id)],
+      ids: [r.id],
       detail: `${r.state} task ${r.id} has no machine holding it (machine_id ${r.machine_id ?? 'none'})`,
     });
   }
@@ -73,26 +74,26 @@ async function leaseConsistency(tx: Tx, inPool: PoolFilter): Promise<Violation[]
 
 /** I2: no machine is leased to two tasks. */
 async function noDoubleLease(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
-  const found = await rows(
+  const found = await rows<{ machine_id: string; task_ids: string[] }>(
     tx,
     sql`SELECT machine_id, array_agg(id::text) AS task_ids FROM tasks t
         WHERE ${inPool('t')} AND state IN ('assigned', 'running') GROUP BY machine_id HAVING count(*) > 1`,
   );
   return found.map((r) => ({
     invariant: 'I2' as const,
-    ids: [String(r.machine_id), ...(r.task_ids as string[])],
-    detail: `machine ${r.machine_id} is held by ${(r.task_ids as string[]).length} active tasks`,
+    ids: [r.machine_id, ...r.task_ids],
+    detail: `machine ${r.machine_id} is held by ${r.task_ids.length} active tasks`,
   }));
 }
 
 /** I6: no pool has more machine rows than max_size. */
 async function poolBounds(tx: Tx, onlyPool: SQL): Promise<Violation[]> {
-  const found = await rows(
+  const found = await rows<{ name: string; max_size: number; n: number }>(
     tx,
     sql`SELECT p.name, p.max_size, count(m.id)::int AS n FROM pools p JOIN machines m ON m.pool = p.name
         WHERE ${onlyPool} GROUP BY p.name, p.max_size HAVING count(m.id) > p.max_size`,
   );
-  return found.map((r) => ({ invariant: 'I6' as const, ids: [String(r.name)], detail: `pool ${r.name} has ${r.n} machines, max_size ${r.max_size}` }));
+  return found.map((r) => ({ invariant: 'I6' as const, ids: [r.name], detail: `pool ${r.name} has ${r.n} machines, max_size ${r.max_size}` }));
 }
 
 interface EventStep {
@@ -109,14 +110,11 @@ interface EventStep {
  * `version` equals the number of events and `uses` the number of leases released.
  */
 async function eventHistories(tx: Tx, inPool: PoolFilter): Promise<Violation[]> {
-  const events = (await rows(tx, sql`SELECT entity, entity_id::text, from_state, to_state FROM events e WHERE ${inPool('e')} ORDER BY id`)) as unknown as EventStep[];
+  const events = await rows<EventStep>(tx, sql`SELECT entity, entity_id::text, from_state, to_state FROM events e WHERE ${inPool('e')} ORDER BY id`);
   const current = new Map<string, { state: string; version: number; uses: number | null }>();
-  for (const r of await rows(tx, sql`SELECT id::text, state, version, uses FROM machines m WHERE ${inPool('m')}`)) {
-    current.set(String(r.id), { state: String(r.state), version: Number(r.version), uses: Number(r.uses) });
-  }
-  for (const r of await rows(tx, sql`SELECT id::text, state, version FROM tasks t WHERE ${inPool('t')}`)) {
-    current.set(String(r.id), { state: String(r.state), version: Number(r.version), uses: null });
-  }
+  type Current = { id: string; state: string; version: number; uses: number | null };
+  for (const r of await rows<Current>(tx, sql`SELECT id::text, state, version, uses FROM machines m WHERE ${inPool('m')}`)) current.set(r.id, r);
+  for (const r of await rows<Current>(tx, sql`SELECT id::text, state, version, NULL::int AS uses FROM tasks t WHERE ${inPool('t')}`)) current.set(r.id, r);
   const histories = new Map<string, EventStep[]>();
   for (const e of events) {
     const list = histories.get(e.entity_id);

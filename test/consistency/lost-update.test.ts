@@ -34,7 +34,7 @@ async function raceTheCycle(db: Db, steps: (actor: number) => LifecycleSteps, se
   const pool = await addPool(db, { recycle: 'reimage', maxSize: MACHINES });
   await Promise.all(Array.from({ length: 8 }, () => queueTasks(db, pool.name, 60)));
   const ids = (await readyMachines(db, pool.name, MACHINES)).map((m) => m.id);
-  const counted = new Map(ids.map((id) => [id, { transitions: 0, served: 0 } as Counted]));
+  const counted = new Map(ids.map((id) => [id, { transitions: 0, served: 0 }]));
   const tally = await runActors(ACTORS, async (actor, tally: ActorTally) => {
     const random = prng(seed + actor);
     const mine = steps(actor);

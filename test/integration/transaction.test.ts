@@ -45,9 +45,9 @@ describe('withTransaction', () => {
     let attempts = 0;
     const failing = withTransaction(
       t.db,
-      async () => {
+      () => {
         attempts++;
-        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        return Promise.reject(Object.assign(new Error('could not serialize access'), { code: '40001' }));
       },
       { maxAttempts: 3, baseDelayMs: 1 },
     );

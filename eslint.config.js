@@ -1,0 +1,48 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Layers below may not import layers above (DESIGN.md "Layout"). */
+const forbid = (...layers) => ({
+  'no-restricted-imports': [
+    'error',
+    { patterns: layers.map((layer) => ({ group: [`**/${layer}`, `**/${layer}/**`], message: `this layer may not import src/${layer} (DESIGN.md: dependencies point one way)` })) },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'migrations/', 'coverage/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+    },
+  },
+  { files: ['src/db/**'], rules: forbid('machinery', 'providers', 'scheduler', 'api', 'cli', 'daemon', 'config') },
+  { files: ['src/machinery/**'], rules: forbid('providers', 'scheduler', 'api', 'cli', 'daemon') },
+  {
+    files: ['test/**'],
+    rules: {
+      // Tests read raw rows and error shapes; the production code does not get this latitude.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/restrict-template-expressions': 'off',
+      '@typescript-eslint/no-base-to-string': 'off',
+    },
+  },
+  {
+    files: ['*.js', 'bin/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);
