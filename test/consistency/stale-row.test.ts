@@ -21,7 +21,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { addPool, queueTasks, readyMachines, stoppedWithTask } from '../support/fixtures.js';
 import { forceMachineState, forceRelease, forceTaskState } from './naive/unconditional-update.js';
 
-const ROUNDS = 25;
+const ROUNDS = 32;
 const PER_ROUND = 16;
 
 let t: TestDatabase;
@@ -124,7 +124,7 @@ describe('stale row (seed 000)', () => {
       },
     );
     expect(o.errors).toEqual([]);
-    expect(o.ops).toBeGreaterThanOrEqual(ROUNDS * PER_ROUND * 2);
+    expect(o.ops).toBeGreaterThanOrEqual(1000);
     expect(manyWinners(o)).toBe(0);
     // Drains that lost found the machine leased: the allocator won those, and only those.
     expect(conflicts.length).toBeGreaterThan(0);
@@ -139,6 +139,7 @@ describe('stale row (seed 000)', () => {
       return r.machine.ok;
     });
     expect(o.errors).toEqual([]);
+    expect(o.ops).toBeGreaterThanOrEqual(1000);
     expect(o.winners.size).toBe(ROUNDS * PER_ROUND);
     expect(manyWinners(o)).toBe(0);
     for (const id of [...o.winners.keys()].slice(0, 50)) expect((await getMachine(t.db, id))?.uses).toBe(1);
@@ -159,6 +160,7 @@ describe('stale row (seed 000)', () => {
       },
     );
     expect(o.errors).toEqual([]);
+    expect(o.ops).toBeGreaterThanOrEqual(1000);
     expect(manyWinners(o)).toBe(0);
     expect(o.winners.size).toBe(o.leases.length);
     // Let every machine finish its stop and release, then compare with the winner.
