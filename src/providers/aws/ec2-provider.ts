@@ -1,0 +1,285 @@
+// The aws adapter: one pool's instances on EC2 through @aws-sdk/client-ec2. Credentials come
+// only from the SDK's default chain (environment, shared config, instance/task roles).
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  type Instance as Ec2Instance,
+  type RunInstancesCommandInput,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import { Batcher, type BatchResult } from '../batcher.js';
+import { capacity, isProviderError, notFound, transient } from '../errors.js';
+import { invalidSettings } from '../settings-error.js';
+import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { classifyEc2Error, ec2ErrorCode, idsNamedIn } from './errors.js';
+import { awsSettingsSchema, type AwsSettings } from './settings.js';
+
+export interface Ec2ProviderOptions {
+  cluster: string;
+  pool: string;
+  settings: unknown;
+}
+
+/** One way to launch: market and subnet. Capacity errors move on to the next offering. */
+interface Offering {
+  spot: boolean;
+  subnetId: string | undefined;
+}
+
+/** EC2 accepts up to 1000 ids per Describe/Stop/Terminate call. */
+const MAX_IDS_PER_CALL = 500;
+/** After a capacity error, an offering is tried last for this long. */
+const OFFERING_COOLDOWN_MS = 5 * 60_000;
+
+export class Ec2Provider implements Provider {
+  readonly kind = 'aws';
+  readonly capabilities = { reimage: false, stopWithoutDelete: true, spot: true };
+  private readonly settings: AwsSettings;
+  private readonly client: EC2Client;
+  private readonly cooling = new Map<string, number>();
+  /** Instances this process launched, so a NotFound inside the grace window is not taken as gone. */
+  private readonly launched = new Map<string, number>();
+  private readonly describer = new Batcher<string, Instance | null>((ids) => this.describeBatch(ids), MAX_IDS_PER_CALL);
+  private readonly stopper = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('stop', ids), MAX_IDS_PER_CALL);
+  private readonly terminator = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('terminate', ids), MAX_IDS_PER_CALL);
+
+  constructor(private readonly options: Ec2ProviderOptions) {
+    const parsed = awsSettingsSchema.safeParse(options.settings);
+    if (!parsed.success) throw invalidSettings(options.pool, parsed.error.issues);
+    this.settings = parsed.data;
+    this.client = new EC2Client({
+      region: this.settings.region,
+      ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
+      maxAttempts: this.settings.maxAttempts,
+    });
+  }
+
+  async create(request: CreateRequest): Promise<Instance> {
+    let lastCapacityError: unknown;
+    for (const offering of this.offerings()) {
+      try {
+        const out = await this.client.send(new RunInstancesCommand(this.runInput(request, offering)));
+        const instance = out.Instances?.[0];
+        if (!instance?.InstanceId) throw transient('ec2 RunInstances returned no instance', { operation: 'RunInstances' });
+        this.launched.set(instance.InstanceId, Date.now());
+        return toInstance(instance);
+      } catch (error) {
+        // The token is bound only to a launch that succeeded: a mismatch means an earlier
+        // attempt for this machine (another offering, before a crash) already launched it.
+        if (ec2ErrorCode(error) === 'IdempotentParameterMismatch') return this.adopt(request.machineId);
+        const classified = classifyEc2Error(error, 'RunInstances');
+        if (classified.kind !== 'capacity') throw classified;
+        this.cooling.set(offeringKey(offering), Date.now() + OFFERING_COOLDOWN_MS);
+        lastCapacityError = classified;
+      }
+    }
+    throw capacity(`no capacity for pool ${this.options.pool} in any subnet or market`, { operation: 'RunInstances', cause: lastCapacityError });
+  }
+
+  async get(providerId: string, options: LookupOptions = {}): Promise<Instance> {
+    const found = await this.describer.call(providerId);
+    if (found) return found;
+    throw this.missing(providerId, options, 'DescribeInstances');
+  }
+
+  async list(): Promise<Instance[]> {
+    const out: Instance[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call('DescribeInstances', () =>
+        this.client.send(
+          new DescribeInstancesCommand({
+            Filters: [
+              { Name: `tag:${TAG.cluster}`, Values: [this.options.cluster] },
+              { Name: `tag:${TAG.pool}`, Values: [this.options.pool] },
+            ],
+            MaxResults: 500,
+            NextToken: token,
+          }),
+        ),
+      );
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInstance(i));
+      token = page.NextToken;
+    } while (token);
+    return out;
+  }
+
+  async stop(providerId: string, options: LookupOptions = {}): Promise<void> {
+    if ((await this.stopper.call(providerId)) === 'missing') throw this.missing(providerId, options, 'StopInstances');
+  }
+
+  async delete(providerId: string, options: LookupOptions = {}): Promise<void> {
+    if ((await this.terminator.call(providerId)) === 'missing') {
+      const gone = this.missing(providerId, options, 'TerminateInstances');
+      // NotFound is what "deleted" looks like once the instance has aged out of view.
+      if (isProviderError(gone, 'not_found')) return;
+      throw gone;
+    }
+  }
+
+  private offerings(): Offering[] {
+    const subnets = this.settings.subnetIds.length ? this.settings.subnetIds : [undefined];
+    const spot = this.settings.spot;
+    const all: Offering[] = [
+      ...(spot ? subnets.map((subnetId) => ({ spot: true, subnetId })) : []),
+      ...(!spot || spot.fallbackToOnDemand ? subnets.map((subnetId) => ({ spot: false, subnetId })) : []),
+    ];
+    // Offerings that lacked capacity recently go last, in their original order.
+    const now = Date.now();
+    const cool = (o: Offering) => ((this.cooling.get(offeringKey(o)) ?? 0) > now ? 1 : 0);
+    return all.map((o, i) => ({ o, i })).sort((a, b) => cool(a.o) - cool(b.o) || a.i - b.i).map((x) => x.o);
+  }
+
+  private runInput(request: CreateRequest, offering: Offering): RunInstancesCommandInput {
+    const s = this.settings;
+    const tags = {
+      ...request.tags,
+      [TAG.cluster]: this.options.cluster,
+      [TAG.pool]: this.options.pool,
+      [TAG.machine]: request.machineId,
+      [TAG.name]: request.name,
+    };
+    return {
+      MinCount: 1,
+      MaxCount: 1,
+      ClientToken: request.machineId,
+      ...(s.launchTemplate
+        ? { LaunchTemplate: { LaunchTemplateId: s.launchTemplate.id, LaunchTemplateName: s.launchTemplate.name, Version: s.launchTemplate.version } }
+        : {}),
+      ...(s.imageId ? { ImageId: s.imageId } : {}),
+      ...(s.instanceType ? { InstanceType: s.instanceType as _InstanceType } : {}),
+      ...(offering.subnetId ? { SubnetId: offering.subnetId } : {}),
+      ...(s.securityGroupIds.length ? { SecurityGroupIds: s.securityGroupIds } : {}),
+      ...(offering.spot
+        ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate', MaxPrice: s.spot?.maxPrice } } }
+        : {}),
+      TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+    };
+  }
+
+  /** Finds the instance an earlier create for this machine launched, by its client token. */
+  private async adopt(machineId: string): Promise<Instance> {
+    const out = await this.call('DescribeInstances', () =>
+      this.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [machineId] }] })),
+    );
+    const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId);
+    // Launched but not yet visible (eventual consistency): the caller retries and adopts it then.
+    if (!instance) throw transient(`instance for machine ${machineId} was launched but is not visible yet`, { operation: 'DescribeInstances' });
+    return toInstance(instance);
+  }
+
+  private async describeBatch(ids: string[]): Promise<Map<string, BatchResult<Instance | null>>> {
+    const results = new Map<string, BatchResult<Instance | null>>();
+    let remaining = ids;
+    // A Describe naming one unknown id fails whole; drop the ids it names and ask again.
+    while (remaining.length) {
+      try {
+        const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: remaining }));
+        for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
+          if (i.InstanceId) results.set(i.InstanceId, { ok: true, value: toInstance(i) });
+        }
+        for (const id of remaining) if (!results.has(id)) results.set(id, { ok: true, value: null });
+        remaining = [];
+      } catch (error) {
+        remaining = this.dropMissing(error, remaining, results, null, 'DescribeInstances');
+      }
+    }
+    return results;
+  }
+
+  private async changeBatch(how: 'stop' | 'terminate', ids: string[]): Promise<Map<string, BatchResult<'done' | 'missing'>>> {
+    const operation = how === 'stop' ? 'StopInstances' : 'TerminateInstances';
+    const results = new Map<string, BatchResult<'done' | 'missing'>>();
+    let remaining = ids;
+    while (remaining.length) {
+      try {
+        if (how === 'stop') await this.client.send(new StopInstancesCommand({ InstanceIds: remaining }));
+        else await this.client.send(new TerminateInstancesCommand({ InstanceIds: remaining }));
+        for (const id of remaining) results.set(id, { ok: true, value: 'done' });
+        remaining = [];
+      } catch (error) {
+        // A terminated (or terminating) instance counts as stopped: stop only ever powers off.
+        if (how === 'stop' && ec2ErrorCode(error) === 'IncorrectInstanceState') {
+          remaining = await this.settleIncorrectState(remaining, results);
+          continue;
+        }
+        remaining = this.dropMissing(error, remaining, results, 'missing', operation);
+      }
+    }
+    return results;
+  }
+
+  /** Stop refused: anything already shutting down or terminated is done; the rest is asked again alone. */
+  private async settleIncorrectState(ids: string[], results: Map<string, BatchResult<'done' | 'missing'>>): Promise<string[]> {
+    for (const id of ids) {
+      try {
+        const i = await this.describer.call(id);
+        if (!i) results.set(id, { ok: true, value: 'missing' });
+        else if (i.state === 'terminated' || i.state === 'terminating' || i.state === 'stopped') results.set(id, { ok: true, value: 'done' });
+        else {
+          await this.client.send(new StopInstancesCommand({ InstanceIds: [id] }));
+          results.set(id, { ok: true, value: 'done' });
+        }
+      } catch (error) {
+        results.set(id, { ok: false, error: classifyEc2Error(error, 'StopInstances') });
+      }
+    }
+    return [];
+  }
+
+  /** Records the ids a NotFound error names as missing and returns the rest; any other error fails the batch. */
+  private dropMissing<R>(error: unknown, ids: string[], results: Map<string, BatchResult<R>>, missing: R, operation: string): string[] {
+    const classified = classifyEc2Error(error, operation);
+    const named = classified.kind === 'not_found' ? idsNamedIn(error).filter((id) => ids.includes(id)) : [];
+    if (!named.length) {
+      for (const id of ids) results.set(id, { ok: false, error: classified });
+      return [];
+    }
+    for (const id of named) results.set(id, { ok: true, value: missing });
+    return ids.filter((id) => !named.includes(id));
+  }
+
+  /** NotFound for an instance younger than the grace window is EC2 not having caught up yet. */
+  private missing(providerId: string, options: LookupOptions, operation: string) {
+    const born = Math.max(options.createdAt?.getTime() ?? 0, this.launched.get(providerId) ?? 0);
+    if (born && Date.now() - born < this.settings.notFoundGraceS * 1000) {
+      return transient(`instance ${providerId} is not visible yet (EC2 eventual consistency)`, { operation, code: 'InvalidInstanceID.NotFound' });
+    }
+    return notFound(`instance ${providerId} does not exist`, { operation, code: 'InvalidInstanceID.NotFound' });
+  }
+
+  private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw classifyEc2Error(error, operation);
+    }
+  }
+}
+
+function offeringKey(o: Offering): string {
+  return `${o.spot ? 'spot' : 'on-demand'}:${o.subnetId ?? 'default'}`;
+}
+
+const EC2_STATES: Record<string, InstanceState> = {
+  pending: 'pending',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  'shutting-down': 'terminating',
+  terminated: 'terminated',
+};
+
+function toInstance(i: Ec2Instance): Instance {
+  const tags = new Map((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  return {
+    providerId: i.InstanceId ?? '',
+    state: EC2_STATES[i.State?.Name ?? ''] ?? 'pending',
+    ip: i.PrivateIpAddress ?? null,
+    machineId: tags.get(TAG.machine) ?? null,
+    launchedAt: i.LaunchTime ?? null,
+  };
+}

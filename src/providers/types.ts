@@ -1,0 +1,60 @@
+// The one small interface every cloud sits behind (DESIGN.md "Providers"). Every call names the
+// provider's resource id explicitly; our machine id and name travel separately (rule 8).
+import type { ProviderName } from '../db/states.js';
+
+/** Power state as the provider reports it, normalized across clouds. */
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminating' | 'terminated';
+
+export interface Instance {
+  providerId: string;
+  state: InstanceState;
+  ip: string | null;
+  /** Our machine id, where the provider carries it (a tag); null for instances we cannot attribute. */
+  machineId: string | null;
+  launchedAt: Date | null;
+}
+
+export interface CreateRequest {
+  /** Our machine id: the idempotency token of the create. */
+  machineId: string;
+  /** The stable name tagged on the resource. */
+  name: string;
+  /** Extra tags from the pool; the adapter adds its own sandfleet:* tags. */
+  tags?: Record<string, string>;
+}
+
+export interface LookupOptions {
+  /**
+   * When our row for this instance was created. Clouds are eventually consistent: an instance
+   * younger than the adapter's grace window that is not found yet is reported Transient, not gone.
+   */
+  createdAt?: Date;
+}
+
+export interface ProviderCapabilities {
+  reimage: boolean;
+  stopWithoutDelete: boolean;
+  spot: boolean;
+}
+
+export interface Provider {
+  readonly kind: ProviderName;
+  readonly capabilities: ProviderCapabilities;
+  /** Idempotent on machineId: repeating it (after a crash, a timeout) yields the same instance. */
+  create(request: CreateRequest): Promise<Instance>;
+  /** Throws ProviderError `not_found` when the instance does not exist (or is long terminated). */
+  get(providerId: string, options?: LookupOptions): Promise<Instance>;
+  /** Every instance of this pool tagged with the cluster, terminated ones included while visible. */
+  list(): Promise<Instance[]>;
+  stop(providerId: string, options?: LookupOptions): Promise<void>;
+  /** Resolves once deletion is accepted or the instance is already gone (NotFound means done). */
+  delete(providerId: string, options?: LookupOptions): Promise<void>;
+  reimage?(providerId: string): Promise<void>;
+}
+
+export const TAG = {
+  cluster: 'sandfleet:cluster',
+  pool: 'sandfleet:pool',
+  machine: 'sandfleet:machine',
+  name: 'Name',
+} as const;
