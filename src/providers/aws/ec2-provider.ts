@@ -11,7 +11,7 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { Batcher, type BatchResult } from '../batcher.js';
-import { capacity, isProviderError, notFound, transient } from '../errors.js';
+import { capacity, notFound, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
 import { classifyEc2Error, ec2ErrorCode, idsNamedIn } from './errors.js';
@@ -115,7 +115,7 @@ export class Ec2Provider implements Provider {
     if ((await this.terminator.call(providerId)) === 'missing') {
       const gone = this.missing(providerId, options, 'TerminateInstances');
       // NotFound is what "deleted" looks like once the instance has aged out of view.
-      if (isProviderError(gone, 'not_found')) return;
+      if (gone.kind === 'not_found') return;
       throw gone;
     }
   }
