@@ -33,16 +33,7 @@ export function connectionsOpened(pool: pg.Pool): number {
   return pool.totalCount;
 }
 
-/** A tiny seeded PRNG so a failing run can be replayed with the same choices. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x1_0000_0000;
-  };
-}
+export { prng } from '../../src/providers/prng.js';
 
 export function pick<T>(random: () => number, items: readonly T[]): T {
   if (items.length === 0) throw new Error('pick from empty list');

@@ -11,8 +11,9 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { Batcher, type BatchResult } from '../batcher.js';
-import { capacity, notFound, transient } from '../errors.js';
+import { capacity, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
+import { LaunchLedger } from '../visibility.js';
 import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
 import { classifyEc2Error, ec2ErrorCode, idsNamedIn } from './errors.js';
 import { awsSettingsSchema, type AwsSettings } from './settings.js';
@@ -29,6 +30,7 @@ interface Offering {
   subnetId: string | undefined;
 }
 
+const NOT_FOUND_CODE = 'InvalidInstanceID.NotFound';
 /** EC2 accepts up to 1000 ids per Describe/Stop/Terminate call. */
 const MAX_IDS_PER_CALL = 500;
 /** After a capacity error, an offering is tried last for this long. */
@@ -40,8 +42,7 @@ export class Ec2Provider implements Provider {
   private readonly settings: AwsSettings;
   private readonly client: EC2Client;
   private readonly cooling = new Map<string, number>();
-  /** Instances this process launched, so a NotFound inside the grace window is not taken as gone. */
-  private readonly launched = new Map<string, number>();
+  private readonly ledger: LaunchLedger;
   private readonly describer = new Batcher<string, Instance | null>((ids) => this.describeBatch(ids), MAX_IDS_PER_CALL);
   private readonly stopper = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('stop', ids), MAX_IDS_PER_CALL);
   private readonly terminator = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('terminate', ids), MAX_IDS_PER_CALL);
@@ -50,6 +51,7 @@ export class Ec2Provider implements Provider {
     const parsed = awsSettingsSchema.safeParse(options.settings);
     if (!parsed.success) throw invalidSettings(options.pool, parsed.error.issues);
     this.settings = parsed.data;
+    this.ledger = new LaunchLedger(this.settings.notFoundGraceS * 1000);
     this.client = new EC2Client({
       region: this.settings.region,
       ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
@@ -64,7 +66,7 @@ export class Ec2Provider implements Provider {
         const out = await this.client.send(new RunInstancesCommand(this.runInput(request, offering)));
         const instance = out.Instances?.[0];
         if (!instance?.InstanceId) throw transient('ec2 RunInstances returned no instance', { operation: 'RunInstances' });
-        this.launched.set(instance.InstanceId, Date.now());
+        this.ledger.record(instance.InstanceId);
         return toInstance(instance);
       } catch (error) {
         // The token is bound only to a launch that succeeded: a mismatch means an earlier
@@ -82,7 +84,7 @@ export class Ec2Provider implements Provider {
   async get(providerId: string, options: LookupOptions = {}): Promise<Instance> {
     const found = await this.describer.call(providerId);
     if (found) return found;
-    throw this.missing(providerId, options, 'DescribeInstances');
+    throw this.ledger.missing(providerId, options, 'DescribeInstances', NOT_FOUND_CODE);
   }
 
   async list(): Promise<Instance[]> {
@@ -108,12 +110,12 @@ export class Ec2Provider implements Provider {
   }
 
   async stop(providerId: string, options: LookupOptions = {}): Promise<void> {
-    if ((await this.stopper.call(providerId)) === 'missing') throw this.missing(providerId, options, 'StopInstances');
+    if ((await this.stopper.call(providerId)) === 'missing') throw this.ledger.missing(providerId, options, 'StopInstances', NOT_FOUND_CODE);
   }
 
   async delete(providerId: string, options: LookupOptions = {}): Promise<void> {
     if ((await this.terminator.call(providerId)) === 'missing') {
-      const gone = this.missing(providerId, options, 'TerminateInstances');
+      const gone = this.ledger.missing(providerId, options, 'TerminateInstances', NOT_FOUND_CODE);
       // NotFound is what "deleted" looks like once the instance has aged out of view.
       if (gone.kind === 'not_found') return;
       throw gone;
@@ -240,15 +242,6 @@ export class Ec2Provider implements Provider {
     }
     for (const id of named) results.set(id, { ok: true, value: missing });
     return ids.filter((id) => !named.includes(id));
-  }
-
-  /** NotFound for an instance younger than the grace window is EC2 not having caught up yet. */
-  private missing(providerId: string, options: LookupOptions, operation: string) {
-    const born = Math.max(options.createdAt?.getTime() ?? 0, this.launched.get(providerId) ?? 0);
-    if (born && Date.now() - born < this.settings.notFoundGraceS * 1000) {
-      return transient(`instance ${providerId} is not visible yet (EC2 eventual consistency)`, { operation, code: 'InvalidInstanceID.NotFound' });
-    }
-    return notFound(`instance ${providerId} does not exist`, { operation, code: 'InvalidInstanceID.NotFound' });
   }
 
   private async call<T>(operation: string, send: () => Promise<T>): Promise<T> {

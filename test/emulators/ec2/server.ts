@@ -12,7 +12,7 @@ import { prng } from '../../support/actors.js';
 export interface Ec2Faults {
   /** Fraction of calls answered RequestLimitExceeded (503). */
   throttleRate?: number;
-  /** Fraction of calls answered InternalError / Unavailable (500/503). */
+  /** Fraction of calls answered Unavailable (503, before acting) or InternalError (500, after acting). */
   serverErrorRate?: number;
   /** Fraction of RunInstances answered with a capacity error. */
   capacityRate?: number;
@@ -109,27 +109,31 @@ export class Ec2Emulator {
     };
     try {
       if (!req.headers.authorization?.startsWith('AWS4-HMAC-SHA256 Credential=')) throw new Ec2Fault(401, 'AuthFailure', 'Request is not signed.');
-      this.injectFaults(action);
-      reply(200, this.dispatch(action, params));
+      const outcome = this.injectFaults(action);
+      const body = this.dispatch(action, params);
+      if (outcome === 'lose-response') throw new Ec2Fault(500, 'InternalError', 'An internal error has occurred.');
+      reply(200, body);
     } catch (error) {
       if (error instanceof Ec2Fault) reply(error.status, errorXml(error.code, error.message));
       else reply(500, errorXml('InternalError', error instanceof Error ? error.message : String(error)));
     }
   }
 
-  private injectFaults(action: string): void {
+  private injectFaults(action: string): 'answer' | 'lose-response' {
     const f = this.faults;
     if (f.authFailure) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
     if (f.throttleRate && this.random() < f.throttleRate) throw new Ec2Fault(503, 'RequestLimitExceeded', 'Request limit exceeded.');
-    if (f.serverErrorRate && this.random() < f.serverErrorRate) {
-      throw this.random() < 0.5
-        ? new Ec2Fault(500, 'InternalError', 'An internal error has occurred.')
-        : new Ec2Fault(503, 'Unavailable', 'The server is overloaded and cannot handle the request.');
-    }
     if (action === 'RunInstances' && f.capacityRate && this.random() < f.capacityRate) {
       const code = f.capacityCode ?? CAPACITY_CODES[Math.floor(this.random() * CAPACITY_CODES.length)]!;
       throw new Ec2Fault(500, code, `We currently do not have sufficient capacity in the Availability Zone you requested (${code}).`);
     }
+    // Half the server errors strike before the action, half after it ran (the response is
+    // lost): the retry must then find what the first attempt did, not do it again.
+    if (f.serverErrorRate && this.random() < f.serverErrorRate) {
+      if (this.random() < 0.5) throw new Ec2Fault(503, 'Unavailable', 'The server is overloaded and cannot handle the request.');
+      return 'lose-response';
+    }
+    return 'answer';
   }
 
   private dispatch(action: string, p: Record<string, string>): string {

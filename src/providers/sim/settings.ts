@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+const rate = z.number().min(0).max(1);
+
+export const simSettingsSchema = z
+  .object({
+    bootDelayMs: z.number().int().min(0).max(3_600_000).default(1500),
+    stopDelayMs: z.number().int().min(0).max(3_600_000).default(200),
+    terminateDelayMs: z.number().int().min(0).max(3_600_000).default(200),
+    /** How long a terminated instance stays visible to get/list, as on EC2. */
+    terminatedVisibleS: z.number().int().min(0).max(86_400).default(60),
+    notFoundGraceS: z.number().int().min(0).max(3600).default(30),
+    faults: z
+      .object({
+        seed: z.number().int().default(1),
+        throttleRate: rate.default(0),
+        transientRate: rate.default(0),
+        capacityRate: rate.default(0),
+        /** A new instance is invisible to get/list/stop/delete for this long. */
+        consistencyWindowMs: z.number().int().min(0).max(600_000).default(0),
+        /** Fraction of instances that die on their own, at a random moment within deathWithinS. */
+        deathRate: rate.default(0),
+        deathWithinS: z.number().int().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .default({ seed: 1, throttleRate: 0, transientRate: 0, capacityRate: 0, consistencyWindowMs: 0, deathRate: 0, deathWithinS: 60 }),
+  })
+  .strict();
+
+export type SimSettings = z.infer<typeof simSettingsSchema>;

@@ -1,0 +1,183 @@
+// The sim provider: a simulated cloud whose instances live in the sim_cloud schema, with boot
+// delays and seeded fault injection (throttling, transient errors, capacity shortages, an
+// eventual-consistency window, spontaneous death). The default provider: no cloud account.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../../db/database.js';
+import { capacity, throttled, transient } from '../errors.js';
+import { prng } from '../prng.js';
+import { invalidSettings } from '../settings-error.js';
+import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { LaunchLedger } from '../visibility.js';
+import { simInstances as si } from './schema.js';
+import { simSettingsSchema, type SimSettings } from './settings.js';
+
+export interface SimProviderOptions {
+  cluster: string;
+  pool: string;
+  settings: unknown;
+  db: Executor;
+}
+
+const NOT_FOUND_CODE = 'InstanceNotFound';
+
+/** The visible state, derived from the last request and the clock. */
+const STATE = sql`CASE
+  WHEN ${si.diesAt} IS NOT NULL AND ${si.diesAt} <= now() AND ${si.phase} <> 'terminating' THEN 'terminated'
+  WHEN ${si.phase} IN ('launched', 'reimaging') THEN CASE WHEN ${si.settlesAt} <= now() THEN 'running' ELSE 'pending' END
+  WHEN ${si.phase} = 'stopping' THEN CASE WHEN ${si.settlesAt} <= now() THEN 'stopped' ELSE 'stopping' END
+  ELSE CASE WHEN ${si.settlesAt} <= now() THEN 'terminated' ELSE 'terminating' END END`;
+
+interface SimRow {
+  id: string;
+  client_token: string;
+  ip: string;
+  state: InstanceState;
+  launched_at: Date;
+}
+
+export class SimProvider implements Provider {
+  readonly kind = 'sim';
+  readonly capabilities = { reimage: true, stopWithoutDelete: true, spot: false };
+  private readonly settings: SimSettings;
+  private readonly ledger: LaunchLedger;
+  private readonly random: () => number;
+
+  constructor(private readonly options: SimProviderOptions) {
+    const parsed = simSettingsSchema.safeParse(options.settings ?? {});
+    if (!parsed.success) throw invalidSettings(options.pool, parsed.error.issues);
+    this.settings = parsed.data;
+    this.ledger = new LaunchLedger(this.settings.notFoundGraceS * 1000);
+    this.random = prng(this.settings.faults.seed);
+  }
+
+  create(request: CreateRequest): Promise<Instance> {
+    return this.faulty('create', () => this.launch(request));
+  }
+
+  get(providerId: string, options: LookupOptions = {}): Promise<Instance> {
+    return this.faulty('get', () => this.describe(providerId, options));
+  }
+
+  list(): Promise<Instance[]> {
+    return this.faulty('list', () => this.listVisible());
+  }
+
+  stop(providerId: string, options: LookupOptions = {}): Promise<void> {
+    return this.faulty('stop', async () => {
+      const state = await this.request(providerId, 'stopping', this.settings.stopDelayMs, ['pending', 'running']);
+      if (state === null) throw this.ledger.missing(providerId, options, 'stop', NOT_FOUND_CODE);
+    });
+  }
+
+  delete(providerId: string, options: LookupOptions = {}): Promise<void> {
+    return this.faulty('delete', async () => {
+      const state = await this.request(providerId, 'terminating', this.settings.terminateDelayMs, ['pending', 'running', 'stopping', 'stopped']);
+      if (state !== null) return;
+      const gone = this.ledger.missing(providerId, options, 'delete', NOT_FOUND_CODE);
+      if (gone.kind !== 'not_found') throw gone;
+    });
+  }
+
+  reimage(providerId: string): Promise<void> {
+    return this.faulty('reimage', async () => {
+      const state = await this.request(providerId, 'reimaging', this.settings.bootDelayMs, ['pending', 'running', 'stopping', 'stopped']);
+      if (state === null || state === 'terminated' || state === 'terminating') {
+        throw this.ledger.missing(providerId, {}, 'reimage', NOT_FOUND_CODE);
+      }
+    });
+  }
+
+  private async launch(request: CreateRequest): Promise<Instance> {
+    const f = this.settings.faults;
+    if (f.capacityRate && this.random() < f.capacityRate) throw capacity('sim: no capacity for this pool right now', { operation: 'create', code: 'InsufficientCapacity' });
+    const dies = f.deathRate && this.random() < f.deathRate ? Math.round(this.random() * f.deathWithinS * 1000) : null;
+    const tags = { ...request.tags, [TAG.cluster]: this.options.cluster, [TAG.pool]: this.options.pool, [TAG.machine]: request.machineId, [TAG.name]: request.name };
+    const id = `sim-${randomBytes(8).toString('hex')}`;
+    const ip = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 254)}`;
+    const o = this.options;
+    // Idempotent on the machine id: a repeated create returns the instance the first one made.
+    const created = await o.db.execute(sql`
+      INSERT INTO ${si} (id, cluster, pool, client_token, name, tags, ip, phase, settles_at, dies_at)
+      VALUES (${id}, ${o.cluster}, ${o.pool}, ${request.machineId}, ${request.name}, ${JSON.stringify(tags)}::jsonb, ${ip}, 'launched',
+              now() + ${this.settings.bootDelayMs} * interval '1 millisecond',
+              ${dies === null ? null : sql`now() + ${dies} * interval '1 millisecond'`})
+      ON CONFLICT (cluster, pool, client_token) DO NOTHING`);
+    const row = await this.selectOne(sql`${si.clientToken} = ${request.machineId}`, false);
+    if (!row) throw transient(`sim: instance for ${request.machineId} vanished after create`, { operation: 'create' });
+    if (created.rowCount) this.ledger.record(row.id);
+    return toInstance(row);
+  }
+
+  private async describe(providerId: string, options: LookupOptions): Promise<Instance> {
+    await this.purge();
+    const row = await this.selectOne(sql`${si.id} = ${providerId}`, true);
+    if (!row) throw this.ledger.missing(providerId, options, 'get', NOT_FOUND_CODE);
+    return toInstance(row);
+  }
+
+  private async listVisible(): Promise<Instance[]> {
+    await this.purge();
+    const result = await this.options.db.execute(sql`
+      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${this.visible()}
+      ORDER BY ${si.launchedAt}, ${si.id}`);
+    return (result.rows as unknown as SimRow[]).map(toInstance);
+  }
+
+  /**
+   * Moves a visible instance into `phase` if its state is one of `from`; answers its state
+   * before the request, or null when the instance is not visible.
+   */
+  private async request(providerId: string, phase: string, delayMs: number, from: InstanceState[]): Promise<InstanceState | null> {
+    const result = await this.options.db.execute(sql`
+      WITH target AS (
+        SELECT id, ${STATE} AS state FROM ${si} WHERE ${si.id} = ${providerId} AND ${this.visible()} FOR UPDATE
+      ), moved AS (
+        UPDATE ${si} SET phase = ${phase}, phase_at = now(), settles_at = now() + ${delayMs} * interval '1 millisecond'
+        FROM target WHERE ${si.id} = target.id AND target.state = ANY(${sql.param(from)}::text[])
+      )
+      SELECT state FROM target`);
+    const row = result.rows[0] as { state: InstanceState } | undefined;
+    return row ? row.state : null;
+  }
+
+  private async selectOne(where: ReturnType<typeof sql>, visibleOnly: boolean): Promise<SimRow | null> {
+    const result = await this.options.db.execute(sql`
+      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${where}
+        AND ${visibleOnly ? this.visible() : sql`true`}`);
+    return (result.rows[0] as SimRow | undefined) ?? null;
+  }
+
+  private visible() {
+    return sql`${si.launchedAt} <= now() - ${this.settings.faults.consistencyWindowMs} * interval '1 millisecond'`;
+  }
+
+  /** Terminated instances disappear from view after terminatedVisibleS, as on EC2. */
+  private async purge(): Promise<void> {
+    await this.options.db.execute(sql`
+      DELETE FROM ${si} WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND (
+        (${si.phase} = 'terminating' AND ${si.settlesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second')
+        OR (${si.diesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second'))`);
+  }
+
+  /**
+   * Throttling and half the transient errors strike before the operation acts; the other half
+   * after it acted (a lost response), which the caller's retry must absorb without redoing it.
+   */
+  private async faulty<T>(operation: string, act: () => Promise<T>): Promise<T> {
+    const f = this.settings.faults;
+    if (f.throttleRate && this.random() < f.throttleRate) throw throttled(`sim ${operation}: throttled`, 100, { operation, code: 'Throttled' });
+    const strike = Boolean(f.transientRate) && this.random() < f.transientRate;
+    const before = strike && this.random() < 0.5;
+    if (before) throw transient(`sim ${operation}: unavailable`, { operation, code: 'Unavailable' });
+    const result = await act();
+    if (strike) throw transient(`sim ${operation}: internal error, response lost`, { operation, code: 'InternalError' });
+    return result;
+  }
+}
+
+function toInstance(row: SimRow): Instance {
+  return { providerId: row.id, state: row.state, ip: row.ip, machineId: row.client_token, launchedAt: new Date(row.launched_at) };
+}

@@ -1,0 +1,172 @@
+// One contract, the same assertions, for every provider: sim on real Postgres, aws through the
+// real @aws-sdk/client-ec2 against the EC2 emulator (and azure against the ARM emulator).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProviderError, type ProviderError } from '../../src/providers/errors.js';
+import type { Instance, Provider } from '../../src/providers/types.js';
+import { awsTarget, simTarget, type Target } from './targets.js';
+
+const targets: [string, () => Promise<Target>][] = [
+  ['sim', simTarget],
+  ['aws', awsTarget],
+];
+
+async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isProviderError(error)) return error;
+    throw new Error(`expected a ProviderError, got ${String(error)}`);
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Polls the provider (the way a reconciler would) until the instance is in one of `states`. */
+async function until(provider: Provider, id: string, states: string[]): Promise<Instance> {
+  for (let i = 0; i < 200; i++) {
+    const instance = await provider.get(id);
+    if (states.includes(instance.state)) return instance;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`instance ${id} never reached ${states.join('|')}`);
+}
+
+/** What a caller does with retryable errors: wait as told, try again. */
+async function retrying<T>(call: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isProviderError(error) || !error.retryable || i >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, Math.min(error.details.retryAfterMs ?? 10, 50)));
+    }
+  }
+}
+
+const request = () => {
+  const machineId = randomUUID();
+  return { machineId, name: `sf-contract-${machineId.slice(0, 8)}` };
+};
+
+describe.each(targets)('provider contract: %s', (_, makeTarget) => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await makeTarget();
+  });
+  afterAll(async () => {
+    await target?.close();
+  });
+
+  it('creates idempotently on the machine id, also from a fresh process after a crash', async () => {
+    target.setFaults({});
+    const req = request();
+    const first = await target.provider().create(req);
+    expect(first.providerId).toBeTruthy();
+    expect(first.machineId).toBe(req.machineId);
+    expect(['pending', 'running']).toContain(first.state);
+    const before = await target.liveCount();
+    const again = await target.provider().create(req);
+    const third = await target.provider().create(req);
+    expect(again.providerId).toBe(first.providerId);
+    expect(third.providerId).toBe(first.providerId);
+    expect(await target.liveCount()).toBe(before);
+    await target.provider().delete(first.providerId);
+    expect(await target.liveCount()).toBe(before - 1);
+  });
+
+  it('gets, lists, stops and deletes until the instance is gone', async () => {
+    target.setFaults({});
+    const provider = target.provider();
+    const req = request();
+    const created = await provider.create(req);
+    const running = await until(provider, created.providerId, ['running']);
+    expect(running.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const listed = await provider.list();
+    expect(listed.find((i) => i.providerId === created.providerId)?.machineId).toBe(req.machineId);
+    await provider.stop(created.providerId);
+    await until(provider, created.providerId, ['stopped']);
+    await provider.delete(created.providerId);
+    await until(provider, created.providerId, ['terminated']);
+    // Deleting what is already gone is done, not an error.
+    await provider.delete(created.providerId);
+    await provider.delete(target.unknownId);
+    expect(await target.liveCount()).toBe(0);
+  });
+
+  it('answers not_found for an instance that never existed', async () => {
+    target.setFaults({});
+    expect((await errorOf(target.provider().get(target.unknownId))).kind).toBe('not_found');
+    expect((await errorOf(target.provider().stop(target.unknownId))).kind).toBe('not_found');
+  });
+
+  it('classifies throttling, server errors and capacity errors', async () => {
+    const provider = target.provider({ maxAttempts: 1 });
+    target.setFaults({ throttleRate: 1 });
+    const throttled = await errorOf(target.provider({ maxAttempts: 1 }).create(request()));
+    expect(throttled.kind).toBe('throttled');
+    expect(throttled.details.retryAfterMs).toBeGreaterThan(0);
+    target.setFaults({ serverErrorRate: 1 });
+    expect((await errorOf(target.provider({ maxAttempts: 1 }).list())).kind).toBe('transient');
+    target.setFaults({ capacityRate: 1 });
+    expect((await errorOf(target.provider({ maxAttempts: 1 }).create(request()))).kind).toBe('capacity');
+    target.setFaults({});
+    expect(await provider.list()).toBeInstanceOf(Array);
+  });
+
+  it('classifies authentication failures as fatal', async () => {
+    if (!target.supports.auth) return;
+    target.setFaults({ authFailure: true });
+    const error = await errorOf(target.provider({ maxAttempts: 1 }).list());
+    target.setFaults({});
+    expect(error.kind).toBe('fatal');
+    expect(error.retryable).toBe(false);
+  });
+
+  it('does not take a fresh instance that is not visible yet for gone', async () => {
+    target.setFaults({ consistencyWindowMs: 300 });
+    const provider = target.provider();
+    const created = await provider.create(request());
+    // Inside the window: not found by the cloud, but transient to us.
+    expect((await errorOf(provider.get(created.providerId))).kind).toBe('transient');
+    // Another process that knows the row's age draws the same conclusion.
+    const other = target.provider();
+    expect((await errorOf(other.get(created.providerId, { createdAt: new Date() }))).kind).toBe('transient');
+    // Without that knowledge and past the grace window, NotFound would mean gone.
+    const impatient = target.provider({ notFoundGraceS: 0 });
+    expect((await errorOf(impatient.get(created.providerId))).kind).toBe('not_found');
+    const found = await retrying(() => provider.get(created.providerId), 100);
+    expect(found.providerId).toBe(created.providerId);
+    target.setFaults({});
+    await provider.delete(created.providerId);
+  });
+
+  it('with 20% throttling and 10% server errors, 100 creates and 100 deletes leave nothing and never a false NotFound', async () => {
+    target.setFaults({ throttleRate: 0.2, serverErrorRate: 0.1 });
+    const provider = target.provider();
+    const requests = Array.from({ length: 100 }, request);
+    const created: Instance[] = [];
+    for (let i = 0; i < requests.length; i += 10) {
+      created.push(...(await Promise.all(requests.slice(i, i + 10).map((r) => retrying(() => provider.create(r))))));
+    }
+    expect(new Set(created.map((c) => c.providerId)).size).toBe(100);
+    // Lost responses were retried into the instance the first attempt made, never a second one.
+    expect(await target.liveCount()).toBe(100);
+    let falseNotFound = 0;
+    await Promise.all(
+      created.map(async (c) => {
+        try {
+          await retrying(() => provider.get(c.providerId));
+        } catch (error) {
+          if (isProviderError(error, 'not_found')) falseNotFound++;
+          else throw error;
+        }
+      }),
+    );
+    expect(falseNotFound).toBe(0);
+    for (let i = 0; i < created.length; i += 10) {
+      await Promise.all(created.slice(i, i + 10).map((c) => retrying(() => provider.delete(c.providerId))));
+    }
+    target.setFaults({});
+    expect(await target.liveCount()).toBe(0);
+  });
+});
