@@ -16,7 +16,7 @@ async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
     await promise;
   } catch (error) {
     if (isProviderError(error)) return error;
-    throw new Error(`expected a ProviderError, got ${String(error)}`);
+    throw new Error(`expected a ProviderError, got ${String(error)}`, { cause: error });
   }
   throw new Error('expected the call to fail');
 }
