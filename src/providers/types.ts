@@ -52,6 +52,18 @@ export interface Provider {
   reimage?(providerId: string): Promise<void>;
 }
 
+/**
+ * What the database knows about which instances rows hold. Providers that cannot tag an
+ * instance with our machine id at creation (Azure uniform scale sets) use it to hand each
+ * machine its own instance and to adopt, after a crash, the instance a create already made.
+ */
+export interface AdoptionLedger {
+  /** The provider id a machine's row already holds, if any. */
+  providerIdOf(machineId: string): Promise<string | null>;
+  /** Provider ids held by rows of this pool: instances nobody may adopt again. */
+  adopted(): Promise<ReadonlySet<string>>;
+}
+
 export const TAG = {
   cluster: 'sandfleet:cluster',
   pool: 'sandfleet:pool',

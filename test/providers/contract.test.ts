@@ -4,11 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProviderError, type ProviderError } from '../../src/providers/errors.js';
 import type { Instance, Provider } from '../../src/providers/types.js';
-import { awsTarget, simTarget, type Target } from './targets.js';
+import { awsTarget, azureTarget, simTarget, type Target } from './targets.js';
 
 const targets: [string, () => Promise<Target>][] = [
   ['sim', simTarget],
   ['aws', awsTarget],
+  ['azure', azureTarget],
 ];
 
 async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
@@ -29,6 +30,20 @@ async function until(provider: Provider, id: string, states: string[]): Promise<
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`instance ${id} never reached ${states.join('|')}`);
+}
+
+/** Deleted means terminated while still visible (EC2, sim) or not found at all (Azure). */
+async function untilGone(provider: Provider, id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await provider.get(id)).state === 'terminated') return;
+    } catch (error) {
+      if (isProviderError(error, 'not_found')) return;
+      throw error;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`instance ${id} was never gone`);
 }
 
 /** What a caller does with retryable errors: wait as told, try again. */
@@ -60,7 +75,8 @@ describe.each(targets)('provider contract: %s', (_, makeTarget) => {
   it('creates idempotently on the machine id, also from a fresh process after a crash', async () => {
     target.setFaults({});
     const req = request();
-    const first = await target.provider().create(req);
+    // The first create "crashes" before its row remembers the instance.
+    const first = await target.provider({ recordCreates: false }).create(req);
     expect(first.providerId).toBeTruthy();
     expect(first.machineId).toBe(req.machineId);
     expect(['pending', 'running']).toContain(first.state);
@@ -86,7 +102,7 @@ describe.each(targets)('provider contract: %s', (_, makeTarget) => {
     await provider.stop(created.providerId);
     await until(provider, created.providerId, ['stopped']);
     await provider.delete(created.providerId);
-    await until(provider, created.providerId, ['terminated']);
+    await untilGone(provider, created.providerId);
     // Deleting what is already gone is done, not an error.
     await provider.delete(created.providerId);
     await provider.delete(target.unknownId);
@@ -123,6 +139,7 @@ describe.each(targets)('provider contract: %s', (_, makeTarget) => {
   });
 
   it('does not take a fresh instance that is not visible yet for gone', async () => {
+    if (!target.supports.consistencyWindow) return;
     target.setFaults({ consistencyWindowMs: 300 });
     const provider = target.provider();
     const created = await provider.create(request());
@@ -138,6 +155,17 @@ describe.each(targets)('provider contract: %s', (_, makeTarget) => {
     expect(found.providerId).toBe(created.providerId);
     target.setFaults({});
     await provider.delete(created.providerId);
+  });
+
+  it('takes an instance it has seen and then deleted for gone at once', async () => {
+    target.setFaults({});
+    const provider = target.provider();
+    const created = await provider.create(request());
+    await provider.get(created.providerId);
+    await provider.delete(created.providerId);
+    await untilGone(provider, created.providerId);
+    // A repeated delete (a retry after a lost response) is done, not "not visible yet".
+    await provider.delete(created.providerId, { createdAt: new Date() });
   });
 
   it('with 20% throttling and 10% server errors, 100 creates and 100 deletes leave nothing and never a false NotFound', async () => {

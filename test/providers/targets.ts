@@ -7,6 +7,11 @@ import type { Provider } from '../../src/providers/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { Ec2Emulator } from '../emulators/ec2/server.js';
 import { sql } from 'drizzle-orm';
+import type { TokenCredential } from '@azure/core-auth';
+import { VmssProvider } from '../../src/providers/azure/vmss-provider.js';
+import type { AdoptionLedger } from '../../src/providers/types.js';
+import { makeTestCertificate } from '../emulators/arm/certificate.js';
+import { ArmEmulator } from '../emulators/arm/server.js';
 
 export interface Faults {
   throttleRate?: number;
@@ -17,6 +22,8 @@ export interface Faults {
 }
 
 export interface ProviderOptions {
+  /** False simulates a crash between the cloud create and the row remembering its instance. */
+  recordCreates?: boolean;
   /** Attempts per API call inside the adapter (SDK retries); 1 surfaces every fault. */
   maxAttempts?: number;
   notFoundGraceS?: number;
@@ -24,8 +31,11 @@ export interface ProviderOptions {
 
 export interface Target {
   readonly name: 'sim' | 'aws' | 'azure';
-  /** Faults this target can inject; the suite skips the others. */
-  readonly supports: { auth: boolean };
+  /**
+   * Behaviours this cloud has; the suite skips the others. ARM reads are consistent once an
+   * operation completes, so Azure has no eventual-consistency window to emulate.
+   */
+  readonly supports: { auth: boolean; consistencyWindow: boolean };
   /** A fresh adapter, as a newly started process would build it. */
   provider(options?: ProviderOptions): Provider;
   setFaults(faults: Faults): void;
@@ -44,7 +54,7 @@ export async function simTarget(): Promise<Target> {
   let faults: Faults = {};
   return {
     name: 'sim',
-    supports: { auth: false },
+    supports: { auth: false, consistencyWindow: true },
     provider: (options = {}) =>
       new SimProvider({
         cluster: CLUSTER,
@@ -84,7 +94,7 @@ export async function awsTarget(): Promise<Target> {
   const pool = `pool-${randomUUID().slice(0, 8)}`;
   return {
     name: 'aws',
-    supports: { auth: true },
+    supports: { auth: true, consistencyWindow: true },
     provider: (options = {}) =>
       new Ec2Provider({
         cluster: CLUSTER,
@@ -107,6 +117,68 @@ export async function awsTarget(): Promise<Target> {
     liveCount: () =>
       Promise.resolve(emulator.liveInstances().filter((i) => i.tags['sandfleet:pool'] === pool && i.state !== 'shutting-down').length),
     unknownId: 'i-0000000000000000',
+    close: () => emulator.stop(),
+  };
+}
+
+export async function azureTarget(): Promise<Target> {
+  const certificate = makeTestCertificate();
+  const emulator = new ArmEmulator({ certificate, operationMs: 15, bootDelayMs: 30, seed: 11 });
+  const endpoint = await emulator.start();
+  const pool = `pool-${randomUUID().slice(0, 8)}`;
+  // The database's view: which machine row holds which instance.
+  const rows = new Map<string, string>();
+  const adoption: AdoptionLedger = {
+    providerIdOf: (machineId) => Promise.resolve(rows.get(machineId) ?? null),
+    adopted: () => Promise.resolve(new Set(rows.values())),
+  };
+  const credential: TokenCredential = { getToken: () => Promise.resolve({ token: 'test-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const subscription = '00000000-0000-4000-8000-00000000abcd';
+  return {
+    name: 'azure',
+    supports: { auth: true, consistencyWindow: false },
+    provider(options = {}) {
+      const inner = new VmssProvider({
+        cluster: CLUSTER,
+        pool,
+        adoption,
+        credential,
+        tlsOptions: { ca: certificate.cert },
+        settings: {
+          subscriptionId: subscription,
+          resourceGroup: 'rg-sandfleet-test',
+          location: 'westeurope',
+          vmSize: 'Standard_D2s_v5',
+          image: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server' },
+          subnetId: `/subscriptions/${subscription}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`,
+          sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE sandfleet',
+          spot: { maxPrice: -1 },
+          endpoint,
+          pollIntervalMs: 5,
+          operationTimeoutS: 30,
+          maxRetries: (options.maxAttempts ?? 4) - 1,
+          notFoundGraceS: options.notFoundGraceS ?? 30,
+        },
+      });
+      // What the scheduler does around the provider: remember the instance on the row, and
+      // drop the row once the instance is deleted.
+      return Object.assign(Object.create(inner) as VmssProvider, {
+        async create(request: Parameters<VmssProvider['create']>[0]) {
+          const instance = await inner.create(request);
+          if (options.recordCreates !== false) rows.set(request.machineId, instance.providerId);
+          return instance;
+        },
+        async delete(providerId: string, lookup?: Parameters<VmssProvider['delete']>[1]) {
+          await inner.delete(providerId, lookup);
+          for (const [machineId, held] of rows) if (held === providerId) rows.delete(machineId);
+        },
+      });
+    },
+    setFaults: (f) => {
+      emulator.faults = { ...f, retryAfterS: f.throttleRate === 1 ? 2 : 0 };
+    },
+    liveCount: () => Promise.resolve(emulator.liveInstances().length),
+    unknownId: `/subscriptions/${subscription}/resourceGroups/rg-sandfleet-test/providers/Microsoft.Compute/virtualMachineScaleSets/sf-${CLUSTER}-${pool}/virtualMachines/999999`,
     close: () => emulator.stop(),
   };
 }

@@ -83,7 +83,10 @@ export class Ec2Provider implements Provider {
 
   async get(providerId: string, options: LookupOptions = {}): Promise<Instance> {
     const found = await this.describer.call(providerId);
-    if (found) return found;
+    if (found) {
+      this.ledger.recordSeen(providerId);
+      return found;
+    }
     throw this.ledger.missing(providerId, options, 'DescribeInstances', NOT_FOUND_CODE);
   }
 
@@ -114,7 +117,9 @@ export class Ec2Provider implements Provider {
   }
 
   async delete(providerId: string, options: LookupOptions = {}): Promise<void> {
-    if ((await this.terminator.call(providerId)) === 'missing') {
+    const outcome = await this.terminator.call(providerId);
+    if (outcome === 'done') this.ledger.recordDeleted(providerId);
+    if (outcome === 'missing') {
       const gone = this.ledger.missing(providerId, options, 'TerminateInstances', NOT_FOUND_CODE);
       // NotFound is what "deleted" looks like once the instance has aged out of view.
       if (gone.kind === 'not_found') return;

@@ -73,7 +73,10 @@ export class SimProvider implements Provider {
   delete(providerId: string, options: LookupOptions = {}): Promise<void> {
     return this.faulty('delete', async () => {
       const state = await this.request(providerId, 'terminating', this.settings.terminateDelayMs, ['pending', 'running', 'stopping', 'stopped']);
-      if (state !== null) return;
+      if (state !== null) {
+        this.ledger.recordDeleted(providerId);
+        return;
+      }
       const gone = this.ledger.missing(providerId, options, 'delete', NOT_FOUND_CODE);
       if (gone.kind !== 'not_found') throw gone;
     });
@@ -113,6 +116,7 @@ export class SimProvider implements Provider {
     await this.purge();
     const row = await this.selectOne(sql`${si.id} = ${providerId}`, true);
     if (!row) throw this.ledger.missing(providerId, options, 'get', NOT_FOUND_CODE);
+    this.ledger.recordSeen(providerId);
     return toInstance(row);
   }
 

@@ -1,0 +1,324 @@
+// A local emulator of the Azure Resource Manager compute API, as much as sandfleet's azure
+// adapter uses: uniform VM scale sets (get, create-or-update, update capacity, delete
+// instances, reimage and power off an instance), their VMs with instance view, and the scale
+// set's NICs for private IPs. It speaks HTTPS with a test certificate, checks for a bearer
+// token, runs mutations as long-running operations (Azure-AsyncOperation + Location), and
+// injects seeded faults: 429 with Retry-After, 5xx, allocation failures, and 409 when more
+// operations run on one scale set than Azure allows.
+import { randomBytes } from 'node:crypto';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { prng } from '../../support/actors.js';
+import type { TestCertificate } from './certificate.js';
+
+export interface ArmFaults {
+  /** Fraction of requests answered 429 with Retry-After. */
+  throttleRate?: number;
+  retryAfterS?: number;
+  /** Fraction answered 500/503 (half before acting, half after: the response is lost). */
+  serverErrorRate?: number;
+  /** Fraction of capacity increases whose operation fails with AllocationFailed. */
+  capacityRate?: number;
+  /** Every request fails authentication. */
+  authFailure?: boolean;
+}
+
+export interface ArmEmulatorOptions {
+  certificate: TestCertificate;
+  /** How long a long-running operation stays InProgress. */
+  operationMs?: number;
+  bootDelayMs?: number;
+  /** Concurrent mutating operations a scale set accepts before answering 409. */
+  maxConcurrentOperations?: number;
+  seed?: number;
+  faults?: ArmFaults;
+}
+
+interface Vm {
+  instanceId: string;
+  createdAt: number;
+  power: 'starting' | 'running' | 'stopped' | 'deleting';
+  powerAt: number;
+  ip: string;
+}
+
+interface ScaleSet {
+  name: string;
+  resourceGroup: string;
+  subscription: string;
+  body: Record<string, unknown>;
+  capacity: number;
+  vms: Map<string, Vm>;
+  nextInstance: number;
+  running: number;
+}
+
+interface Operation {
+  id: string;
+  doneAt: number;
+  /** Applied once when the operation completes. */
+  complete: () => void;
+  error?: { code: string; message: string };
+  completed: boolean;
+  scaleSet: ScaleSet;
+}
+
+export interface RecordedArmCall {
+  method: string;
+  /** The ARM operation, as in RBAC: Microsoft.Compute/virtualMachineScaleSets/write. */
+  action: string;
+  status: number;
+}
+
+const SCALE_SET = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)(\/.*)?$/i;
+
+export class ArmEmulator {
+  readonly calls: RecordedArmCall[] = [];
+  faults: ArmFaults;
+  private readonly scaleSets = new Map<string, ScaleSet>();
+  private readonly operations = new Map<string, Operation>();
+  private readonly server: https.Server;
+  private random: () => number;
+  private base = '';
+  private ips = 1;
+
+  constructor(private readonly options: ArmEmulatorOptions) {
+    this.faults = { ...options.faults };
+    this.random = prng(options.seed ?? 3);
+    this.server = https.createServer({ key: options.certificate.key, cert: options.certificate.cert }, (req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.base = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.base;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Instances that exist and are not being deleted, as Azure itself sees them. */
+  liveInstances(scaleSetName?: string): { scaleSet: string; instanceId: string; power: string }[] {
+    this.settle();
+    return [...this.scaleSets.values()]
+      .filter((s) => scaleSetName === undefined || s.name === scaleSetName)
+      .flatMap((s) => [...s.vms.values()].filter((v) => v.power !== 'deleting').map((v) => ({ scaleSet: s.name, instanceId: v.instanceId, power: this.powerOf(v) })));
+  }
+
+  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.base);
+    const method = req.method ?? 'GET';
+    let action = 'unknown';
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      this.calls.push({ method, action, status });
+      res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomBytes(8).toString('hex'), ...headers });
+      res.end(body === undefined ? '' : JSON.stringify(body));
+    };
+    try {
+      this.settle();
+      action = this.actionOf(method, url.pathname);
+      if (!req.headers.authorization?.startsWith('Bearer ') || this.faults.authFailure) {
+        throw new ArmFault(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or invalid.');
+      }
+      if (!url.searchParams.get('api-version')) throw new ArmFault(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+      const f = this.faults;
+      if (f.throttleRate && this.random() < f.throttleRate) {
+        throw new ArmFault(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': String(f.retryAfterS ?? 1) });
+      }
+      const strike = Boolean(f.serverErrorRate) && this.random() < (f.serverErrorRate ?? 0);
+      if (strike && this.random() < 0.5) throw new ArmFault(503, 'ServiceUnavailable', 'The service is temporarily unavailable.');
+      const [status, body, headers] = this.route(method, url, raw ? (JSON.parse(raw) as Record<string, unknown>) : {});
+      if (strike) throw new ArmFault(500, 'InternalServerError', 'An internal server error occurred.');
+      send(status, body, headers);
+    } catch (error) {
+      if (error instanceof ArmFault) send(error.status, { error: { code: error.code, message: error.message } }, error.headers);
+      else send(500, { error: { code: 'InternalServerError', message: String(error) } });
+    }
+  }
+
+  /** The RBAC action a request needs, recorded for the role coverage test. */
+  private actionOf(method: string, path: string): string {
+    if (path.startsWith('/operations/')) return 'operation-status';
+    const m = SCALE_SET.exec(path);
+    if (!m) return `unknown ${method} ${path}`;
+    const rest = (m[4] ?? '').replace(/\/virtualMachines\/[^/]+/i, '/virtualMachines');
+    const verbs: Record<string, string> = { GET: 'read', PUT: 'write', PATCH: 'write', DELETE: 'delete' };
+    if (method === 'POST') return `Microsoft.Compute/virtualMachineScaleSets${rest}/action`;
+    return `Microsoft.Compute/virtualMachineScaleSets${rest}/${verbs[method] ?? method}`;
+  }
+
+  private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
+    if (url.pathname.startsWith('/operations/')) return this.operationStatus(url.pathname.split('/')[2] ?? '');
+    const m = SCALE_SET.exec(url.pathname);
+    if (!m) throw new ArmFault(404, 'InvalidResourceType', `no route for ${method} ${url.pathname}`);
+    const [, subscription, resourceGroup, name, rest = ''] = m as unknown as [string, string, string, string, string?];
+    const key = `${subscription}/${resourceGroup}/${name}`.toLowerCase();
+    if (rest === '' && method === 'PUT') return this.createOrUpdate(key, subscription, resourceGroup, name, body);
+    const set = this.scaleSets.get(key);
+    if (!set) throw new ArmFault(404, 'ResourceNotFound', `The Resource 'Microsoft.Compute/virtualMachineScaleSets/${name}' under resource group '${resourceGroup}' was not found.`);
+    if (rest === '' && method === 'GET') return [200, this.scaleSetJson(set)];
+    if (rest === '' && method === 'PATCH') return this.updateCapacity(set, body);
+    if (rest.toLowerCase() === '/delete' && method === 'POST') return this.deleteInstances(set, body);
+    if (rest.toLowerCase() === '/virtualmachines' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.vmJson(set, v)) }];
+    if (rest.toLowerCase() === '/networkinterfaces' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.nicJson(set, v)) }];
+    const vm = /^\/virtualMachines\/([^/]+)(\/.*)?$/i.exec(rest);
+    if (vm) {
+      const instance = set.vms.get(vm[1] ?? '');
+      if (!instance) throw new ArmFault(404, 'NotFound', `The entity was not found in this Azure location.`);
+      if (!vm[2] && method === 'GET') return [200, this.vmJson(set, instance)];
+      const verb = vm[2]?.toLowerCase();
+      if (verb === '/poweroff' && method === 'POST') return this.lro(set, () => this.setPower(instance, 'stopped'));
+      if (verb === '/reimage' && method === 'POST') return this.lro(set, () => this.setPower(instance, 'starting'));
+    }
+    throw new ArmFault(400, 'UnsupportedOperation', `${method} ${rest} is not emulated`);
+  }
+
+  private createOrUpdate(key: string, subscription: string, resourceGroup: string, name: string, body: Record<string, unknown>): [number, unknown, Record<string, string>] {
+    const props = body.properties as Record<string, unknown> | undefined;
+    if (props?.orchestrationMode !== 'Uniform') throw new ArmFault(400, 'InvalidParameter', 'sandfleet scale sets use orchestrationMode Uniform');
+    if (props.overprovision !== false) throw new ArmFault(400, 'InvalidParameter', 'overprovision must be false: extra VMs would be mistaken for requested ones');
+    const existing = this.scaleSets.get(key);
+    const set: ScaleSet = existing ?? { name, resourceGroup, subscription, body, capacity: 0, vms: new Map(), nextInstance: 0, running: 0 };
+    set.body = body;
+    this.scaleSets.set(key, set);
+    const capacity = Number((body.sku as { capacity?: number } | undefined)?.capacity ?? 0);
+    const [, , headers] = this.lro(set, () => this.resize(set, capacity));
+    return [existing ? 200 : 201, this.scaleSetJson(set, 'Updating'), headers];
+  }
+
+  private updateCapacity(set: ScaleSet, body: Record<string, unknown>): [number, unknown, Record<string, string>] {
+    const capacity = Number((body.sku as { capacity?: number } | undefined)?.capacity);
+    if (!Number.isInteger(capacity) || capacity < 0) throw new ArmFault(400, 'InvalidParameter', 'sku.capacity must be a non-negative integer');
+    const grows = capacity > set.capacity;
+    const fail = grows && this.faults.capacityRate !== undefined && this.random() < this.faults.capacityRate;
+    const [, , headers] = this.lro(set, () => this.resize(set, capacity), fail ? { code: 'AllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.' } : undefined);
+    return [202, this.scaleSetJson(set, 'Updating'), headers];
+  }
+
+  private deleteInstances(set: ScaleSet, body: Record<string, unknown>): [number, unknown, Record<string, string>] {
+    const ids = body.instanceIds;
+    if (!Array.isArray(ids) || ids.length === 0) throw new ArmFault(400, 'InvalidParameter', 'instanceIds is required');
+    const missing = ids.filter((id) => !set.vms.has(String(id)));
+    if (missing.length) throw new ArmFault(404, 'NotFound', `Instance ids ${missing.join(', ')} were not found in scale set ${set.name}.`);
+    for (const id of ids) {
+      const vm = set.vms.get(String(id))!;
+      vm.power = 'deleting';
+      vm.powerAt = Date.now();
+    }
+    return this.lro(set, () => {
+      for (const id of ids) set.vms.delete(String(id));
+      set.capacity = [...set.vms.values()].length;
+    });
+  }
+
+  /** Starts a long-running operation on a scale set, within its concurrency limit. */
+  private lro(set: ScaleSet, complete: () => void, error?: { code: string; message: string }): [number, undefined, Record<string, string>] {
+    if (set.running >= (this.options.maxConcurrentOperations ?? 4)) {
+      throw new ArmFault(409, 'OperationNotAllowed', `Operation is not allowed because ${set.running} operations are in progress on scale set ${set.name}.`);
+    }
+    const id = randomBytes(12).toString('hex');
+    set.running++;
+    this.operations.set(id, { id, doneAt: Date.now() + (this.options.operationMs ?? 30), complete, error, completed: false, scaleSet: set });
+    const status = `${this.base}/operations/${id}?api-version=2024-07-01`;
+    return [202, undefined, { 'azure-asyncoperation': status, location: status, 'retry-after': '0' }];
+  }
+
+  private operationStatus(id: string): [number, unknown] {
+    const op = this.operations.get(id);
+    if (!op) throw new ArmFault(404, 'NotFound', `operation ${id} not found`);
+    if (!op.completed) return [200, { name: id, status: 'InProgress' }];
+    return op.error ? [200, { name: id, status: 'Failed', error: op.error }] : [200, { name: id, status: 'Succeeded' }];
+  }
+
+  /** Completes operations whose time has come; the clock drives all state. */
+  private settle(): void {
+    const now = Date.now();
+    for (const op of this.operations.values()) {
+      if (op.completed || op.doneAt > now) continue;
+      op.completed = true;
+      op.scaleSet.running--;
+      if (!op.error) op.complete();
+    }
+  }
+
+  private resize(set: ScaleSet, capacity: number): void {
+    const live = [...set.vms.values()].filter((v) => v.power !== 'deleting');
+    for (let n = live.length; n < capacity; n++) {
+      const instanceId = String(set.nextInstance++);
+      const now = Date.now();
+      set.vms.set(instanceId, { instanceId, createdAt: now, power: 'starting', powerAt: now, ip: `10.1.${Math.floor(this.ips / 250)}.${(this.ips++ % 250) + 1}` });
+    }
+    // Scale-in removes the highest instance ids, as Azure's default policy would.
+    for (const vm of live.sort((a, b) => Number(b.instanceId) - Number(a.instanceId)).slice(0, Math.max(0, live.length - capacity))) set.vms.delete(vm.instanceId);
+    set.capacity = capacity;
+  }
+
+  private setPower(vm: Vm, power: Vm['power']): void {
+    vm.power = power;
+    vm.powerAt = Date.now();
+  }
+
+  private powerOf(vm: Vm): string {
+    if (vm.power === 'starting') return Date.now() - vm.powerAt >= (this.options.bootDelayMs ?? 30) ? 'running' : 'starting';
+    return vm.power;
+  }
+
+  private scaleSetJson(set: ScaleSet, provisioningState = 'Succeeded'): unknown {
+    return { ...set.body, id: this.idOf(set), name: set.name, type: 'Microsoft.Compute/virtualMachineScaleSets', sku: { ...(set.body.sku as object), capacity: set.capacity }, properties: { ...(set.body.properties as object), provisioningState } };
+  }
+
+  private vmJson(set: ScaleSet, vm: Vm): unknown {
+    const power = this.powerOf(vm);
+    const provisioning = vm.power === 'deleting' ? 'Deleting' : power === 'starting' ? 'Creating' : 'Succeeded';
+    return {
+      id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}`,
+      instanceId: vm.instanceId,
+      name: `${set.name}_${vm.instanceId}`,
+      type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines',
+      location: (set.body.location as string | undefined) ?? 'westeurope',
+      tags: set.body.tags,
+      properties: {
+        provisioningState: provisioning,
+        timeCreated: new Date(vm.createdAt).toISOString(),
+        osProfile: { computerName: `${set.name}${vm.instanceId.padStart(6, '0')}` },
+        instanceView: {
+          statuses: [
+            { code: `ProvisioningState/${provisioning.toLowerCase()}`, level: 'Info' },
+            { code: `PowerState/${power}`, level: 'Info' },
+          ],
+        },
+      },
+    };
+  }
+
+  private nicJson(set: ScaleSet, vm: Vm): unknown {
+    return {
+      id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}/networkInterfaces/nic`,
+      name: 'nic',
+      properties: {
+        virtualMachine: { id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}` },
+        ipConfigurations: [{ name: 'ipconfig', properties: { privateIPAddress: vm.ip, primary: true } }],
+      },
+    };
+  }
+
+  private idOf(set: ScaleSet): string {
+    return `/subscriptions/${set.subscription}/resourceGroups/${set.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${set.name}`;
+  }
+}
+
+class ArmFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
