@@ -273,7 +273,7 @@ export class VmssProvider implements Provider {
   private async privateIps(): Promise<Map<string, string>> {
     const { rest } = await this.client();
     const response = await rest
-      .path('/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}/networkInterfaces', this.settings.subscriptionId, this.settings.resourceGroup, this.scaleSet)
+      .pathUnchecked('/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}/networkInterfaces', this.settings.subscriptionId, this.settings.resourceGroup, this.scaleSet)
       .get({ queryParameters: { 'api-version': NETWORK_API_VERSION } });
     if (!/^2\d\d$/.test(response.status)) throw createRestError(response);
     const body = response.body as { value?: { properties?: { virtualMachine?: { id?: string }; ipConfigurations?: { properties?: { privateIPAddress?: string } }[] } }[] };

@@ -6,6 +6,7 @@
 // injects seeded faults: 429 with Retry-After, 5xx, allocation failures, and 409 when more
 // operations run on one scale set than Azure allows.
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { prng } from '../../support/actors.js';
@@ -107,7 +108,7 @@ export class ArmEmulator {
       .flatMap((s) => [...s.vms.values()].filter((v) => v.power !== 'deleting').map((v) => ({ scaleSet: s.name, instanceId: v.instanceId, power: this.powerOf(v) })));
   }
 
-  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
