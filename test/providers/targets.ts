@@ -12,6 +12,7 @@ import { VmssProvider } from '../../src/providers/azure/vmss-provider.js';
 import type { AdoptionLedger } from '../../src/providers/types.js';
 import { makeTestCertificate } from '../emulators/arm/certificate.js';
 import { ArmEmulator } from '../emulators/arm/server.js';
+import { awsPermissionsUsed, azurePermissionsUsed } from './permissions.js';
 
 export interface Faults {
   throttleRate?: number;
@@ -41,6 +42,8 @@ export interface Target {
   setFaults(faults: Faults): void;
   /** Instances that exist and are not terminated, as the cloud sees them. */
   liveCount(): Promise<number>;
+  /** Every permission the adapter's calls so far needed (IAM actions, Azure RBAC operations). */
+  permissionsUsed(): Set<string>;
   /** A well-formed id of an instance that does not exist. */
   readonly unknownId: string;
   close(): Promise<void>;
@@ -81,6 +84,7 @@ export async function simTarget(): Promise<Target> {
         WHERE pool = ${pool} AND phase <> 'terminating' AND (dies_at IS NULL OR dies_at > now())`);
       return Number(r.rows[0]?.n);
     },
+    permissionsUsed: () => new Set(),
     unknownId: 'sim-0000000000000000',
     close: () => t.drop(),
   };
@@ -116,6 +120,7 @@ export async function awsTarget(): Promise<Target> {
     },
     liveCount: () =>
       Promise.resolve(emulator.liveInstances().filter((i) => i.tags['sandfleet:pool'] === pool && i.state !== 'shutting-down').length),
+    permissionsUsed: () => awsPermissionsUsed(emulator.calls),
     unknownId: 'i-0000000000000000',
     close: () => emulator.stop(),
   };
@@ -149,7 +154,7 @@ export async function azureTarget(): Promise<Target> {
           resourceGroup: 'rg-sandfleet-test',
           location: 'westeurope',
           vmSize: 'Standard_D2s_v5',
-          image: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server' },
+          image: { galleryImageVersionId: `/subscriptions/${subscription}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/sandboxes/images/analysis/versions/1.0.0` },
           subnetId: `/subscriptions/${subscription}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`,
           sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE sandfleet',
           spot: { maxPrice: -1 },
@@ -178,6 +183,7 @@ export async function azureTarget(): Promise<Target> {
       emulator.faults = { ...f, retryAfterS: f.throttleRate === 1 ? 2 : 0 };
     },
     liveCount: () => Promise.resolve(emulator.liveInstances().length),
+    permissionsUsed: () => azurePermissionsUsed(emulator.calls),
     unknownId: `/subscriptions/${subscription}/resourceGroups/rg-sandfleet-test/providers/Microsoft.Compute/virtualMachineScaleSets/sf-${CLUSTER}-${pool}/virtualMachines/999999`,
     close: () => emulator.stop(),
   };

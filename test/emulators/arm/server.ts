@@ -66,11 +66,14 @@ interface Operation {
 
 export interface RecordedArmCall {
   method: string;
+  /** The request body, for the linked permission checks it implies (subnet join, image read). */
+  body: unknown;
   /** The ARM operation, as in RBAC: Microsoft.Compute/virtualMachineScaleSets/write. */
   action: string;
   status: number;
 }
 
+const OPERATION = /^\/subscriptions\/[^/]+\/providers\/Microsoft\.Compute\/locations\/[^/]+\/operations\/([^/]+)$/i;
 const SCALE_SET = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)(\/.*)?$/i;
 
 export class ArmEmulator {
@@ -116,7 +119,7 @@ export class ArmEmulator {
     const method = req.method ?? 'GET';
     let action = 'unknown';
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      this.calls.push({ method, action, status });
+      this.calls.push({ method, action, status, body: raw ? (JSON.parse(raw) as unknown) : undefined });
       res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomBytes(8).toString('hex'), ...headers });
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
@@ -144,7 +147,7 @@ export class ArmEmulator {
 
   /** The RBAC action a request needs, recorded for the role coverage test. */
   private actionOf(method: string, path: string): string {
-    if (path.startsWith('/operations/')) return 'operation-status';
+    if (OPERATION.test(path)) return 'Microsoft.Compute/locations/operations/read';
     const m = SCALE_SET.exec(path);
     if (!m) return `unknown ${method} ${path}`;
     const rest = (m[4] ?? '').replace(/\/virtualMachines\/[^/]+/i, '/virtualMachines');
@@ -154,7 +157,8 @@ export class ArmEmulator {
   }
 
   private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
-    if (url.pathname.startsWith('/operations/')) return this.operationStatus(url.pathname.split('/')[2] ?? '');
+    const operation = OPERATION.exec(url.pathname);
+    if (operation) return this.operationStatus(operation[1] ?? '');
     const m = SCALE_SET.exec(url.pathname);
     if (!m) throw new ArmFault(404, 'InvalidResourceType', `no route for ${method} ${url.pathname}`);
     const [, subscription, resourceGroup, name, rest = ''] = m as unknown as [string, string, string, string, string?];
@@ -225,7 +229,8 @@ export class ArmEmulator {
     const id = randomBytes(12).toString('hex');
     set.running++;
     this.operations.set(id, { id, doneAt: Date.now() + (this.options.operationMs ?? 30), complete, error, completed: false, scaleSet: set });
-    const status = `${this.base}/operations/${id}?api-version=2024-07-01`;
+    const location = String(set.body.location ?? 'westeurope');
+    const status = `${this.base}/subscriptions/${set.subscription}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=2024-07-01`;
     return [202, undefined, { 'azure-asyncoperation': status, location: status, 'retry-after': '0' }];
   }
 

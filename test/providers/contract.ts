@@ -1,16 +1,12 @@
-// One contract, the same assertions, for every provider: sim on real Postgres, aws through the
-// real @aws-sdk/client-ec2 against the EC2 emulator (and azure against the ARM emulator).
+// The provider contract: one set of assertions every adapter must pass, run by one test file
+// per provider (so they run in parallel): sim on real Postgres, aws through the real
+// @aws-sdk/client-ec2 against the EC2 emulator, azure through @azure/arm-compute against the
+// HTTPS ARM emulator.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProviderError, type ProviderError } from '../../src/providers/errors.js';
 import type { Instance, Provider } from '../../src/providers/types.js';
-import { awsTarget, azureTarget, simTarget, type Target } from './targets.js';
-
-const targets: [string, () => Promise<Target>][] = [
-  ['sim', simTarget],
-  ['aws', awsTarget],
-  ['azure', azureTarget],
-];
+import type { Target } from './targets.js';
 
 async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
   try {
@@ -63,7 +59,8 @@ const request = () => {
   return { machineId, name: `sf-contract-${machineId.slice(0, 8)}` };
 };
 
-describe.each(targets)('provider contract: %s', (_, makeTarget) => {
+export function providerContract(name: string, makeTarget: () => Promise<Target>, more?: (target: () => Target) => void): void {
+  describe(`provider contract: ${name}`, () => {
   let target: Target;
   beforeAll(async () => {
     target = await makeTarget();
@@ -197,4 +194,20 @@ describe.each(targets)('provider contract: %s', (_, makeTarget) => {
     target.setFaults({});
     expect(await target.liveCount()).toBe(0);
   });
-});
+
+  it('reimages an instance back to running where the provider can', async () => {
+    target.setFaults({});
+    const provider = target.provider();
+    if (!provider.capabilities.reimage || !provider.reimage) return;
+    const created = await provider.create(request());
+    await until(provider, created.providerId, ['running']);
+    await provider.reimage(created.providerId);
+    const after = await until(provider, created.providerId, ['running']);
+    expect(after.providerId).toBe(created.providerId);
+    await provider.delete(created.providerId);
+    await untilGone(provider, created.providerId);
+  });
+
+  more?.(() => target);
+  });
+}
