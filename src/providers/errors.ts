@@ -4,21 +4,48 @@
 
 export type ProviderErrorKind = 'throttled' | 'transient' | 'capacity' | 'not_found' | 'fatal';
 
+/**
+ * What a provider error keeps of the SDK error behind it. Never the error itself: SDK errors
+ * carry the request, and a request carries credentials (Azure's bearer token, for one).
+ */
+export interface CauseSummary {
+  name: string;
+  message: string;
+  code?: string;
+  statusCode?: number;
+}
+
+export function summarizeCause(error: unknown): CauseSummary | undefined {
+  if (error === undefined || error === null) return undefined;
+  if (error instanceof ProviderError) return { name: error.name, message: error.message, code: error.details.code };
+  const e = error as { name?: unknown; message?: unknown; code?: unknown; statusCode?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  return {
+    name: typeof e.name === 'string' ? e.name : 'Error',
+    message: typeof e.message === 'string' ? e.message : String(error),
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(status === undefined ? {} : { statusCode: status }),
+  };
+}
+
 export class ProviderError extends Error {
   override readonly name = 'ProviderError';
+  readonly details: {
+    /** The provider's own error code, for logs and metrics. */
+    code?: string | undefined;
+    /** For throttled: how long the provider asked us to wait. */
+    retryAfterMs?: number | undefined;
+    operation?: string | undefined;
+  };
+
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
-    readonly details: {
-      /** The provider's own error code, for logs and metrics. */
-      code?: string | undefined;
-      /** For throttled: how long the provider asked us to wait. */
-      retryAfterMs?: number | undefined;
-      operation?: string | undefined;
-      cause?: unknown;
-    } = {},
+    details: { code?: string | undefined; retryAfterMs?: number | undefined; operation?: string | undefined; cause?: unknown } = {},
   ) {
-    super(message, { cause: details.cause });
+    const { cause, ...rest } = details;
+    super(message, cause === undefined ? undefined : { cause: summarizeCause(cause) });
+    this.details = rest;
   }
 
   get retryable(): boolean {
@@ -26,12 +53,14 @@ export class ProviderError extends Error {
   }
 }
 
-export const throttled = (message: string, retryAfterMs: number, details: Omit<ProviderError['details'], 'retryAfterMs'> = {}) =>
+type Details = ConstructorParameters<typeof ProviderError>[2];
+
+export const throttled = (message: string, retryAfterMs: number, details: Omit<NonNullable<Details>, 'retryAfterMs'> = {}) =>
   new ProviderError('throttled', message, { ...details, retryAfterMs });
-export const transient = (message: string, details: ProviderError['details'] = {}) => new ProviderError('transient', message, details);
-export const capacity = (message: string, details: ProviderError['details'] = {}) => new ProviderError('capacity', message, details);
-export const notFound = (message: string, details: ProviderError['details'] = {}) => new ProviderError('not_found', message, details);
-export const fatal = (message: string, details: ProviderError['details'] = {}) => new ProviderError('fatal', message, details);
+export const transient = (message: string, details: Details = {}) => new ProviderError('transient', message, details);
+export const capacity = (message: string, details: Details = {}) => new ProviderError('capacity', message, details);
+export const notFound = (message: string, details: Details = {}) => new ProviderError('not_found', message, details);
+export const fatal = (message: string, details: Details = {}) => new ProviderError('fatal', message, details);
 
 export function isProviderError(error: unknown, kind?: ProviderErrorKind): error is ProviderError {
   return error instanceof ProviderError && (kind === undefined || error.kind === kind);

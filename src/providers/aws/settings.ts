@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 export const awsSettingsSchema = z
   .object({
-    region: z.string().min(1, 'region is required (for example eu-west-1)'),
+    region: z.string({ error: 'region is required (for example eu-west-1)' }).min(1, 'region is required (for example eu-west-1)'),
     /** Only for emulators and VPC endpoints; normally the SDK derives it from the region. */
     endpoint: z.url().optional(),
     launchTemplate: z

@@ -8,14 +8,14 @@ const platformImage = z
 
 export const azureSettingsSchema = z
   .object({
-    subscriptionId: z.string().regex(/^[0-9a-f-]{36}$/i, 'subscriptionId must be a subscription GUID'),
-    resourceGroup: z.string().min(1, 'resourceGroup is required'),
-    location: z.string().min(1, 'location is required (for example westeurope)'),
+    subscriptionId: z.string({ error: 'subscriptionId is required' }).regex(/^[0-9a-f-]{36}$/i, 'subscriptionId must be a subscription GUID'),
+    resourceGroup: z.string({ error: 'resourceGroup is required' }).min(1, 'resourceGroup is required'),
+    location: z.string({ error: 'location is required (for example westeurope)' }).min(1, 'location is required (for example westeurope)'),
     /** Defaults to sf-<cluster>-<pool>. */
     scaleSetName: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/, 'letters, digits and dashes, at most 63').optional(),
-    vmSize: z.string().min(1, 'vmSize is required (for example Standard_D2s_v5)'),
+    vmSize: z.string({ error: 'vmSize is required (for example Standard_D2s_v5)' }).min(1, 'vmSize is required (for example Standard_D2s_v5)'),
     image: z.union([galleryImage, platformImage], { error: 'image needs galleryImageVersionId, or publisher, offer and sku' }),
-    subnetId: z.string().startsWith('/subscriptions/', 'subnetId must be a subnet resource id'),
+    subnetId: z.string({ error: 'subnetId is required (a subnet resource id)' }).startsWith('/subscriptions/', 'subnetId must be a subnet resource id'),
     adminUsername: z.string().min(1).default('sandfleet'),
     /** An SSH public key (not a secret). Windows pools name an environment variable holding the password instead. */
     sshPublicKey: z.string().startsWith('ssh-').optional(),
