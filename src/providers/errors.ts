@@ -22,7 +22,7 @@ export function summarizeCause(error: unknown): CauseSummary | undefined {
   const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   return {
     name: typeof e.name === 'string' ? e.name : 'Error',
-    message: typeof e.message === 'string' ? e.message : String(error),
+    message: typeof e.message === 'string' ? e.message : typeof error === 'string' ? error : 'unknown error',
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
     ...(status === undefined ? {} : { statusCode: status }),
   };

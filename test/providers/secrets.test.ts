@@ -39,7 +39,12 @@ function everythingPrintable(error: unknown): string {
     if (typeof value === 'string') strings.push(value);
     if (!value || typeof value !== 'object' || seen.has(value) || depth > 12) return;
     seen.add(value);
-    if (value instanceof Map) for (const [k, v] of value) (walk(k, depth + 1), walk(v, depth + 1));
+    if (value instanceof Map) {
+      for (const [k, v] of value) {
+        walk(k, depth + 1);
+        walk(v, depth + 1);
+      }
+    }
     for (const key of Object.getOwnPropertyNames(value)) {
       try {
         walk((value as Record<string, unknown>)[key], depth + 1);
