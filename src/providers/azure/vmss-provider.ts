@@ -31,6 +31,8 @@ export interface VmssProviderOptions {
 const ARM_SCOPE = 'https://management.azure.com/.default';
 const NETWORK_API_VERSION = '2018-10-01';
 const NOT_FOUND_CODE = 'NotFound';
+/** Grows retried after another writer changed the scale set under us. */
+const MAX_GROW_ATTEMPTS = 10;
 
 export class VmssProvider implements Provider {
   readonly kind = 'azure';
@@ -147,6 +149,9 @@ export class VmssProvider implements Provider {
             results.set(machineId, { ok: false, error: capacity(`scale set ${this.scaleSet} did not grow enough for machine ${machineId}`, { operation: 'virtualMachineScaleSets.update' }) });
             return;
           }
+          // A machine holds one hand-out: an earlier one it lost to another daemon is released.
+          const earlier = this.handedOutTo(machineId);
+          if (earlier) this.handedOut.delete(earlier);
           this.handedOut.set(vm.id, machineId);
           // Handed out from a listing: Azure has shown it, so a later NotFound means gone.
           this.ledger.recordSeen(vm.id);
@@ -172,13 +177,31 @@ export class VmssProvider implements Provider {
     return null;
   }
 
+  /**
+   * Raises capacity by `by`, conditional on the ETag read with the current capacity: capacity is
+   * absolute, so a write computed from a stale read (another daemon grew, or deleted instances
+   * meanwhile) could shrink the scale set, and Azure scales in by deleting VMs. A changed ETag
+   * answers 412; read again and retry.
+   */
   private async grow(by: number): Promise<void> {
     const { compute } = await this.client();
-    const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.scaleSet);
-    const target = (current.sku?.capacity ?? 0) + by;
-    await this.operations.run(() =>
-      compute.virtualMachineScaleSets.update(this.settings.resourceGroup, this.scaleSet, { sku: { ...current.sku, capacity: target } }, this.lroOptions()),
-    );
+    for (let attempt = 1; ; attempt++) {
+      const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.scaleSet);
+      const target = (current.sku?.capacity ?? 0) + by;
+      try {
+        await this.operations.run(() =>
+          compute.virtualMachineScaleSets.update(
+            this.settings.resourceGroup,
+            this.scaleSet,
+            { sku: { ...current.sku, capacity: target } },
+            { ...this.lroOptions(), ...(current.etag ? { ifMatch: current.etag } : {}) },
+          ),
+        );
+        return;
+      } catch (error) {
+        if (!isPreconditionFailed(error) || attempt >= MAX_GROW_ATTEMPTS) throw error;
+      }
+    }
   }
 
   private async deleteBatch(instanceIds: string[]): Promise<Map<string, BatchResult<'done' | 'missing'>>> {
@@ -215,7 +238,14 @@ export class VmssProvider implements Provider {
       } catch (error) {
         if (classifyAzureError(error, 'virtualMachineScaleSets.get').kind !== 'not_found') throw error;
       }
-      await this.operations.run(() => compute.virtualMachineScaleSets.createOrUpdate(this.settings.resourceGroup, this.scaleSet, this.scaleSetModel(), this.lroOptions()));
+      // Create only: a retried or concurrent PUT must never reset an existing scale set to capacity 0.
+      try {
+        await this.operations.run(() =>
+          compute.virtualMachineScaleSets.createOrUpdate(this.settings.resourceGroup, this.scaleSet, this.scaleSetModel(), { ...this.lroOptions(), ifNoneMatch: '*' }),
+        );
+      } catch (error) {
+        if (!isPreconditionFailed(error)) throw error;
+      }
     })().catch((error: unknown) => {
       this.ensured = undefined;
       throw error;
@@ -330,6 +360,11 @@ export class VmssProvider implements Provider {
     })();
     return this.clients;
   }
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { statusCode?: number; code?: string } | null;
+  return e?.statusCode === 412 || e?.code === 'PreconditionFailed';
 }
 
 function stateOf(vm: VirtualMachineScaleSetVM): InstanceState {

@@ -52,6 +52,8 @@ interface ScaleSet {
   vms: Map<string, Vm>;
   nextInstance: number;
   running: number;
+  /** Changes with every change to the model (capacity included), for If-Match. */
+  etag: string;
 }
 
 interface Operation {
@@ -59,7 +61,8 @@ interface Operation {
   doneAt: number;
   /** Applied once when the operation completes. */
   complete: () => void;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string } | undefined;
+  onFail?: (() => void) | undefined;
   completed: boolean;
   scaleSet: ScaleSet;
 }
@@ -136,7 +139,8 @@ export class ArmEmulator {
       }
       const strike = Boolean(f.serverErrorRate) && this.random() < (f.serverErrorRate ?? 0);
       if (strike && this.random() < 0.5) throw new ArmFault(503, 'ServiceUnavailable', 'The service is temporarily unavailable.');
-      const [status, body, headers] = this.route(method, url, raw ? (JSON.parse(raw) as Record<string, unknown>) : {});
+      const conditions = { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') };
+      const [status, body, headers] = this.route(method, url, raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, conditions);
       if (strike) throw new ArmFault(500, 'InternalServerError', 'An internal server error occurred.');
       send(status, body, headers);
     } catch (error) {
@@ -156,15 +160,17 @@ export class ArmEmulator {
     return `Microsoft.Compute/virtualMachineScaleSets${rest}/${verbs[method] ?? method}`;
   }
 
-  private route(method: string, url: URL, body: Record<string, unknown>): [number, unknown, Record<string, string>?] {
+  private route(method: string, url: URL, body: Record<string, unknown>, conditions: Conditions): [number, unknown, Record<string, string>?] {
     const operation = OPERATION.exec(url.pathname);
     if (operation) return this.operationStatus(operation[1] ?? '');
     const m = SCALE_SET.exec(url.pathname);
     if (!m) throw new ArmFault(404, 'InvalidResourceType', `no route for ${method} ${url.pathname}`);
     const [, subscription, resourceGroup, name, rest = ''] = m as unknown as [string, string, string, string, string?];
     const key = `${subscription}/${resourceGroup}/${name}`.toLowerCase();
+    const existing = this.scaleSets.get(key);
+    if (rest === '' && (method === 'PUT' || method === 'PATCH')) checkConditions(existing, conditions);
     if (rest === '' && method === 'PUT') return this.createOrUpdate(key, subscription, resourceGroup, name, body);
-    const set = this.scaleSets.get(key);
+    const set = existing;
     if (!set) throw new ArmFault(404, 'ResourceNotFound', `The Resource 'Microsoft.Compute/virtualMachineScaleSets/${name}' under resource group '${resourceGroup}' was not found.`);
     if (rest === '' && method === 'GET') return [200, this.scaleSetJson(set)];
     if (rest === '' && method === 'PATCH') return this.updateCapacity(set, body);
@@ -188,20 +194,33 @@ export class ArmEmulator {
     if (props?.orchestrationMode !== 'Uniform') throw new ArmFault(400, 'InvalidParameter', 'sandfleet scale sets use orchestrationMode Uniform');
     if (props.overprovision !== false) throw new ArmFault(400, 'InvalidParameter', 'overprovision must be false: extra VMs would be mistaken for requested ones');
     const existing = this.scaleSets.get(key);
-    const set: ScaleSet = existing ?? { name, resourceGroup, subscription, body, capacity: 0, vms: new Map(), nextInstance: 0, running: 0 };
+    const set: ScaleSet = existing ?? { name, resourceGroup, subscription, body, capacity: 0, vms: new Map(), nextInstance: 0, running: 0, etag: newEtag() };
     set.body = body;
     this.scaleSets.set(key, set);
-    const capacity = Number((body.sku as { capacity?: number } | undefined)?.capacity ?? 0);
-    const [, , headers] = this.lro(set, () => this.resize(set, capacity));
+    // The model changes now (a PUT with a lower capacity scales in); instances follow when the operation completes.
+    set.capacity = Number((body.sku as { capacity?: number } | undefined)?.capacity ?? 0);
+    set.etag = newEtag();
+    const [, , headers] = this.lro(set, () => this.materialize(set));
     return [existing ? 200 : 201, this.scaleSetJson(set, 'Updating'), headers];
   }
 
   private updateCapacity(set: ScaleSet, body: Record<string, unknown>): [number, unknown, Record<string, string>] {
     const capacity = Number((body.sku as { capacity?: number } | undefined)?.capacity);
     if (!Number.isInteger(capacity) || capacity < 0) throw new ArmFault(400, 'InvalidParameter', 'sku.capacity must be a non-negative integer');
-    const grows = capacity > set.capacity;
-    const fail = grows && this.faults.capacityRate !== undefined && this.random() < this.faults.capacityRate;
-    const [, , headers] = this.lro(set, () => this.resize(set, capacity), fail ? { code: 'AllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.' } : undefined);
+    const previous = set.capacity;
+    const fail = capacity > previous && this.faults.capacityRate !== undefined && this.random() < this.faults.capacityRate;
+    const [, , headers] = this.lro(
+      set,
+      () => this.materialize(set),
+      fail ? { code: 'AllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.' } : undefined,
+      // A failed allocation leaves the capacity where it was.
+      () => {
+        set.capacity = previous;
+        set.etag = newEtag();
+      },
+    );
+    set.capacity = capacity;
+    set.etag = newEtag();
     return [202, this.scaleSetJson(set, 'Updating'), headers];
   }
 
@@ -210,25 +229,27 @@ export class ArmEmulator {
     if (!Array.isArray(ids) || ids.length === 0) throw new ArmFault(400, 'InvalidParameter', 'instanceIds is required');
     const missing = ids.filter((id) => !set.vms.has(String(id)));
     if (missing.length) throw new ArmFault(404, 'NotFound', `Instance ids ${missing.join(', ')} were not found in scale set ${set.name}.`);
+    const accepted = this.lro(set, () => {
+      for (const id of ids) set.vms.delete(String(id));
+    });
     for (const id of ids) {
       const vm = set.vms.get(String(id))!;
+      if (vm.power !== 'deleting') set.capacity--;
       vm.power = 'deleting';
       vm.powerAt = Date.now();
     }
-    return this.lro(set, () => {
-      for (const id of ids) set.vms.delete(String(id));
-      set.capacity = [...set.vms.values()].length;
-    });
+    set.etag = newEtag();
+    return accepted;
   }
 
   /** Starts a long-running operation on a scale set, within its concurrency limit. */
-  private lro(set: ScaleSet, complete: () => void, error?: { code: string; message: string }): [number, undefined, Record<string, string>] {
+  private lro(set: ScaleSet, complete: () => void, error?: { code: string; message: string }, onFail?: () => void): [number, undefined, Record<string, string>] {
     if (set.running >= (this.options.maxConcurrentOperations ?? 4)) {
       throw new ArmFault(409, 'OperationNotAllowed', `Operation is not allowed because ${set.running} operations are in progress on scale set ${set.name}.`);
     }
     const id = randomBytes(12).toString('hex');
     set.running++;
-    this.operations.set(id, { id, doneAt: Date.now() + (this.options.operationMs ?? 30), complete, error, completed: false, scaleSet: set });
+    this.operations.set(id, { id, doneAt: Date.now() + (this.options.operationMs ?? 30), complete, error, onFail, completed: false, scaleSet: set });
     const location = String(set.body.location ?? 'westeurope');
     const status = `${this.base}/subscriptions/${set.subscription}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=2024-07-01`;
     return [202, undefined, { 'azure-asyncoperation': status, location: status, 'retry-after': '0' }];
@@ -248,20 +269,20 @@ export class ArmEmulator {
       if (op.completed || op.doneAt > now) continue;
       op.completed = true;
       op.scaleSet.running--;
-      if (!op.error) op.complete();
+      if (op.error) op.onFail?.();
+      else op.complete();
     }
   }
 
-  private resize(set: ScaleSet, capacity: number): void {
+  /** Brings the instances in line with the model's capacity: adds, or scales in the highest ids. */
+  private materialize(set: ScaleSet): void {
     const live = [...set.vms.values()].filter((v) => v.power !== 'deleting');
-    for (let n = live.length; n < capacity; n++) {
+    for (let n = live.length; n < set.capacity; n++) {
       const instanceId = String(set.nextInstance++);
       const now = Date.now();
       set.vms.set(instanceId, { instanceId, createdAt: now, power: 'starting', powerAt: now, ip: `10.1.${Math.floor(this.ips / 250)}.${(this.ips++ % 250) + 1}` });
     }
-    // Scale-in removes the highest instance ids, as Azure's default policy would.
-    for (const vm of live.sort((a, b) => Number(b.instanceId) - Number(a.instanceId)).slice(0, Math.max(0, live.length - capacity))) set.vms.delete(vm.instanceId);
-    set.capacity = capacity;
+    for (const vm of live.sort((a, b) => Number(b.instanceId) - Number(a.instanceId)).slice(0, Math.max(0, live.length - set.capacity))) set.vms.delete(vm.instanceId);
   }
 
   private setPower(vm: Vm, power: Vm['power']): void {
@@ -275,7 +296,7 @@ export class ArmEmulator {
   }
 
   private scaleSetJson(set: ScaleSet, provisioningState = 'Succeeded'): unknown {
-    return { ...set.body, id: this.idOf(set), name: set.name, type: 'Microsoft.Compute/virtualMachineScaleSets', sku: { ...(set.body.sku as object), capacity: set.capacity }, properties: { ...(set.body.properties as object), provisioningState } };
+    return { ...set.body, id: this.idOf(set), etag: set.etag, name: set.name, type: 'Microsoft.Compute/virtualMachineScaleSets', sku: { ...(set.body.sku as object), capacity: set.capacity }, properties: { ...(set.body.properties as object), provisioningState } };
   }
 
   private vmJson(set: ScaleSet, vm: Vm): unknown {
@@ -327,4 +348,26 @@ class ArmFault extends Error {
   ) {
     super(message);
   }
+}
+
+interface Conditions {
+  ifMatch: string | undefined;
+  ifNoneMatch: string | undefined;
+}
+
+/** ARM's optimistic concurrency: If-Match an etag, or If-None-Match * to create only. */
+function checkConditions(set: ScaleSet | undefined, c: Conditions): void {
+  if (c.ifNoneMatch === '*' && set) throw new ArmFault(412, 'PreconditionFailed', 'The resource already exists (If-None-Match: *).');
+  if (c.ifMatch && (!set || (c.ifMatch !== '*' && c.ifMatch !== set.etag))) {
+    throw new ArmFault(412, 'PreconditionFailed', 'The ETag in If-Match does not match the resource: it changed since it was read.');
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function newEtag(): string {
+  return `"${randomBytes(6).toString('hex')}"`;
 }

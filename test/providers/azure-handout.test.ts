@@ -1,0 +1,94 @@
+// Two daemons create machines in one scale set at once. Each hands out instances it listed;
+// the database (here: a ledger enforcing what the unique (pool, provider_id) index enforces)
+// refuses a second adoption of one instance, and the loser's create is simply retried.
+// Every machine ends with its own instance, and the scale set never grows past what was asked.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { VmssProvider } from '../../src/providers/azure/vmss-provider.js';
+import { isProviderError } from '../../src/providers/errors.js';
+import type { AdoptionLedger } from '../../src/providers/types.js';
+import { makeTestCertificate, type TestCertificate } from '../emulators/arm/certificate.js';
+import { ArmEmulator } from '../emulators/arm/server.js';
+
+const SUB = '00000000-0000-4000-8000-00000000beef';
+
+class UniqueLedger implements AdoptionLedger {
+  readonly byMachine = new Map<string, string>();
+  readonly byInstance = new Map<string, string>();
+  refused = 0;
+  providerIdOf = (machineId: string) => Promise.resolve(this.byMachine.get(machineId) ?? null);
+  adopted = () => Promise.resolve(new Set(this.byInstance.keys()) as ReadonlySet<string>);
+  /** markBooting: one row per instance, as the unique index guarantees. */
+  record(machineId: string, providerId: string): boolean {
+    const holder = this.byInstance.get(providerId);
+    if (holder && holder !== machineId) {
+      this.refused++;
+      return false;
+    }
+    this.byInstance.set(providerId, machineId);
+    this.byMachine.set(machineId, providerId);
+    return true;
+  }
+}
+
+describe('azure hand-out across daemons', () => {
+  let certificate: TestCertificate;
+  let arm: ArmEmulator;
+  let endpoint: string;
+  beforeAll(async () => {
+    certificate = makeTestCertificate();
+    arm = new ArmEmulator({ certificate, operationMs: 10, bootDelayMs: 10, seed: 5 });
+    endpoint = await arm.start();
+  });
+  afterAll(async () => {
+    await arm?.stop();
+  });
+
+  const daemon = (ledger: AdoptionLedger) =>
+    new VmssProvider({
+      cluster: 'c',
+      pool: 'shared',
+      adoption: ledger,
+      credential: { getToken: () => Promise.resolve({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      tlsOptions: { ca: certificate.cert },
+      settings: {
+        subscriptionId: SUB, resourceGroup: 'rg', location: 'westeurope', vmSize: 'Standard_D2s_v5',
+        image: { publisher: 'Canonical', offer: 'ubuntu', sku: 'server' }, subnetId: `/subscriptions/${SUB}/x/subnets/s`,
+        sshPublicKey: 'ssh-ed25519 AAAA test', endpoint, pollIntervalMs: 5, maxRetries: 3,
+      },
+    });
+
+  it('gives every machine its own instance and never overshoots, with throttling and 5xx', async () => {
+    const ledger = new UniqueLedger();
+    const daemons = [daemon(ledger), daemon(ledger)];
+    arm.faults = { throttleRate: 0.1, serverErrorRate: 0.05 };
+    const machines = Array.from({ length: 30 }, (_, i) => ({ machineId: randomUUID(), daemon: daemons[i % 2]! }));
+    const createRetrying = async (m: (typeof machines)[number]) => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          return await m.daemon.create({ machineId: m.machineId, name: m.machineId.slice(0, 8) });
+        } catch (error) {
+          if (!isProviderError(error) || !error.retryable) throw error;
+        }
+      }
+      throw new Error(`machine ${m.machineId} never got an instance`);
+    };
+    // Phase 1: both daemons hand out while every row's write is still in flight.
+    const first = await Promise.all(machines.map(createRetrying));
+    // Phase 2: the writes land; the unique index refuses the second adoption of an instance.
+    const losers = machines.filter((m, i) => !ledger.record(m.machineId, first[i]!.providerId));
+    expect(ledger.refused).toBeGreaterThan(0);
+    // Phase 3: the losers' creates are retried, as the scheduler retries a refused adoption.
+    for (let round = 0; losers.length && round < 20; round++) {
+      const retried = await Promise.all(losers.map(createRetrying));
+      const still = losers.filter((m, i) => !ledger.record(m.machineId, retried[i]!.providerId));
+      losers.splice(0, losers.length, ...still);
+    }
+    arm.faults = {};
+    expect(losers).toEqual([]);
+    expect(ledger.byMachine.size).toBe(30);
+    expect(new Set(ledger.byMachine.values()).size).toBe(30);
+    // Capacity is set absolutely from a fresh read, so concurrent grows never add up past the need.
+    expect(arm.liveInstances('sf-c-shared')).toHaveLength(30);
+  });
+});
