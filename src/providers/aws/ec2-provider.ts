@@ -101,7 +101,7 @@ export class Ec2Provider implements Provider {
               { Name: `tag:${TAG.cluster}`, Values: [this.options.cluster] },
               { Name: `tag:${TAG.pool}`, Values: [this.options.pool] },
             ],
-            MaxResults: 500,
+            MaxResults: this.settings.listPageSize,
             NextToken: token,
           }),
         ),

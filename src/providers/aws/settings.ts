@@ -21,6 +21,8 @@ export const awsSettingsSchema = z
       .optional(),
     /** How long a fresh instance may be invisible (EC2 eventual consistency) before NotFound means gone. */
     notFoundGraceS: z.number().int().min(0).max(3600).default(120),
+    /** Instances per DescribeInstances page when listing. */
+    listPageSize: z.number().int().min(5).max(1000).default(500),
     /** Attempts per API call, including the SDK's own retries of throttling and 5xx. */
     maxAttempts: z.number().int().min(1).max(10).default(3),
   })

@@ -1,4 +1,4 @@
-// Two daemons create machines in one scale set at once. Each hands out instances it listed;
+// What only the azure adapter does, against the ARM emulator. Two daemons create machines in one scale set at once. Each hands out instances it listed;
 // the database (here: a ledger enforcing what the unique (pool, provider_id) index enforces)
 // refuses a second adoption of one instance, and the loser's create is simply retried.
 // Every machine ends with its own instance, and the scale set never grows past what was asked.
@@ -44,17 +44,17 @@ describe('azure hand-out across daemons', () => {
     await arm?.stop();
   });
 
-  const daemon = (ledger: AdoptionLedger) =>
+  const daemon = (ledger: AdoptionLedger, pool = 'shared', extra: Record<string, unknown> = {}) =>
     new VmssProvider({
       cluster: 'c',
-      pool: 'shared',
+      pool,
       adoption: ledger,
       credential: { getToken: () => Promise.resolve({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) },
       tlsOptions: { ca: certificate.cert },
       settings: {
         subscriptionId: SUB, resourceGroup: 'rg', location: 'westeurope', vmSize: 'Standard_D2s_v5',
         image: { publisher: 'Canonical', offer: 'ubuntu', sku: 'server' }, subnetId: `/subscriptions/${SUB}/x/subnets/s`,
-        sshPublicKey: 'ssh-ed25519 AAAA test', endpoint, pollIntervalMs: 5, maxRetries: 3,
+        sshPublicKey: 'ssh-ed25519 AAAA test', endpoint, pollIntervalMs: 5, maxRetries: 3, ...extra,
       },
     });
 
@@ -90,5 +90,53 @@ describe('azure hand-out across daemons', () => {
     expect(new Set(ledger.byMachine.values()).size).toBe(30);
     // Capacity is set absolutely from a fresh read, so concurrent grows never add up past the need.
     expect(arm.liveInstances('sf-c-shared')).toHaveLength(30);
+  });
+
+  it('creates the scale set from the pool settings: gallery image, subnet, spot with eviction Delete, ephemeral OS disk', async () => {
+    const gallery = `/subscriptions/${SUB}/resourceGroups/img/providers/Microsoft.Compute/galleries/g/images/i/versions/2.0.0`;
+    const p = daemon(new UniqueLedger(), 'modelled', { image: { galleryImageVersionId: gallery }, spot: { maxPrice: 0.05 }, ephemeralOsDisk: true });
+    await p.create({ machineId: randomUUID(), name: 'x' });
+    const put = arm.calls.find((c) => c.method === 'PUT' && c.status < 300 && JSON.stringify(c.body).includes('modelled'));
+    expect(put?.body).toMatchObject({
+      tags: { 'sandfleet:cluster': 'c', 'sandfleet:pool': 'modelled' },
+      sku: { name: 'Standard_D2s_v5', capacity: 0 },
+      properties: {
+        orchestrationMode: 'Uniform',
+        overprovision: false,
+        virtualMachineProfile: {
+          priority: 'Spot',
+          evictionPolicy: 'Delete',
+          billingProfile: { maxPrice: 0.05 },
+          storageProfile: { imageReference: { id: gallery }, osDisk: { diffDiskSettings: { option: 'Local' } } },
+          networkProfile: { networkInterfaceConfigurations: [{ properties: { ipConfigurations: [{ properties: { subnet: { id: `/subscriptions/${SUB}/x/subnets/s` } } }] } }] },
+        },
+      },
+    });
+  });
+
+  it('keeps at most the allowed operations in flight on a scale set, where more would be pre-empted', async () => {
+    const ledger = new UniqueLedger();
+    const create = async (p: VmssProvider, n: number) =>
+      Promise.all(Array.from({ length: n }, async () => {
+        const machineId = randomUUID();
+        const i = await p.create({ machineId, name: 'x' });
+        ledger.record(machineId, i.providerId);
+        return i;
+      }));
+    const slow = new ArmEmulator({ certificate, operationMs: 60, bootDelayMs: 5, maxConcurrentOperations: 4 });
+    const slowEndpoint = await slow.start();
+    try {
+      const limited = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0 });
+      const instances = await create(limited, 12);
+      await Promise.all(instances.map((i) => limited.stop(i.providerId)));
+      expect(slow.calls.filter((c) => c.status === 409)).toEqual([]);
+      // Control: an adapter allowed 12 at once is refused by Azure's limit.
+      const eager = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0, maxConcurrentOperations: 12 });
+      const results = await Promise.allSettled(instances.map((i) => eager.reimage(i.providerId)));
+      expect(slow.calls.filter((c) => c.status === 409).length).toBeGreaterThan(0);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as { kind?: string }).every((e) => e.kind === 'transient')).toBe(true);
+    } finally {
+      await slow.stop();
+    }
   });
 });
