@@ -134,7 +134,7 @@ describe('azure hand-out across daemons', () => {
       const eager = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0, maxConcurrentOperations: 12 });
       const results = await Promise.allSettled(instances.map((i) => eager.reimage(i.providerId)));
       expect(slow.calls.filter((c) => c.status === 409).length).toBeGreaterThan(0);
-      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as { kind?: string }).every((e) => e.kind === 'transient')).toBe(true);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => (r).reason as { kind?: string }).every((e) => e.kind === 'transient')).toBe(true);
     } finally {
       await slow.stop();
     }
