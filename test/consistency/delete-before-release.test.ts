@@ -5,7 +5,7 @@
 // and every deleted machine logged stop < release < delete-request < deleted. The twin that
 // deletes in stop() leaves tasks stuck and raises StaleDataError.
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   allocate,
   beginStop,
@@ -23,7 +23,7 @@ import {
   startTask,
 } from '../../src/machinery/index.js';
 import { connectionsOpened, prng, runActors } from '../support/actors.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks } from '../support/fixtures.js';
 import { releaseExpectingRow, stopByDeleting } from './naive/delete-in-stop.js';
 
@@ -32,13 +32,7 @@ const WORKERS = 12;
 const SCALERS = 4;
 const PROVISIONERS = 2;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('delete_before_release', WORKERS + SCALERS + PROVISIONERS + 4);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('delete_before_release', WORKERS + SCALERS + PROVISIONERS + 4);
 
 /** How a worker ends a lease, and how scale-down retires an idle machine. */
 interface Teardown {

@@ -3,10 +3,10 @@
 // row per pool. The check-then-insert twin fails both.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { submitTask, syncPools } from '../../src/machinery/index.js';
 import { connectionsOpened, runActors } from '../support/actors.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, poolDefinition } from '../support/fixtures.js';
 import { getOrCreatePool, getOrCreateTask } from './naive/check-then-insert.js';
 
@@ -15,13 +15,7 @@ const ROUNDS = 20;
 const SYNCERS = 32;
 const SYNC_ROUNDS = 32;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('get_or_create', 24);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('get_or_create', 24);
 
 /** One round: CALLERS submit the same key at once; returns the ids they were given. */
 async function submitRound(submit: (key: string) => Promise<string>) {

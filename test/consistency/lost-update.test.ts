@@ -2,11 +2,11 @@
 // machines, each deciding its next step from a row it read earlier. With conditional
 // transitions and `uses = uses + 1` every counted win is in the database exactly once; the
 // read-modify-write twin loses increments and double-counts transitions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/index.js';
 import { checkInvariants, getMachine, listMachines } from '../../src/machinery/index.js';
 import { connectionsOpened, pick, prng, runActors, type ActorTally } from '../support/actors.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks, readyMachines } from '../support/fixtures.js';
 import { advance, realSteps, type LifecycleSteps } from './lifecycle-steps.js';
 import { readModifyWriteSteps } from './naive/read-modify-write.js';
@@ -17,13 +17,7 @@ const MACHINES = 4;
 // Versions a fixture machine has before the race: provisioning, booting, ready.
 const FIXTURE_VERSION = 3;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('lost_update', ACTORS + 4);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('lost_update', ACTORS + 4);
 
 interface Counted {
   transitions: number;

@@ -5,7 +5,7 @@
 // I7 and I8 must hold, and the model's record of accepted submissions must match the tables.
 import fc from 'fast-check';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MachineRow, TaskRow } from '../../src/db/index.js';
 import {
   allocate,
@@ -31,16 +31,10 @@ import {
   submitTask,
   timeOutTask,
 } from '../../src/machinery/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool } from '../support/fixtures.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('model', 24);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('model', 24);
 
 // Weights keep runs moving through whole lifecycles; the disruptive actions stay rarer.
 const WEIGHTED_OPS = {

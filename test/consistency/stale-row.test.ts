@@ -2,7 +2,7 @@
 // same rows: lease vs drain, release vs release, finish vs cancel. Exactly one wins each race,
 // every loser gets a typed Conflict, and nothing throws. The unconditional-update twin lets
 // several "win" the same race.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MachineRow, TaskRow } from '../../src/db/index.js';
 import {
   allocate,
@@ -17,20 +17,14 @@ import {
   startTask,
 } from '../../src/machinery/index.js';
 import { connectionsOpened, runActors } from '../support/actors.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks, readyMachines, stoppedWithTask } from '../support/fixtures.js';
 import { forceMachineState, forceRelease, forceTaskState } from './naive/unconditional-update.js';
 
 const ROUNDS = 32;
 const PER_ROUND = 16;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('stale_row', 36);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('stale_row', 36);
 
 interface RaceOutcome {
   /** How many racers were told they won, per contested row. */

@@ -3,7 +3,7 @@
 // then act on their copy. With id + expected state/version/task, every stale write is refused
 // and no row ever goes back in time; the save-the-copy twin rewinds rows.
 import { EventEmitter, once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MachineRow } from '../../src/db/index.js';
 import {
   beginStop,
@@ -16,7 +16,7 @@ import {
 } from '../../src/machinery/index.js';
 import type { Outcome } from '../../src/machinery/index.js';
 import { connectionsOpened, pick, prng, runActors } from '../support/actors.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks, readyMachines } from '../support/fixtures.js';
 import { advance, realSteps } from './lifecycle-steps.js';
 import { saveCopy } from './naive/save-stale-copy.js';
@@ -26,13 +26,7 @@ const LIVE_OPS = 120;
 const HOLDERS = 8;
 const MACHINES = 8;
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('stale_snapshot', LIVE + HOLDERS + 4);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('stale_snapshot', LIVE + HOLDERS + 4);
 
 /** Applies what a job carrying `copy` was sent to do. Returns true when the write took effect. */
 type StaleWriter = (copy: MachineRow) => Promise<boolean>;

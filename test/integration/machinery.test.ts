@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   allocate,
   beginReimage,
@@ -23,16 +23,10 @@ import {
   submitTask,
   syncPools,
 } from '../../src/machinery/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 import { addPool, poolDefinition, queueTasks, readyMachines, stoppedWithTask } from '../support/fixtures.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('machinery');
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('machinery');
 
 async function eventsOf(id: string): Promise<string[]> {
   const r = await t.db.execute(sql`SELECT from_state, to_state FROM events WHERE entity_id = ${id} ORDER BY id`);

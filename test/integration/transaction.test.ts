@@ -1,16 +1,12 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backoffDelayMs, sqlState, TransactionRetriesExhaustedError, withTransaction } from '../../src/db/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
+const t = useTestDatabase('tx');
 beforeAll(async () => {
-  t = await createTestDatabase('tx');
   await t.db.execute(sql`CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)`);
   await t.db.execute(sql`INSERT INTO counters VALUES (1, 0), (2, 0)`);
-});
-afterAll(async () => {
-  await t?.drop();
 });
 
 /** Resolves once `parties` callers have arrived: both transactions hold their first lock. */

@@ -1,18 +1,12 @@
 // What only the sim provider does: spontaneous instance death, and terminated instances
 // leaving view after terminatedVisibleS, shared by every provider object on the database.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isProviderError } from '../../src/providers/errors.js';
 import { SimProvider } from '../../src/providers/sim/sim-provider.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../support/database.js';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase('sim_adapter', 4);
-});
-afterAll(async () => {
-  await t?.drop();
-});
+const t = useTestDatabase('sim_adapter', 4);
 
 const sim = (pool: string, settings: Record<string, unknown>) => new SimProvider({ cluster: 'c', pool, db: t.db, settings });
 

@@ -1,6 +1,7 @@
 // Each test file gets its own throwaway database, migrated from migrations/, so files run in
 // parallel and a rerun starts clean.
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { databaseUrlFromEnv, dropDatabase, migrateDatabase, openDatabase, type Database } from '../../src/db/index.js';
 
 export interface TestDatabase extends Database {
@@ -21,5 +22,31 @@ export async function createTestDatabase(label: string, max = 24): Promise<TestD
       await database.close();
       await dropDatabase(url.toString(), name);
     },
+  };
+}
+
+/**
+ * A throwaway database for the current test file: created before its tests, dropped after.
+ * The returned object reads through to it, so tests write `t.db` as usual.
+ */
+export function useTestDatabase(label: string, max = 24): TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeAll(async () => {
+    current = await createTestDatabase(label, max);
+  });
+  afterAll(async () => {
+    await current?.drop();
+  });
+  const ready = (): TestDatabase => {
+    if (!current) throw new Error('the test database is only there inside tests');
+    return current;
+  };
+  return {
+    get db() { return ready().db; },
+    get pool() { return ready().pool; },
+    get url() { return ready().url; },
+    get name() { return ready().name; },
+    close: () => ready().close(),
+    drop: () => ready().drop(),
   };
 }
