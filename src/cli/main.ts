@@ -1,6 +1,7 @@
 // The `sandfleet` command line. Exit codes: 0 success, 1 a failed operation, 2 bad usage.
 import { Command, CommanderError } from 'commander';
-import { databaseUrlFromEnv, DatabaseUnavailableError, migrateDatabase, redactUrl } from '../db/index.js';
+import { databaseUrlFromEnv, DatabaseUnavailableError, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
+import { migrateQueueSchema } from '../scheduler/queue.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -18,6 +19,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (options: { json?: boolean }) => {
       const url = databaseUrlFromEnv();
       await migrateDatabase({ url });
+      // BullMQ's tables (schema bullmq) for the default PostgreSQL queue backend.
+      const database = openDatabase({ url, max: 1 });
+      try {
+        await migrateQueueSchema(database);
+      } finally {
+        await database.close();
+      }
       if (options.json) console.log(JSON.stringify({ ok: true, database: redactUrl(url) }));
       else console.log(`migrated ${redactUrl(url)}`);
     });

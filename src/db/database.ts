@@ -48,6 +48,9 @@ export function openDatabase(options: DatabaseOptions = {}): Database {
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'sandfleet',
+    // Our tables first; then BullMQ's schema, whose functions the PostgreSQL queue backend calls
+    // unqualified through this same pool.
+    options: '-c search_path=public,bullmq',
   });
   // An idle client that loses its server (restart, pg_terminate_backend) must not crash the
   // process; the pool drops it and the next checkout opens a fresh one.

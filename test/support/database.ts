@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { databaseUrlFromEnv, dropDatabase, migrateDatabase, openDatabase, type Database } from '../../src/db/index.js';
+import { migrateQueueSchema } from '../../src/scheduler/queue.js';
 
 export interface TestDatabase extends Database {
   readonly name: string;
@@ -15,6 +16,7 @@ export async function createTestDatabase(label: string, max = 24): Promise<TestD
   url.pathname = `/${name}`;
   await migrateDatabase({ url: url.toString() });
   const database = openDatabase({ url: url.toString(), max, applicationName: `sandfleet-test-${label}` });
+  await migrateQueueSchema(database);
   return {
     ...database,
     name,

@@ -1,0 +1,79 @@
+// The job queues, on BullMQ 6 with either backend behind one API: PostgreSQL (default: the
+// `bullmq` schema of our own database, through the process's one pool) or Redis. Postgres
+// tables stay the truth; jobs only say "look at task X / machine Y now".
+import { createPostgresBackend, Queue, runMigrations, Worker, type ConnectionOptions, type JobsOptions, type PgPool, type Processor } from 'bullmq';
+
+import type { Database } from '../db/database.js';
+
+export type QueueBackend = { kind: 'postgres' } | { kind: 'redis'; url: string; prefix?: string };
+
+/** Jobs that run a task: jobId = task id, so enqueueing a task twice is a no-op. */
+export const TASK_QUEUE = 'sandfleet-tasks';
+
+export interface QueueSettings {
+  database: Database;
+  backend: QueueBackend;
+  /** Isolates queues of different clusters (and of tests) sharing one Redis or database. */
+  namespace?: string;
+}
+
+export interface TaskJob {
+  taskId: string;
+}
+
+export function createQueue<Data>(name: string, settings: QueueSettings): Queue<Data> {
+  const qualified = queueName(name, settings);
+  if (settings.backend.kind === 'postgres') {
+    // BullMQ types each backend's Queue separately; ours are used only through the common API.
+    return new Queue(qualified, { connection: sharedPool(settings) }, createPostgresBackend) as unknown as Queue<Data>;
+  }
+  return new Queue<Data>(qualified, redisOptions(settings.backend));
+}
+
+export function createWorker<Data>(name: string, settings: QueueSettings, processor: Processor<Data>, concurrency: number): Worker<Data> {
+  const qualified = queueName(name, settings);
+  if (settings.backend.kind === 'postgres') {
+    return new Worker(qualified, processor as Processor, { connection: sharedPool(settings), concurrency }, createPostgresBackend) as unknown as Worker<Data>;
+  }
+  return new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), concurrency });
+}
+
+/** BullMQ's own schema migrations for the PostgreSQL backend, run by `sandfleet migrate`. */
+export async function migrateQueueSchema(database: Database): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    await runMigrations(client);
+  } finally {
+    client.release();
+  }
+}
+
+/** Task jobs carry the task's priority; BullMQ's priority runs 1 (highest) upwards. */
+export function taskJobOptions(taskId: string, priority: number): JobsOptions {
+  return { jobId: taskId, priority: 101 - priority, removeOnComplete: 1000, removeOnFail: 5000 };
+}
+
+function queueName(name: string, settings: QueueSettings): string {
+  return settings.namespace ? `${settings.namespace}-${name}` : name;
+}
+
+/** The process's one pool (DESIGN rule 5): BullMQ borrows connections from it. */
+function sharedPool(settings: QueueSettings): PgPool {
+  return settings.database.pool;
+}
+
+function redisOptions(backend: { url: string; prefix?: string }): { connection: ConnectionOptions; prefix: string } {
+  const url = new URL(backend.url);
+  return {
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 6379),
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      db: Number(url.pathname.replace('/', '') || 0),
+      // BullMQ workers block on Redis; they must not give up on a command.
+      maxRetriesPerRequest: null,
+    },
+    prefix: backend.prefix ?? 'sandfleet',
+  };
+}
