@@ -7,7 +7,7 @@ import { createQueue, createWorker, taskJobOptions, TASK_QUEUE, type TaskJob } f
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
 
-const t = useTestDatabase('queue', 8);
+const t = useTestDatabase('queue', 8, { queue: true });
 const open: (Queue<TaskJob> | Worker<TaskJob>)[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((q) => q.close()));

@@ -10,13 +10,14 @@ export interface TestDatabase extends Database {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(label: string, max = 24): Promise<TestDatabase> {
+export async function createTestDatabase(label: string, max = 24, options: { queue?: boolean } = {}): Promise<TestDatabase> {
   const name = `sf_test_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const url = new URL(databaseUrlFromEnv());
   url.pathname = `/${name}`;
   await migrateDatabase({ url: url.toString() });
   const database = openDatabase({ url: url.toString(), max, applicationName: `sandfleet-test-${label}` });
-  await migrateQueueSchema(database);
+  // BullMQ's schema only where a test runs the queue: its migrations take a second or two.
+  if (options.queue) await migrateQueueSchema(database);
   return {
     ...database,
     name,
@@ -31,10 +32,10 @@ export async function createTestDatabase(label: string, max = 24): Promise<TestD
  * A throwaway database for the current test file: created before its tests, dropped after.
  * The returned object reads through to it, so tests write `t.db` as usual.
  */
-export function useTestDatabase(label: string, max = 24): TestDatabase {
+export function useTestDatabase(label: string, max = 24, options: { queue?: boolean } = {}): TestDatabase {
   let current: TestDatabase | undefined;
   beforeAll(async () => {
-    current = await createTestDatabase(label, max);
+    current = await createTestDatabase(label, max, options);
   });
   afterAll(async () => {
     await current?.drop();
