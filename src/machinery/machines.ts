@@ -106,3 +106,16 @@ export async function idleReadyMachines(ex: Executor, pool: string, idleSince: D
     LIMIT ${limit}`);
   return result.rows.map(machineEntity.map);
 }
+
+/** The provider id a machine's row holds, if any. */
+export async function providerIdOf(ex: Executor, machineId: string): Promise<string | null> {
+  const result = await ex.execute(sql`SELECT provider_id FROM ${machines} WHERE ${machines.id} = ${machineId}`);
+  const value = result.rows[0]?.provider_id;
+  return typeof value === 'string' ? value : null;
+}
+
+/** Provider ids held by a pool's rows: instances that belong to a machine. */
+export async function heldProviderIds(ex: Executor, pool: string): Promise<Set<string>> {
+  const result = await ex.execute(sql`SELECT provider_id FROM ${machines} WHERE ${machines.pool} = ${pool} AND ${machines.providerId} IS NOT NULL`);
+  return new Set(result.rows.map((r) => String(r.provider_id)));
+}

@@ -1,0 +1,54 @@
+// One provider adapter per pool, built from the pool's row. The database is the adoption ledger
+// for providers that cannot tag instances with our machine id (Azure scale sets).
+import type { TokenCredential } from '@azure/core-auth';
+import type { TlsSettings } from '@azure/core-rest-pipeline';
+import type { Db } from '../db/database.js';
+import type { PoolRow } from '../db/schema.js';
+import { heldProviderIds, providerIdOf } from '../machinery/index.js';
+import { Ec2Provider } from '../providers/aws/ec2-provider.js';
+import { VmssProvider } from '../providers/azure/vmss-provider.js';
+import { SimProvider } from '../providers/sim/sim-provider.js';
+import type { AdoptionLedger, Provider } from '../providers/types.js';
+
+export interface ProviderOptions {
+  db: Db;
+  cluster: string;
+  /** Tests and emulators only; production uses DefaultAzureCredential and public CAs. */
+  azure?: { credential?: TokenCredential; tlsOptions?: TlsSettings };
+}
+
+export class ProviderRegistry {
+  private readonly built = new Map<string, { settings: string; provider: Provider }>();
+
+  constructor(private readonly options: ProviderOptions) {}
+
+  /** The pool's adapter; rebuilt when the pool's provider or settings change. */
+  for(pool: PoolRow): Provider {
+    const fingerprint = JSON.stringify([pool.provider, pool.settings]);
+    const cached = this.built.get(pool.name);
+    if (cached?.settings === fingerprint) return cached.provider;
+    const provider = this.build(pool);
+    this.built.set(pool.name, { settings: fingerprint, provider });
+    return provider;
+  }
+
+  private build(pool: PoolRow): Provider {
+    const { db, cluster } = this.options;
+    const base = { cluster, pool: pool.name, settings: pool.settings };
+    switch (pool.provider) {
+      case 'sim':
+        return new SimProvider({ ...base, db });
+      case 'aws':
+        return new Ec2Provider(base);
+      case 'azure':
+        return new VmssProvider({ ...base, adoption: databaseLedger(db, pool.name), ...this.options.azure });
+      default:
+        throw new Error(`pool ${pool.name} has unknown provider ${pool.provider}`);
+    }
+  }
+}
+
+/** Which instances rows hold, read from the machines table. */
+export function databaseLedger(db: Db, pool: string): AdoptionLedger {
+  return { providerIdOf: (machineId) => providerIdOf(db, machineId), adopted: () => heldProviderIds(db, pool) };
+}

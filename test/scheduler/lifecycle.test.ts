@@ -1,0 +1,106 @@
+// The machine lifecycle phases on the sim provider: provision, readiness, stop, release, then
+// reimage or delete-until-gone, including the failure paths; nothing is leaked at the cloud.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { allocate, checkInvariants, finishTask, getMachine, getTask, reserveMachines, startTask } from '../../src/machinery/index.js';
+import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
+import { provision } from '../../src/scheduler/lifecycle/provision.js';
+import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
+import { deleteMachine, releaseAndRecycle, stop } from '../../src/scheduler/lifecycle/teardown.js';
+import { ProviderRegistry } from '../../src/scheduler/providers.js';
+import { useTestDatabase } from '../support/database.js';
+import { addPool, queueTasks } from '../support/fixtures.js';
+
+const t = useTestDatabase('lifecycle', 8);
+const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
+const readiness = { bootTimeoutMs: 5000 };
+const context = (): LifecycleContext => ({ db: t.db, providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }), actor: 'test', pollIntervalMs: 5 });
+
+async function simInstances(pool: string): Promise<{ phase: string }[]> {
+  return (await t.db.execute(sql`SELECT phase FROM sim_cloud.instances WHERE pool = ${pool}`)).rows as { phase: string }[];
+}
+
+async function path(machineId: string): Promise<string[]> {
+  const r = await t.db.execute(sql`SELECT to_state FROM events WHERE entity_id = ${machineId} ORDER BY id`);
+  return r.rows.map((e) => String(e.to_state));
+}
+
+/** Provision and boot one machine of the pool; returns its id. */
+async function readyMachine(ctx: LifecycleContext, pool: string): Promise<string> {
+  const [m] = (await reserveMachines(t.db, pool, 1)).machines;
+  expect(await provision(ctx, m!.id)).toBe('booting');
+  expect(await awaitReady(ctx, m!.id, readiness)).toBe('ready');
+  return m!.id;
+}
+
+/** One task through the machine up to its stop. */
+async function runTaskOn(ctx: LifecycleContext, pool: string): Promise<{ machineId: string; taskId: string }> {
+  await queueTasks(t.db, pool, 1);
+  const lease = (await allocate(t.db, { pool }))!;
+  await startTask(t.db, lease.task.id, lease.machine.id, { actor: 'worker' });
+  await finishTask(t.db, { machineId: lease.machine.id, taskId: lease.task.id }, { outcome: 'completed', result: { ok: true } }, { actor: 'worker' });
+  expect(await stop(ctx, lease.machine.id)).toBe('stopped');
+  return { machineId: lease.machine.id, taskId: lease.task.id };
+}
+
+describe('machine lifecycle on the sim provider', () => {
+  it('provisions, boots, serves a task, stops, releases and deletes, leaving nothing behind', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: fast })).name;
+    const machineId = await readyMachine(ctx, pool);
+    expect((await getMachine(t.db, machineId))?.ip).toMatch(/^10\./);
+    const { taskId } = await runTaskOn(ctx, pool);
+    expect(await releaseAndRecycle(ctx, machineId, taskId, readiness)).toBe('deleted');
+    expect(await getMachine(t.db, machineId)).toBeNull();
+    expect((await getTask(t.db, taskId))?.state).toBe('completed');
+    expect(await path(machineId)).toEqual(['provisioning', 'booting', 'ready', 'leased', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
+    expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+
+  it('reimages a machine back to ready until it reaches max_uses, then deletes it', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage', maxUses: 2 })).name;
+    const machineId = await readyMachine(ctx, pool);
+    const first = await runTaskOn(ctx, pool);
+    expect(await releaseAndRecycle(ctx, machineId, first.taskId, readiness)).toBe('ready');
+    expect(await getMachine(t.db, machineId)).toMatchObject({ state: 'ready', uses: 1 });
+    const second = await runTaskOn(ctx, pool);
+    expect(second.machineId).toBe(machineId);
+    expect(await releaseAndRecycle(ctx, machineId, second.taskId, readiness)).toBe('deleted');
+    expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+
+  it('fails a machine the cloud has no capacity for, and deletes its row', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: { ...fast, faults: { capacityRate: 1 } } })).name;
+    const [m] = (await reserveMachines(t.db, pool, 1)).machines;
+    expect(await provision(ctx, m!.id)).toBe('failed');
+    expect((await getMachine(t.db, m!.id))?.lastError).toMatch(/no capacity/);
+    expect(await deleteMachine(ctx, m!.id)).toBe('deleted');
+    expect(await path(m!.id)).toEqual(['provisioning', 'failed', 'deleting', 'deleted']);
+  });
+
+  it('fails a machine not ready within the boot timeout and terminates its instance', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: { ...fast, bootDelayMs: 600_000 } })).name;
+    const [m] = (await reserveMachines(t.db, pool, 1)).machines;
+    expect(await provision(ctx, m!.id)).toBe('booting');
+    expect(await awaitReady(ctx, m!.id, { bootTimeoutMs: 50 })).toBe('failed');
+    expect(await deleteMachine(ctx, m!.id)).toBe('deleted');
+    expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
+  });
+
+  it('retries a create that failed in flight and adopts the instance it may have made', async () => {
+    const ctx = context();
+    const flaky = await addPool(t.db, { settings: { ...fast, faults: { transientRate: 1, seed: 3 } } });
+    const [m] = (await reserveMachines(t.db, flaky.name, 1)).machines;
+    await expect(provision(ctx, m!.id)).rejects.toMatchObject({ kind: 'transient' });
+    // The cloud recovers (same pool, settings without the fault); the job runs again.
+    await addPool(t.db, { ...flaky, settings: fast });
+    expect(await provision(ctx, m!.id)).toBe('booting');
+    expect(await simInstances(flaky.name)).toHaveLength(1);
+  });
+});
