@@ -7,8 +7,12 @@ import type { Database } from '../db/database.js';
 
 export type QueueBackend = { kind: 'postgres' } | { kind: 'redis'; url: string; prefix?: string };
 
-/** Jobs that run a task: jobId = task id, so enqueueing a task twice is a no-op. */
+/** One job per task (jobId = task id, so enqueueing twice is a no-op): dispatch its pool. */
 export const TASK_QUEUE = 'sandfleet-tasks';
+/** One job per lease (jobId = task id + attempt): run the task on its machine, then tear down. */
+export const RUN_QUEUE = 'sandfleet-runs';
+/** Machine operations: provision (and boot), tear down a drained or failed machine. */
+export const MACHINE_QUEUE = 'sandfleet-machines';
 
 export interface QueueSettings {
   database: Database;
@@ -20,6 +24,20 @@ export interface QueueSettings {
 export interface TaskJob {
   taskId: string;
 }
+
+export interface RunJob {
+  taskId: string;
+  machineId: string;
+}
+
+export interface MachineJob {
+  op: 'provision' | 'teardown';
+  machineId: string;
+}
+
+/** BullMQ job ids may not contain ':' (Redis key separator). */
+export const runJobId = (taskId: string, attempt: number) => `run.${taskId}.${attempt}`;
+export const machineJobId = (op: MachineJob['op'], machineId: string, version: number) => `${op}.${machineId}.${version}`;
 
 export function createQueue<Data>(name: string, settings: QueueSettings): Queue<Data> {
   const qualified = queueName(name, settings);

@@ -1,0 +1,99 @@
+// Wires queues, workers and handlers for one process. Several processes may run this against
+// the same database (and Redis): BullMQ shares the jobs, the tables stay the truth.
+import type { Worker } from 'bullmq';
+import type { Database } from '../db/database.js';
+import type { PoolRow } from '../db/schema.js';
+import { getTask, reserveMachines } from '../machinery/index.js';
+import type { SchedulerDependencies } from './dependencies.js';
+import { dispatch } from './dispatcher.js';
+import type { ReadinessOptions } from './lifecycle/readiness.js';
+import { runMachineJob } from './machine-job.js';
+import { ProviderRegistry, type ProviderOptions } from './providers.js';
+import {
+  createQueue,
+  createWorker,
+  MACHINE_QUEUE,
+  machineJobId,
+  RUN_QUEUE,
+  TASK_QUEUE,
+  type MachineJob,
+  type QueueBackend,
+  type RunJob,
+  type TaskJob,
+} from './queue.js';
+import { runLease } from './run-job.js';
+import type { Runner } from './runners/types.js';
+
+export interface SchedulerOptions {
+  database: Database;
+  backend: QueueBackend;
+  cluster: string;
+  /** Separates queues of clusters (and tests) that share a database or Redis. */
+  namespace?: string;
+  /** Tasks running at once in this process. */
+  runConcurrency?: number;
+  /** Machine operations at once in this process. */
+  machineConcurrency?: number;
+  runnerFor: (pool: PoolRow) => Runner;
+  readinessFor: (pool: PoolRow) => ReadinessOptions;
+  pollIntervalMs?: number;
+  leaseCheckMs?: number;
+  azure?: ProviderOptions['azure'];
+  /** Names this process in events. */
+  actor?: string;
+}
+
+/** Machine jobs retry provider hiccups with backoff before giving up to the reconciler. */
+const MACHINE_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+
+export class Scheduler {
+  readonly deps: SchedulerDependencies;
+  private readonly workers: Worker[] = [];
+
+  constructor(private readonly options: SchedulerOptions) {
+    const settings = { database: options.database, backend: options.backend, ...(options.namespace ? { namespace: options.namespace } : {}) };
+    this.deps = {
+      lifecycle: {
+        db: options.database.db,
+        providers: new ProviderRegistry({ db: options.database.db, cluster: options.cluster, ...(options.azure ? { azure: options.azure } : {}) }),
+        actor: options.actor ?? 'scheduler',
+        pollIntervalMs: options.pollIntervalMs ?? 1000,
+      },
+      queues: {
+        tasks: createQueue<TaskJob>(TASK_QUEUE, settings),
+        runs: createQueue<RunJob>(RUN_QUEUE, settings),
+        machines: createQueue<MachineJob>(MACHINE_QUEUE, settings),
+      },
+      runnerFor: options.runnerFor,
+      readinessFor: options.readinessFor,
+      leaseCheckMs: options.leaseCheckMs ?? 1000,
+    };
+  }
+
+  /** Starts this process's workers. */
+  start(): void {
+    const settings = { database: this.options.database, backend: this.options.backend, ...(this.options.namespace ? { namespace: this.options.namespace } : {}) };
+    const deps = this.deps;
+    this.workers.push(
+      createWorker<TaskJob>(TASK_QUEUE, settings, async (job) => {
+        const task = await getTask(deps.lifecycle.db, job.data.taskId);
+        if (task?.state === 'queued') await dispatch(deps, task.pool);
+      }, 4),
+      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32),
+      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job) => runMachineJob(deps, job.data), this.options.machineConcurrency ?? 16),
+    );
+  }
+
+  /** Reserves up to `count` machines of the pool (never past max_size) and queues their creation. */
+  async provision(pool: string, count: number): Promise<number> {
+    const { machines } = await reserveMachines(this.deps.lifecycle.db, pool, count, this.deps.lifecycle.actor);
+    await Promise.all(machines.map((m) => this.deps.queues.machines.add('provision', { op: 'provision', machineId: m.id }, { ...MACHINE_JOB_OPTIONS, jobId: machineJobId('provision', m.id, m.version) })));
+    return machines.length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.close()));
+    const q = this.deps.queues;
+    await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);
+  }
+}
