@@ -77,6 +77,8 @@ export const machines = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     stateChangedAt: timestamp('state_changed_at', { withTimezone: true }).notNull().defaultNow(),
     lastError: text('last_error'),
+    /** Set by a drain (scale-down, operator): after release the machine is deleted, never reimaged. */
+    retireRequested: boolean('retire_requested').notNull().default(false),
   },
   (t) => [
     uniqueIndex('machines_name_key').on(t.name),

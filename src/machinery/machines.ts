@@ -29,7 +29,7 @@ export function markReady(ex: Executor, id: string, options: TransitionOptions, 
 
 /** Take a ready machine out of service. A leased machine answers Conflict: it cannot be drained. */
 export function drainMachine(ex: Executor, id: string, options: TransitionOptions) {
-  return transitionMachine(ex, id, 'drain', options);
+  return transitionMachine(ex, id, 'drain', options, { set: [sql`retire_requested = true`] });
 }
 
 /**

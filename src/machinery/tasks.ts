@@ -143,3 +143,12 @@ export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<
     ORDER BY ${tasks.createdAt} DESC, ${tasks.id} DESC LIMIT ${filter.limit ?? 100}`);
   return result.rows.map(taskEntity.map);
 }
+
+/** Active tasks of a pool past their timeout plus `graceS`: the deadline watchdog's work. */
+export async function overdueTasks(ex: Executor, pool: string, graceS: number): Promise<TaskRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM ${tasks}
+    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running')
+      AND coalesce(${tasks.startedAt}, ${tasks.assignedAt}) + (${tasks.timeoutS} + ${graceS}) * interval '1 second' < now()`);
+  return result.rows.map(taskEntity.map);
+}

@@ -31,7 +31,8 @@ export interface RunJob {
 }
 
 export interface MachineJob {
-  op: 'provision' | 'teardown';
+  /** What the job was queued for; the handler drives the machine to rest either way. */
+  op: 'provision' | 'retire' | 'resume';
   machineId: string;
 }
 

@@ -6,7 +6,7 @@ import type { MachineRow, TaskRow } from '../db/schema.js';
 import { finishTask, getMachine, getPool, startTask, type TaskVerdict } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
-import { releaseAndRecycle, stop } from './lifecycle/teardown.js';
+import { converge } from './lifecycle/converge.js';
 import type { RunJob } from './queue.js';
 import { TaskTimeout, type RunVerdict } from './runners/types.js';
 
@@ -25,9 +25,9 @@ export async function runLease(deps: SchedulerDependencies, job: RunJob): Promis
     // A repeated job found the task already running: its first run died with its process.
     await finishTask(db, { machineId: job.machineId, taskId: job.taskId }, { outcome: 'requeue', error: 'worker died during the run' }, { actor });
   }
-  await stop(deps.lifecycle, job.machineId);
-  const recycled = await releaseAndRecycle(deps.lifecycle, job.machineId, job.taskId, deps.readinessFor(pool));
-  if (recycled === 'ready') await dispatch(deps, pool.name);
+  // stop → release → reimage or delete, resuming from wherever an earlier attempt stopped.
+  const resting = await converge(deps.lifecycle, job.machineId, deps.readinessFor(pool));
+  if (resting === 'ready') await dispatch(deps, pool.name);
 }
 
 /** Runs the task's runner, aborting it at the timeout or as soon as the lease is no longer ours. */

@@ -3,7 +3,7 @@
 import type { Worker } from 'bullmq';
 import type { Database } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { getTask, reserveMachines } from '../machinery/index.js';
+import { getTask, listPools, reserveMachines } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
@@ -22,6 +22,8 @@ import {
   type TaskJob,
 } from './queue.js';
 import { runLease } from './run-job.js';
+import { LeaderLeases } from './leader.js';
+import { MACHINE_JOB_OPTIONS, supervise } from './supervisor.js';
 import type { Runner } from './runners/types.js';
 
 export interface SchedulerOptions {
@@ -41,14 +43,21 @@ export interface SchedulerOptions {
   azure?: ProviderOptions['azure'];
   /** Names this process in events. */
   actor?: string;
+  /** How often the pools this process leads are scaled and watched. */
+  superviseEveryMs?: number;
+  /** Grace past a task's timeout before the watchdog ends it. */
+  deadlineGraceS?: number;
+  /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
+  onError?: (error: unknown) => void;
 }
 
-/** Machine jobs retry provider hiccups with backoff before giving up to the reconciler. */
-const MACHINE_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
 
 export class Scheduler {
   readonly deps: SchedulerDependencies;
+  readonly leases: LeaderLeases;
   private readonly workers: Worker[] = [];
+  private supervising: NodeJS.Timeout | undefined;
+  private tick: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SchedulerOptions) {
     const settings = { database: options.database, backend: options.backend, ...(options.namespace ? { namespace: options.namespace } : {}) };
@@ -68,6 +77,26 @@ export class Scheduler {
       readinessFor: options.readinessFor,
       leaseCheckMs: options.leaseCheckMs ?? 1000,
     };
+    this.leases = new LeaderLeases(options.database, options.cluster);
+  }
+
+  /** Scales and watches, on a timer, every active pool whose leader lease this process holds. */
+  startSupervising(): void {
+    const every = this.options.superviseEveryMs ?? 500;
+    const loop = () => {
+      this.tick = this.superviseOnce().catch((error: unknown) => this.options.onError?.(error));
+      void this.tick.then(() => {
+        if (this.supervising) this.supervising = setTimeout(loop, every);
+      });
+    };
+    this.supervising = setTimeout(loop, 0);
+  }
+
+  async superviseOnce(): Promise<void> {
+    for (const pool of await listPools(this.deps.lifecycle.db)) {
+      if (!(await this.leases.tryLead(pool.name))) continue;
+      await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
+    }
   }
 
   /** Starts this process's workers. */
@@ -92,6 +121,10 @@ export class Scheduler {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.supervising);
+    this.supervising = undefined;
+    await this.tick;
+    await this.leases.close();
     await Promise.all(this.workers.splice(0).map((w) => w.close()));
     const q = this.deps.queues;
     await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);

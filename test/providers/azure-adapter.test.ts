@@ -130,7 +130,9 @@ describe('azure hand-out across daemons', () => {
       const instances = await create(limited, 12);
       await Promise.all(instances.map((i) => limited.stop(i.providerId)));
       expect(slow.calls.filter((c) => c.status === 409)).toEqual([]);
-      // Control: an adapter allowed 12 at once is refused by Azure's limit.
+      // Control: an adapter allowed 12 at once is refused by Azure's limit. Operations now last
+      // long enough that the 12 certainly overlap, however busy the machine is.
+      slow.operationMs = 3000;
       const eager = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0, maxConcurrentOperations: 12 });
       const results = await Promise.allSettled(instances.map((i) => eager.reimage(i.providerId)));
       expect(slow.calls.filter((c) => c.status === 409).length).toBeGreaterThan(0);

@@ -3,8 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allocate, checkInvariants, finishTask, getMachine, getTask, reserveMachines, startTask } from '../../src/machinery/index.js';
+import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, startTask } from '../../src/machinery/index.js';
 import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
+import { converge } from '../../src/scheduler/lifecycle/converge.js';
 import { provision } from '../../src/scheduler/lifecycle/provision.js';
 import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
 import { deleteMachine, releaseAndRecycle, stop } from '../../src/scheduler/lifecycle/teardown.js';
@@ -102,5 +103,14 @@ describe('machine lifecycle on the sim provider', () => {
     await addPool(t.db, { ...flaky, settings: fast });
     expect(await provision(ctx, m!.id)).toBe('booting');
     expect(await simInstances(flaky.name)).toHaveLength(1);
+  });
+
+  it('deletes a drained machine of a reimage pool instead of reimaging it back', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage' })).name;
+    const machineId = await readyMachine(ctx, pool);
+    expect((await drainMachine(t.db, machineId, { actor: 'scaler' })).ok).toBe(true);
+    expect(await converge(ctx, machineId, readiness)).toBe('gone');
+    expect(await path(machineId)).toEqual(['provisioning', 'booting', 'ready', 'draining', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
   });
 });

@@ -39,7 +39,7 @@ export async function recycle(ctx: LifecycleContext, machineId: string, readines
   if (!loaded || loaded.machine.state !== 'released') return 'skipped';
   const { machine, pool, provider } = loaded;
   const usesLeft = pool.maxUses === null || machine.uses < pool.maxUses;
-  if (pool.active && pool.recycle === 'reimage' && provider.capabilities.reimage && provider.reimage && usesLeft && machine.providerId) {
+  if (!machine.retireRequested && pool.active && pool.recycle === 'reimage' && provider.capabilities.reimage && provider.reimage && usesLeft && machine.providerId) {
     if (!(await beginReimage(ctx.db, machineId, { actor: ctx.actor })).ok) return 'skipped';
     try {
       await provider.reimage(machine.providerId);

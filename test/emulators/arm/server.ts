@@ -87,10 +87,13 @@ export class ArmEmulator {
   private readonly server: https.Server;
   private random: () => number;
   private base = '';
+  /** How long long-running operations stay in progress; adjustable while running. */
+  operationMs: number;
   private ips = 1;
 
   constructor(private readonly options: ArmEmulatorOptions) {
     this.faults = { ...options.faults };
+    this.operationMs = options.operationMs ?? 30;
     this.random = prng(options.seed ?? 3);
     this.server = https.createServer({ key: options.certificate.key, cert: options.certificate.cert }, (req, res) => void this.handle(req, res));
   }
@@ -249,7 +252,7 @@ export class ArmEmulator {
     }
     const id = randomBytes(12).toString('hex');
     set.running++;
-    this.operations.set(id, { id, doneAt: Date.now() + (this.options.operationMs ?? 30), complete, error, onFail, completed: false, scaleSet: set });
+    this.operations.set(id, { id, doneAt: Date.now() + this.operationMs, complete, error, onFail, completed: false, scaleSet: set });
     const location = String(set.body.location ?? 'westeurope');
     const status = `${this.base}/subscriptions/${set.subscription}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=2024-07-01`;
     return [202, undefined, { 'azure-asyncoperation': status, location: status, 'retry-after': '0' }];

@@ -1,0 +1,1 @@
+ALTER TABLE "machines" ADD COLUMN "retire_requested" boolean DEFAULT false NOT NULL;

@@ -1,0 +1,121 @@
+// Autoscaling under a leader lease, on both queue backends: the pool grows with demand and
+// never past max_size (sampled continuously), shrinks to min_ready (zero included, with no
+// placeholder rows), and the deadline watchdog ends tasks past their timeout.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInvariants, getTask } from '../../src/machinery/index.js';
+import { LeaderLeases } from '../../src/scheduler/leader.js';
+import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { submit } from '../../src/scheduler/submission.js';
+import { QUEUE_BACKENDS } from '../support/backends.js';
+import { useTestDatabase } from '../support/database.js';
+import { addPool } from '../support/fixtures.js';
+
+const t = useTestDatabase('autoscaling', 24, { queue: true });
+const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 60_000, explain?: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not reached in time${explain ? `: ${JSON.stringify(await explain())}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
+
+/** Samples the pool's row count until stopped; returns the largest seen. */
+function sampleSize(pool: string): { stop: () => Promise<number> } {
+  let max = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      max = Math.max(max, await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
+
+describe('leader lease', () => {
+  it('is held by one process at a time and moves when its holder goes', async () => {
+    const a = new LeaderLeases(t, 'lease-test');
+    const b = new LeaderLeases(t, 'lease-test');
+    try {
+      expect(await a.tryLead('p')).toBe(true);
+      expect(await b.tryLead('p')).toBe(false);
+      expect(await b.tryLead('q')).toBe(true);
+      await a.close();
+      expect(await b.tryLead('p')).toBe(true);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
+  let scheduler: Scheduler;
+  const errors: string[] = [];
+  beforeAll(() => {
+    scheduler = new Scheduler({
+      database: t,
+      backend: backend(),
+      cluster: `c${randomUUID().slice(0, 6)}`,
+      namespace: `a${randomUUID().slice(0, 8)}`,
+      runnerFor: () => new SimRunner({ minDurationMs: 5, maxDurationMs: 40 }),
+      readinessFor: () => ({ bootTimeoutMs: 10_000 }),
+      pollIntervalMs: 10,
+      leaseCheckMs: 20,
+      superviseEveryMs: 50,
+      deadlineGraceS: 0,
+      onError: (e) => errors.push(String(e)),
+    });
+    scheduler.start();
+    scheduler.startSupervising();
+  });
+  afterAll(async () => {
+    await scheduler?.close();
+  });
+
+  it('grows with demand up to max_size and scales back to zero, with no placeholder rows', async () => {
+    const pool = (await addPool(t.db, { maxSize: 3, minReady: 0, idleTimeoutS: 0, settings: fast })).name;
+    const sampler = sampleSize(pool);
+    await Promise.all(Array.from({ length: 30 }, () => submit(t.db, scheduler.deps.queues.tasks, { pool, payload: {} })));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 30);
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0);
+    expect(await sampler.stop()).toBe(3);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+
+  it('keeps min_ready machines warm once the work is done', async () => {
+    const pool = (await addPool(t.db, { maxSize: 4, minReady: 2, idleTimeoutS: 0, recycle: 'reimage', settings: fast })).name;
+    await Promise.all(Array.from({ length: 12 }, () => submit(t.db, scheduler.deps.queues.tasks, { pool, payload: {} })));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 12);
+    const machineStates = async () => ({
+      machines: (await t.db.execute(sql`SELECT state, uses, last_error FROM machines WHERE pool = ${pool}`)).rows,
+      failedJobs: (await scheduler.deps.queues.runs.getFailed()).map((j) => j.failedReason),
+      failedMachineJobs: (await scheduler.deps.queues.machines.getFailed()).map((j) => j.failedReason),
+      retrying: [...(await scheduler.deps.queues.runs.getDelayed()), ...(await scheduler.deps.queues.machines.getDelayed())].map((j) => j.failedReason),
+      active: [...(await scheduler.deps.queues.runs.getActive()), ...(await scheduler.deps.queues.machines.getActive())].map((j) => j.name),
+      supervisorErrors: errors.slice(0, 3),
+    });
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 2, 20_000, machineStates);
+    expect(await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)).toBe(2);
+  });
+
+  it('ends a task past its timeout as timed_out and retires its machine', async () => {
+    const pool = (await addPool(t.db, { maxSize: 1, idleTimeoutS: 0, settings: fast })).name;
+    const { task } = await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 600_000 } }, timeoutS: 1, maxAttempts: 1 });
+    await until(async () => (await getTask(t.db, task.id))?.state === 'timed_out');
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+});
