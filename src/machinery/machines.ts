@@ -119,3 +119,11 @@ export async function heldProviderIds(ex: Executor, pool: string): Promise<Set<s
   const result = await ex.execute(sql`SELECT provider_id FROM ${machines} WHERE ${machines.pool} = ${pool} AND ${machines.providerId} IS NOT NULL`);
   return new Set(result.rows.map((r) => String(r.provider_id)));
 }
+
+/** Machines of a pool resting in an intermediate state since before `before`: work a crash may have dropped. */
+export async function stuckMachines(ex: Executor, pool: string, before: Date): Promise<MachineRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM ${machines}
+    WHERE ${machines.pool} = ${pool} AND ${machines.state} NOT IN ('ready', 'leased') AND ${machines.stateChangedAt} < ${before.toISOString()}`);
+  return result.rows.map(machineEntity.map);
+}

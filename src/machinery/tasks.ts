@@ -152,3 +152,11 @@ export async function overdueTasks(ex: Executor, pool: string, graceS: number): 
       AND coalesce(${tasks.startedAt}, ${tasks.assignedAt}) + (${tasks.timeoutS} + ${graceS}) * interval '1 second' < now()`);
   return result.rows.map(taskEntity.map);
 }
+
+/** Active tasks of a pool leased before `before`: each must have a run job by now. */
+export async function leasedTasks(ex: Executor, pool: string, before: Date): Promise<TaskRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM ${tasks}
+    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running') AND ${tasks.assignedAt} < ${before.toISOString()}`);
+  return result.rows.map(taskEntity.map);
+}

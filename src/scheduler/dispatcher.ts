@@ -6,7 +6,7 @@ import type { SchedulerDependencies } from './dependencies.js';
 import { runJobId } from './queue.js';
 
 /** A run job resumes where it stopped (every step is conditional), so it may be retried. */
-const RUN_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+export const RUN_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
 
 /** Leases at most this many per call, so one dispatch never monopolizes a worker. */
 const MAX_LEASES_PER_DISPATCH = 200;

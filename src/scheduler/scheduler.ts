@@ -24,6 +24,9 @@ import {
 import { runLease } from './run-job.js';
 import { LeaderLeases } from './leader.js';
 import { MACHINE_JOB_OPTIONS, supervise } from './supervisor.js';
+import { reconcile, type ReconcileOptions } from './reconciler.js';
+
+const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: 120_000, leaseGraceMs: 60_000, orphanGraceMs: 600_000 };
 import type { Runner } from './runners/types.js';
 
 export interface SchedulerOptions {
@@ -47,6 +50,9 @@ export interface SchedulerOptions {
   superviseEveryMs?: number;
   /** Grace past a task's timeout before the watchdog ends it. */
   deadlineGraceS?: number;
+  /** How often the pools this process leads are reconciled with the queue and the cloud. */
+  reconcileEveryMs?: number;
+  reconcile?: Partial<ReconcileOptions>;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
   onError?: (error: unknown) => void;
 }
@@ -58,6 +64,7 @@ export class Scheduler {
   private readonly workers: Worker[] = [];
   private supervising: NodeJS.Timeout | undefined;
   private tick: Promise<void> = Promise.resolve();
+  private lastReconcile = 0;
 
   constructor(private readonly options: SchedulerOptions) {
     const settings = { database: options.database, backend: options.backend, ...(options.namespace ? { namespace: options.namespace } : {}) };
@@ -93,9 +100,17 @@ export class Scheduler {
   }
 
   async superviseOnce(): Promise<void> {
+    const reconcileNow = Date.now() - this.lastReconcile >= (this.options.reconcileEveryMs ?? 10_000);
+    if (reconcileNow) this.lastReconcile = Date.now();
     for (const pool of await listPools(this.deps.lifecycle.db)) {
-      if (!(await this.leases.tryLead(pool.name))) continue;
-      await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
+      // One pool's trouble (its cloud down, a bad setting) must not stop the others' supervision.
+      try {
+        if (!(await this.leases.tryLead(pool.name))) continue;
+        await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
+        if (reconcileNow) await reconcile(this.deps, pool.name, { ...DEFAULT_RECONCILE, ...this.options.reconcile });
+      } catch (error) {
+        this.options.onError?.(new Error(`pool ${pool.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      }
     }
   }
 
@@ -120,13 +135,27 @@ export class Scheduler {
     return machines.length;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops supervising and closes the workers, letting running jobs finish for up to `graceMs`;
+   * what is still running then is abandoned to BullMQ's stalled-job recovery (or our reconciler),
+   * which another process, or this one's next start, resumes from the tables.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
     clearTimeout(this.supervising);
     this.supervising = undefined;
     await this.tick;
     await this.leases.close();
-    await Promise.all(this.workers.splice(0).map((w) => w.close()));
+    const workers = this.workers.splice(0);
+    const graceful = Promise.all(workers.map((w) => w.close()));
+    if ((await Promise.race([graceful, after(options.graceMs ?? 30_000)])) === 'late') {
+      // Past the grace period: cut the workers' connections rather than wait on them.
+      await Promise.race([Promise.all(workers.map((w) => w.disconnect())), after(2000)]);
+    }
     const q = this.deps.queues;
     await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);
   }
+}
+
+function after(ms: number): Promise<'late'> {
+  return new Promise((resolve) => setTimeout(() => resolve('late'), ms).unref());
 }

@@ -11,6 +11,8 @@ export interface LifecycleContext {
   actor: string;
   /** How often to ask the provider while waiting for an instance to boot or go. */
   pollIntervalMs?: number;
+  /** Longest one job waits for the provider to report an instance gone before handing back. */
+  deleteWaitMs?: number;
 }
 
 export interface MachineAndPool {

@@ -2,7 +2,7 @@
 // instance until the provider reports it gone, then delete the record). Each step is a
 // conditional transition; cloud calls happen between them, never inside a transaction.
 import { beginReimage, markFailed, markStopped, releaseMachine, requestDelete, finalizeDelete } from '../../machinery/index.js';
-import { isProviderError } from '../../providers/errors.js';
+import { isProviderError, transient } from '../../providers/errors.js';
 import type { Provider } from '../../providers/types.js';
 import { load, pause, type LifecycleContext } from './context.js';
 import { awaitReady, type ReadinessOptions } from './readiness.js';
@@ -70,7 +70,12 @@ export async function deleteMachine(ctx: LifecycleContext, machineId: string): P
   if (!loaded || loaded.machine.state !== 'deleting') return 'skipped';
   const { machine, provider } = loaded;
   if (machine.providerId) {
-    while (!(await gone(provider, machine.providerId, machine.createdAt))) await pause(ctx);
+    const giveUpAt = Date.now() + (ctx.deleteWaitMs ?? 10 * 60_000);
+    while (!(await gone(provider, machine.providerId, machine.createdAt))) {
+      // The row stays in deleting; the job's retry (or the reconciler) asks again later.
+      if (Date.now() > giveUpAt) throw transient(`instance ${machine.providerId} not gone yet`, { operation: 'delete' });
+      await pause(ctx);
+    }
   }
   return (await finalizeDelete(ctx.db, machineId, { actor: ctx.actor })).ok ? 'deleted' : 'skipped';
 }

@@ -1,0 +1,93 @@
+// The reconciler of one pool, run by the pool's leader. Postgres is the truth; the queue and the
+// cloud are brought in line with it:
+//   queue → tables: queued work is dispatched again (a flushed Redis loses task jobs); a lease
+//     whose run job is gone gets it back under the same job id; a machine resting in an
+//     intermediate state gets a resume job (converge finishes what a crash left).
+//   tables → cloud: a ready or leased machine whose instance is gone is retired; its task is
+//     requeued while attempts remain (release decides).
+//   cloud → tables: an instance of this cluster and pool that no row holds, older than the
+//     orphan grace, is deleted.
+import { beginStop, drainMachine, getPool, heldProviderIds, leasedTasks, listMachines, stuckMachines } from '../machinery/index.js';
+import { isProviderError } from '../providers/errors.js';
+import type { Instance } from '../providers/types.js';
+import type { SchedulerDependencies } from './dependencies.js';
+import { dispatch, RUN_JOB_OPTIONS } from './dispatcher.js';
+import { runJobId } from './queue.js';
+import { enqueueMachine } from './supervisor.js';
+
+export interface ReconcileOptions {
+  /** A machine in an intermediate state this long is assumed dropped and resumed. */
+  stuckAfterMs: number;
+  /** A lease this old must have its run job. */
+  leaseGraceMs: number;
+  /** An instance no row holds is deleted once this old (creates in flight are younger). */
+  orphanGraceMs: number;
+}
+
+export interface ReconcileReport {
+  dispatched: number;
+  runJobsRestored: number;
+  resumed: number;
+  lost: number;
+  orphansDeleted: number;
+}
+
+export async function reconcile(deps: SchedulerDependencies, poolName: string, options: ReconcileOptions): Promise<ReconcileReport> {
+  const report: ReconcileReport = { dispatched: 0, runJobsRestored: 0, resumed: 0, lost: 0, orphansDeleted: 0 };
+  const { db, actor } = deps.lifecycle;
+  const pool = await getPool(db, poolName);
+  if (!pool) return report;
+  const now = Date.now();
+
+  report.dispatched = await dispatch(deps, pool.name);
+  for (const task of await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs))) {
+    if (task.machineId && (await restoreRunJob(deps, task.id, task.machineId, task.attempts))) report.runJobsRestored++;
+  }
+  for (const machine of await stuckMachines(db, pool.name, new Date(now - options.stuckAfterMs))) {
+    await enqueueMachine(deps, 'resume', machine.id, machine.version);
+    report.resumed++;
+  }
+
+  const provider = deps.lifecycle.providers.for(pool);
+  let instances: Instance[];
+  try {
+    instances = await provider.list();
+  } catch (error) {
+    if (isProviderError(error) && error.retryable) return report;
+    throw error;
+  }
+  const alive = new Map(instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating').map((i) => [i.providerId, i]));
+  for (const machine of await listMachines(db, { pool: pool.name, states: ['ready', 'leased'] })) {
+    if (!machine.providerId || alive.has(machine.providerId) || now - machine.stateChangedAt.getTime() < options.orphanGraceMs) continue;
+    const gone = machine.state === 'ready'
+      ? await drainMachine(db, machine.id, { actor, reason: 'instance gone' })
+      : await beginStop(db, machine.id, { actor, taskId: machine.taskId, reason: 'instance gone' });
+    if (!gone.ok) continue;
+    await enqueueMachine(deps, 'resume', machine.id, gone.row.version);
+    report.lost++;
+  }
+
+  const held = await heldProviderIds(db, pool.name);
+  const rows = new Set((await listMachines(db, { pool: pool.name })).map((m) => m.id));
+  for (const instance of alive.values()) {
+    const claimed = held.has(instance.providerId) || (instance.machineId !== null && rows.has(instance.machineId));
+    const old = instance.launchedAt !== null && now - instance.launchedAt.getTime() > options.orphanGraceMs;
+    if (claimed || !old) continue;
+    await provider.delete(instance.providerId);
+    report.orphansDeleted++;
+  }
+  return report;
+}
+
+/**
+ * Gives a lease its run job back when the job is missing (a flushed Redis, a crash between
+ * lease and enqueue), has given up, or ended while the lease is still open; answers whether it did.
+ */
+async function restoreRunJob(deps: SchedulerDependencies, taskId: string, machineId: string, attempt: number): Promise<boolean> {
+  const id = runJobId(taskId, attempt);
+  const job = await deps.queues.runs.getJob(id);
+  if (job && !(await job.isFailed()) && !(await job.isCompleted())) return false;
+  await job?.remove();
+  await deps.queues.runs.add('run', { taskId, machineId }, { ...RUN_JOB_OPTIONS, jobId: id });
+  return true;
+}

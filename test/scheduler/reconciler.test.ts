@@ -1,0 +1,105 @@
+// The reconciler brings queue and cloud in line with the tables: orphans are deleted, lost
+// instances retired (their tasks requeued), and work whose jobs vanished is found again.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkInvariants, getMachine, getPool, getTask } from '../../src/machinery/index.js';
+import type { QueueBackend } from '../../src/scheduler/queue.js';
+import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { submit } from '../../src/scheduler/submission.js';
+import { REDIS_URL } from '../support/backends.js';
+import { useTestDatabase } from '../support/database.js';
+import { addPool } from '../support/fixtures.js';
+
+const t = useTestDatabase('reconciler', 24, { queue: true });
+const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
+const running: Scheduler[] = [];
+const supervisionErrors: string[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close({ graceMs: 2000 })));
+});
+
+function scheduler(backend: QueueBackend = { kind: 'postgres' }): Scheduler {
+  const s = new Scheduler({
+    database: t,
+    backend,
+    cluster: `c${randomUUID().slice(0, 6)}`,
+    namespace: `r${randomUUID().slice(0, 8)}`,
+    runnerFor: () => new SimRunner({ minDurationMs: 5, maxDurationMs: 40 }),
+    readinessFor: () => ({ bootTimeoutMs: 10_000 }),
+    pollIntervalMs: 10,
+    leaseCheckMs: 20,
+    superviseEveryMs: 50,
+    reconcileEveryMs: 100,
+    reconcile: { stuckAfterMs: 1000, leaseGraceMs: 1000, orphanGraceMs: 0 },
+    onError: (e) => supervisionErrors.push(e instanceof Error ? e.message : String(e)),
+  });
+  running.push(s);
+  return s;
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 60_000, explain?: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not reached in time${explain ? `: ${JSON.stringify(await explain())}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
+
+describe('reconciler', () => {
+  it('deletes an instance of the pool that no row holds', async () => {
+    const s = scheduler();
+    const pool = (await addPool(t.db, { maxSize: 0, settings: fast })).name;
+    const provider = s.deps.lifecycle.providers.for((await getPool(t.db, pool))!);
+    const orphan = await provider.create({ machineId: randomUUID(), name: 'leaked' });
+    s.startSupervising();
+    await until(async () => ['terminating', 'terminated'].includes((await provider.get(orphan.providerId)).state));
+  });
+
+  it('retires a leased machine whose instance died and requeues its task', async () => {
+    const s = scheduler();
+    s.start();
+    const pool = (await addPool(t.db, { maxSize: 1, settings: fast })).name;
+    const { task } = await submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 600_000 } }, maxAttempts: 2 });
+    s.startSupervising();
+    await until(async () => (await getTask(t.db, task.id))?.state === 'running');
+    const machine = (await getMachine(t.db, (await getTask(t.db, task.id))!.machineId!))!;
+    // The instance dies under the running task.
+    await s.deps.lifecycle.providers.for((await getPool(t.db, pool))!).delete(machine.providerId!);
+    await until(async () => (await getMachine(t.db, machine.id)) === null);
+    const history = await t.db.execute(sql`SELECT from_state, to_state FROM events WHERE entity_id = ${task.id} ORDER BY id`);
+    expect(history.rows.map((r) => `${r.from_state}→${r.to_state}`)).toContain('running→queued');
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+
+  it('ends every task after the cluster queue keys vanish from Redis mid-run', async () => {
+    const prefix = `sfflush-${randomUUID().slice(0, 8)}`;
+    const s = scheduler({ kind: 'redis', url: REDIS_URL, prefix });
+    s.start();
+    s.startSupervising();
+    const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: fast })).name;
+    await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 30 } } })));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, async () => supervisionErrors.slice(-5));
+    // What FLUSHALL does to this cluster, without touching other tests' queues on the same Redis.
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = await redis.keys(`${prefix}:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    const explain = async () => ({
+      tasks: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`)).rows,
+      machines: (await t.db.execute(sql`SELECT state, state_changed_at FROM machines WHERE pool = ${pool}`)).rows,
+      runs: await s.deps.queues.runs.getJobCounts(),
+      supervisionErrors: supervisionErrors.slice(-5),
+    });
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state IN ('completed', 'failed')`)) === 40, 20_000, explain);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+});
