@@ -83,7 +83,7 @@ describe('reconciler', () => {
     s.startSupervising();
     const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: fast })).name;
     await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 30 } } })));
-    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, async () => supervisionErrors.slice(-5));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, () => Promise.resolve(supervisionErrors.slice(-5)));
     // What FLUSHALL does to this cluster, without touching other tests' queues on the same Redis.
     const redis = new Redis(REDIS_URL);
     try {
