@@ -49,12 +49,24 @@ export function createQueue<Data>(name: string, settings: QueueSettings): Queue<
   return new Queue<Data>(qualified, redisOptions(settings.backend));
 }
 
-export function createWorker<Data>(name: string, settings: QueueSettings, processor: Processor<Data>, concurrency: number): Worker<Data> {
+export interface WorkerTiming {
+  /** How long a job's lock lasts without renewal: a dead worker's jobs are taken over after this. */
+  lockDurationMs?: number;
+  /** How often stalled jobs (their worker died) are looked for. */
+  stalledIntervalMs?: number;
+}
+
+export function createWorker<Data>(name: string, settings: QueueSettings, processor: Processor<Data>, concurrency: number, timing: WorkerTiming = {}): Worker<Data> {
   const qualified = queueName(name, settings);
+  const common = {
+    concurrency,
+    ...(timing.lockDurationMs ? { lockDuration: timing.lockDurationMs } : {}),
+    ...(timing.stalledIntervalMs ? { stalledInterval: timing.stalledIntervalMs } : {}),
+  };
   if (settings.backend.kind === 'postgres') {
-    return new Worker(qualified, processor as Processor, { connection: sharedPool(settings), concurrency }, createPostgresBackend) as unknown as Worker<Data>;
+    return new Worker(qualified, processor as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>;
   }
-  return new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), concurrency });
+  return new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), ...common });
 }
 
 /** BullMQ's own schema migrations for the PostgreSQL backend, run by `sandfleet migrate`. */

@@ -20,6 +20,7 @@ import {
   type QueueBackend,
   type RunJob,
   type TaskJob,
+  type WorkerTiming,
 } from './queue.js';
 import { runLease } from './run-job.js';
 import { LeaderLeases } from './leader.js';
@@ -53,6 +54,8 @@ export interface SchedulerOptions {
   /** How often the pools this process leads are reconciled with the queue and the cloud. */
   reconcileEveryMs?: number;
   reconcile?: Partial<ReconcileOptions>;
+  /** BullMQ lock and stall detection: how fast a dead process's jobs are taken over. */
+  workerTiming?: WorkerTiming;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
   onError?: (error: unknown) => void;
 }
@@ -122,9 +125,9 @@ export class Scheduler {
       createWorker<TaskJob>(TASK_QUEUE, settings, async (job) => {
         const task = await getTask(deps.lifecycle.db, job.data.taskId);
         if (task?.state === 'queued') await dispatch(deps, task.pool);
-      }, 4),
-      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32),
-      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job) => runMachineJob(deps, job.data), this.options.machineConcurrency ?? 16),
+      }, 4, this.options.workerTiming),
+      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32, this.options.workerTiming),
+      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job) => runMachineJob(deps, job.data), this.options.machineConcurrency ?? 16, this.options.workerTiming),
     );
   }
 
