@@ -61,9 +61,12 @@ export async function queueTasks(db: Db, pool: string, count: number, priority =
 
 /** A machine that is stopped while still holding its task, as the finishing order leaves it. */
 export async function stoppedWithTask(db: Db, pool: string): Promise<{ machine: MachineRow; task: TaskRow }> {
-  await queueTasks(db, pool, 1);
+  const [task] = await queueTasks(db, pool, 1);
   await readyMachines(db, pool, 1);
-  const lease = await allocate(db, { pool });
+  // Concurrent fixtures in one pool lock each other's machines for a moment (SKIP LOCKED);
+  // there is one machine per task, so asking again soon finds one.
+  let lease = await allocate(db, { taskId: task!.id });
+  for (let i = 0; !lease && i < 200; i++) lease = await allocate(db, { taskId: task!.id });
   if (!lease) throw new Error('fixture allocation failed');
   await startTask(db, lease.task.id, lease.machine.id, { actor: 'fixture' });
   await finishTask(db, { machineId: lease.machine.id, taskId: lease.task.id }, { outcome: 'completed' }, { actor: 'fixture' });
