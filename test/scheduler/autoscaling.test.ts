@@ -11,18 +11,12 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
 const t = useTestDatabase('autoscaling', 24, { queue: true });
 const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 60_000, explain?: () => Promise<unknown>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not reached in time${explain ? `: ${JSON.stringify(await explain())}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
 

@@ -13,19 +13,13 @@ import { submit } from '../../src/scheduler/submission.js';
 import { prng } from '../support/actors.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
 const t = useTestDatabase('load', 24, { queue: true });
 const TASKS = 1000;
 const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number, explain: () => Promise<unknown>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not reached in time: ${JSON.stringify(await explain())}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const rows = async (query: ReturnType<typeof sql>) => (await t.db.execute(query)).rows;
 

@@ -9,18 +9,11 @@ import { submit } from '../../src/scheduler/submission.js';
 import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
 const t = useTestDatabase('pipeline', 24, { queue: true });
 
-/** Polls the tables (the truth) until the condition holds or the deadline passes. */
-async function until(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function states(pool: string): Promise<Record<string, number>> {
   const r = await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`);

@@ -11,6 +11,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { REDIS_URL } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
 const t = useTestDatabase('reconciler', 24, { queue: true });
@@ -40,13 +41,6 @@ function scheduler(backend: QueueBackend = { kind: 'postgres' }): Scheduler {
   return s;
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 60_000, explain?: () => Promise<unknown>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not reached in time${explain ? `: ${JSON.stringify(await explain())}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
 
