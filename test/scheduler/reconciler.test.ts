@@ -9,7 +9,7 @@ import type { QueueBackend } from '../../src/scheduler/queue.js';
 import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
-import { REDIS_URL } from '../support/backends.js';
+import { startPrivateRedis } from '../support/private-redis.js';
 import { useTestDatabase } from '../support/database.js';
 import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
@@ -70,30 +70,33 @@ describe('reconciler', () => {
     expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 
-  it('ends every task after the cluster queue keys vanish from Redis mid-run', async () => {
-    const prefix = `sfflush-${randomUUID().slice(0, 8)}`;
-    const s = scheduler({ kind: 'redis', url: REDIS_URL, prefix });
-    s.start();
-    s.startSupervising();
-    const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: fast })).name;
-    await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 30 } } })));
-    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, () => Promise.resolve(supervisionErrors.slice(-5)));
-    // What FLUSHALL does to this cluster, without touching other tests' queues on the same Redis.
-    const redis = new Redis(REDIS_URL);
+  it('ends every task after FLUSHALL wipes the Redis queue mid-run', async () => {
+    const redis = await startPrivateRedis();
     try {
-      const keys = await redis.keys(`${prefix}:*`);
-      expect(keys.length).toBeGreaterThan(0);
-      await redis.del(...keys);
+      const s = scheduler({ kind: 'redis', url: redis.url });
+      s.start();
+      s.startSupervising();
+      const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: fast })).name;
+      await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 30 } } })));
+      await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, () => Promise.resolve(supervisionErrors.slice(-5)));
+      const client = new Redis(redis.url);
+      try {
+        expect(await client.dbsize()).toBeGreaterThan(0);
+        await client.flushall();
+        expect(await client.dbsize()).toBeLessThan(5);
+      } finally {
+        client.disconnect();
+      }
+      const explain = async () => ({
+        tasks: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`)).rows,
+        machines: (await t.db.execute(sql`SELECT state, state_changed_at FROM machines WHERE pool = ${pool}`)).rows,
+        supervisionErrors: supervisionErrors.slice(-5),
+      });
+      await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state IN ('completed', 'failed')`)) === 40, 30_000, explain);
+      expect(await checkInvariants(t.db, { pool })).toEqual([]);
+      await s.close({ graceMs: 2000 });
     } finally {
-      redis.disconnect();
+      await redis.stop();
     }
-    const explain = async () => ({
-      tasks: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`)).rows,
-      machines: (await t.db.execute(sql`SELECT state, state_changed_at FROM machines WHERE pool = ${pool}`)).rows,
-      runs: await s.deps.queues.runs.getJobCounts(),
-      supervisionErrors: supervisionErrors.slice(-5),
-    });
-    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state IN ('completed', 'failed')`)) === 40, 20_000, explain);
-    expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 });
