@@ -10,20 +10,37 @@ import { machineEntity } from './transition.js';
 export interface Reservation {
   /** The new rows, written before any cloud call: each is the intent to create one instance. */
   machines: MachineRow[];
-  /** How many of the requested machines the pool's max_size (or being inactive) refused. */
+  /** How many of the requested machines max_size, the global limit, or an inactive pool refused. */
   refused: number;
 }
 
-export async function reserveMachines(db: Db, pool: string, count: number, actor = 'scaler'): Promise<Reservation> {
+export interface ReserveOptions {
+  actor?: string;
+  /** A cap on machines across all pools, reserved as atomically as each pool's max_size. */
+  globalLimit?: number | undefined;
+}
+
+/** Names the cluster-wide capacity lock among advisory locks. */
+const GLOBAL_CAPACITY_LOCK = 0x5a4dcafe;
+
+export async function reserveMachines(db: Db, pool: string, count: number, options: ReserveOptions | string = {}): Promise<Reservation> {
+  const { actor = 'scaler', globalLimit } = typeof options === 'string' ? { actor: options } : options;
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
   return withTransaction(db, async (tx) => {
+    // Lock order: the global lock (if any) before the pool row, for every reserver.
+    let globalRoom = Number.POSITIVE_INFINITY;
+    if (globalLimit !== undefined) {
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${GLOBAL_CAPACITY_LOCK})`);
+      const all = await tx.execute(sql`SELECT count(*)::int AS n FROM ${machines}`);
+      globalRoom = Math.max(0, globalLimit - Number(all.rows[0]?.n ?? 0));
+    }
     const locked = await tx.execute(sql`SELECT max_size, active FROM ${pools} WHERE ${pools.name} = ${pool} FOR UPDATE`);
     const limits = locked.rows[0];
     if (!limits) throw new Error(`unknown pool "${pool}"`);
     // Every row counts, `deleting` and `failed` included: their instances may still exist.
     const counted = await tx.execute(sql`SELECT count(*)::int AS n FROM ${machines} WHERE ${machines.pool} = ${pool}`);
     const current = Number(counted.rows[0]?.n ?? 0);
-    const room = limits.active ? Math.max(0, Number(limits.max_size) - current) : 0;
+    const room = limits.active ? Math.min(globalRoom, Math.max(0, Number(limits.max_size) - current)) : 0;
     const granted = Math.min(count, room);
     if (granted === 0) return { machines: [], refused: count };
     const inserted = await tx.execute(sql`

@@ -54,6 +54,8 @@ export interface SchedulerOptions {
   /** How often the pools this process leads are reconciled with the queue and the cloud. */
   reconcileEveryMs?: number;
   reconcile?: Partial<ReconcileOptions>;
+  /** At most this many machines across all pools (each pool's max_size still applies). */
+  maxMachinesTotal?: number;
   /** BullMQ lock and stall detection: how fast a dead process's jobs are taken over. */
   workerTiming?: WorkerTiming;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
@@ -133,7 +135,7 @@ export class Scheduler {
 
   /** Reserves up to `count` machines of the pool (never past max_size) and queues their creation. */
   async provision(pool: string, count: number): Promise<number> {
-    const { machines } = await reserveMachines(this.deps.lifecycle.db, pool, count, this.deps.lifecycle.actor);
+    const { machines } = await reserveMachines(this.deps.lifecycle.db, pool, count, { actor: this.deps.lifecycle.actor, globalLimit: this.options.maxMachinesTotal });
     await Promise.all(machines.map((m) => this.deps.queues.machines.add('provision', { op: 'provision', machineId: m.id }, { ...MACHINE_JOB_OPTIONS, jobId: machineJobId('provision', m.id, m.version) })));
     return machines.length;
   }
