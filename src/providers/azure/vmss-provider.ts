@@ -185,9 +185,16 @@ export class VmssProvider implements Provider {
    */
   private async grow(by: number): Promise<void> {
     const { compute } = await this.client();
+    let first: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.scaleSet);
-      const target = (current.sku?.capacity ?? 0) + by;
+      const capacity = current.sku?.capacity ?? 0;
+      // After a 412 the capacity moved: maybe our own write, whose response was lost (its retry
+      // then carried a stale ETag), maybe another daemon. Growing again could overshoot; the
+      // hand-out lists the free instances, and a shortfall is simply retried.
+      if (first !== undefined && capacity !== first) return;
+      first ??= capacity;
+      const target = capacity + by;
       try {
         await this.operations.run(() =>
           compute.virtualMachineScaleSets.update(
