@@ -57,11 +57,6 @@ export function markFailed(ex: Executor, id: string, error: string, options: Tra
   return transitionMachine(ex, id, 'fail', options, { set: [sql`last_error = ${error}`] });
 }
 
-/** Remembers a provider error on the row without changing its state (for operators). */
-export async function recordMachineError(ex: Executor, id: string, error: string): Promise<void> {
-  await ex.execute(sql`UPDATE ${machines} SET last_error = ${error} WHERE ${machines.id} = ${id}`);
-}
-
 /**
  * The finalizer, and the only statement that deletes a machine row: only from `deleting` and
  * only without a lease, after the provider has reported the instance gone.

@@ -1,16 +1,15 @@
 // Autoscaling under a leader lease, on both queue backends: the pool grows with demand and
 // never past max_size (sampled continuously), shrinks to min_ready (zero included, with no
 // placeholder rows), and the deadline watchdog ends tasks past their timeout.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariants, getTask } from '../../src/machinery/index.js';
 import { LeaderLeases } from '../../src/scheduler/leader.js';
-import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
@@ -59,16 +58,7 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
   let scheduler: Scheduler;
   const errors: string[] = [];
   beforeAll(() => {
-    scheduler = new Scheduler({
-      database: t,
-      backend: backend(),
-      cluster: `c${randomUUID().slice(0, 6)}`,
-      namespace: `a${randomUUID().slice(0, 8)}`,
-      runnerFor: () => new SimRunner({ minDurationMs: 5, maxDurationMs: 40 }),
-      readinessFor: () => ({ bootTimeoutMs: 10_000 }),
-      pollIntervalMs: 10,
-      leaseCheckMs: 20,
-      superviseEveryMs: 50,
+    scheduler = testScheduler(t, backend(), {
       deadlineGraceS: 0,
       onError: (e) => errors.push(String(e)),
     });

@@ -8,7 +8,7 @@ import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js'
 import { converge } from '../../src/scheduler/lifecycle/converge.js';
 import { provision } from '../../src/scheduler/lifecycle/provision.js';
 import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
-import { deleteMachine, releaseAndRecycle, stop } from '../../src/scheduler/lifecycle/teardown.js';
+import { deleteMachine, stop } from '../../src/scheduler/lifecycle/teardown.js';
 import { ProviderRegistry } from '../../src/scheduler/providers.js';
 import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks } from '../support/fixtures.js';
@@ -46,13 +46,13 @@ async function runTaskOn(ctx: LifecycleContext, pool: string): Promise<{ machine
 }
 
 describe('machine lifecycle on the sim provider', () => {
-  it('provisions, boots, serves a task, stops, releases and deletes, leaving nothing behind', async () => {
+  it('provisions, boots, serves a task, then converges: release and delete, leaving nothing behind', async () => {
     const ctx = context();
     const pool = (await addPool(t.db, { settings: fast })).name;
     const machineId = await readyMachine(ctx, pool);
     expect((await getMachine(t.db, machineId))?.ip).toMatch(/^10\./);
     const { taskId } = await runTaskOn(ctx, pool);
-    expect(await releaseAndRecycle(ctx, machineId, taskId, readiness)).toBe('deleted');
+    expect(await converge(ctx, machineId, readiness)).toBe('gone');
     expect(await getMachine(t.db, machineId)).toBeNull();
     expect((await getTask(t.db, taskId))?.state).toBe('completed');
     expect(await path(machineId)).toEqual(['provisioning', 'booting', 'ready', 'leased', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
@@ -64,12 +64,12 @@ describe('machine lifecycle on the sim provider', () => {
     const ctx = context();
     const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage', maxUses: 2 })).name;
     const machineId = await readyMachine(ctx, pool);
-    const first = await runTaskOn(ctx, pool);
-    expect(await releaseAndRecycle(ctx, machineId, first.taskId, readiness)).toBe('ready');
+    await runTaskOn(ctx, pool);
+    expect(await converge(ctx, machineId, readiness)).toBe('ready');
     expect(await getMachine(t.db, machineId)).toMatchObject({ state: 'ready', uses: 1 });
     const second = await runTaskOn(ctx, pool);
     expect(second.machineId).toBe(machineId);
-    expect(await releaseAndRecycle(ctx, machineId, second.taskId, readiness)).toBe('deleted');
+    expect(await converge(ctx, machineId, readiness)).toBe('gone');
     expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
     expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });

@@ -8,11 +8,11 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../src/machinery/index.js';
 import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { prng } from '../support/actors.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
@@ -32,16 +32,10 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
       await addPool(t.db, { name: `zero-${run}`, maxSize: 5, minReady: 0, recycle: 'delete', idleTimeoutS: 0, settings: fast }),
     ];
     const names = pools.map((p) => p.name);
-    const scheduler = new Scheduler({
-      database: t,
-      backend: backend(),
-      cluster: `load-${run}`,
-      namespace: `l${run}`,
+    const scheduler = testScheduler(t, backend(), {
       runnerFor: () => new SimRunner({ minDurationMs: 1, maxDurationMs: 30 }),
       readinessFor: () => ({ bootTimeoutMs: 30_000 }),
-      pollIntervalMs: 10,
       leaseCheckMs: 50,
-      superviseEveryMs: 50,
       reconcileEveryMs: 500,
       reconcile: { stuckAfterMs: 5000, leaseGraceMs: 5000, orphanGraceMs: 5000 },
     });

@@ -1,14 +1,13 @@
 // The task pipeline in one process, on both queue backends, with the sim provider: submitted
 // tasks are dispatched to ready machines, run, and end; machines are reimaged or deleted.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelTask, checkInvariants, getTask } from '../../src/machinery/index.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
-import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
+import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
@@ -23,16 +22,7 @@ async function states(pool: string): Promise<Record<string, number>> {
 describe.each(QUEUE_BACKENDS)('task pipeline on %s', (_, backend) => {
   let scheduler: Scheduler;
   beforeAll(() => {
-    scheduler = new Scheduler({
-      database: t,
-      backend: backend(),
-      cluster: `c${randomUUID().slice(0, 6)}`,
-      namespace: `p${randomUUID().slice(0, 8)}`,
-      runnerFor: () => new SimRunner({ minDurationMs: 5, maxDurationMs: 30 }),
-      readinessFor: () => ({ bootTimeoutMs: 10_000 }),
-      pollIntervalMs: 10,
-      leaseCheckMs: 20,
-    });
+    scheduler = testScheduler(t, backend());
     scheduler.start();
   });
   afterAll(async () => {

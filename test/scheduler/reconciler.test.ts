@@ -6,11 +6,11 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants, getMachine, getPool, getTask } from '../../src/machinery/index.js';
 import type { QueueBackend } from '../../src/scheduler/queue.js';
-import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { startPrivateRedis } from '../support/private-redis.js';
 import { useTestDatabase } from '../support/database.js';
+import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
 import { addPool } from '../support/fixtures.js';
 
@@ -23,16 +23,7 @@ afterEach(async () => {
 });
 
 function scheduler(backend: QueueBackend = { kind: 'postgres' }): Scheduler {
-  const s = new Scheduler({
-    database: t,
-    backend,
-    cluster: `c${randomUUID().slice(0, 6)}`,
-    namespace: `r${randomUUID().slice(0, 8)}`,
-    runnerFor: () => new SimRunner({ minDurationMs: 5, maxDurationMs: 40 }),
-    readinessFor: () => ({ bootTimeoutMs: 10_000 }),
-    pollIntervalMs: 10,
-    leaseCheckMs: 20,
-    superviseEveryMs: 50,
+  const s = testScheduler(t, backend, {
     reconcileEveryMs: 100,
     reconcile: { stuckAfterMs: 1000, leaseGraceMs: 1000, orphanGraceMs: 0 },
     onError: (e) => supervisionErrors.push(e instanceof Error ? e.message : String(e)),

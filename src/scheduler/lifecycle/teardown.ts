@@ -1,7 +1,7 @@
-// Teardown, in the order DESIGN.md fixes: stop → release → (reimage back to ready | delete the
-// instance until the provider reports it gone, then delete the record). Each step is a
+// Teardown phases, run in the order DESIGN.md fixes by converge: stop → release → (reimage back
+// to ready | delete the instance until the provider reports it gone, then delete the record). Each step is a
 // conditional transition; cloud calls happen between them, never inside a transaction.
-import { beginReimage, markFailed, markStopped, releaseMachine, requestDelete, finalizeDelete } from '../../machinery/index.js';
+import { beginReimage, finalizeDelete, markFailed, markStopped, requestDelete } from '../../machinery/index.js';
 import { isProviderError, transient } from '../../providers/errors.js';
 import type { Provider } from '../../providers/types.js';
 import { load, pause, type LifecycleContext } from './context.js';
@@ -23,16 +23,6 @@ export async function stop(ctx: LifecycleContext, machineId: string): Promise<'s
 }
 
 export type RecycleResult = 'ready' | 'deleted' | 'failed' | 'skipped';
-
-/**
- * stopped → released (the lease ends, the task's final state is recorded), then back to ready by
- * reimage when the pool recycles that way and the machine has uses left, else deleted.
- */
-export async function releaseAndRecycle(ctx: LifecycleContext, machineId: string, taskId: string | null, readiness: ReadinessOptions): Promise<RecycleResult> {
-  const released = await releaseMachine(ctx.db, { machineId, taskId }, { actor: ctx.actor });
-  if (!released.machine.ok) return 'skipped';
-  return recycle(ctx, machineId, readiness);
-}
 
 export async function recycle(ctx: LifecycleContext, machineId: string, readiness: ReadinessOptions): Promise<RecycleResult> {
   const loaded = await load(ctx, machineId);
