@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -42,6 +43,10 @@ export const pools = pgTable(
     maxUses: integer('max_uses'),
     idleTimeoutS: integer('idle_timeout_s').notNull().default(600),
     recycle: text().notNull().default('delete'),
+    // How tasks run on the pool's machines: `{ kind: 'sim', ... }` or `{ kind: 'command', ... }`.
+    runner: jsonb().$type<Record<string, unknown>>().notNull().default({ kind: 'sim' }),
+    // When a booted machine counts as ready: `{ bootTimeoutS, probe?: { kind: 'tcp' | 'http', ... } }`.
+    readiness: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     // A pool that left the config keeps its row (machines reference it) but gets no new capacity.
     active: boolean().notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -174,6 +179,16 @@ export const events = pgTable(
     check('events_entity_check', sql`${t.entity} IN ${list(['machine', 'task'])}`),
   ],
 );
+
+/**
+ * Token buckets for the rate limit per provider account, shared by every daemon: `tokens` as of
+ * `updated_at`, refilled on read. One row per account; taking a token is one conditional upsert.
+ */
+export const rateBuckets = pgTable('rate_buckets', {
+  account: text().primaryKey(),
+  tokens: doublePrecision().notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 export type PoolRow = typeof pools.$inferSelect;
 export type MachineRow = typeof machines.$inferSelect;

@@ -10,3 +10,4 @@ export * from './task-lifecycle.js';
 export * from './tasks.js';
 export * from './transition-table.js';
 export { transitionMachine, transitionTask, type TransitionOptions } from './transition.js';
+export * from './rate-buckets.js';

@@ -1,18 +1,29 @@
 // Machine jobs: provision (create, boot, then dispatch the pool), retire (a drained or failed
 // machine down to a deleted row), or resume one a crash left half done. Retryable provider
-// errors are thrown for BullMQ to retry with backoff.
-import { getMachine, getPool } from '../machinery/index.js';
+// errors are thrown for BullMQ to retry with backoff. Each job first takes a token from its
+// provider account's bucket; without one it is delayed, not failed, and costs no attempt.
+import { DelayedError, type Job } from 'bullmq';
+import { getMachine, getPool, takeToken } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
 import { converge } from './lifecycle/converge.js';
 import type { MachineJob } from './queue.js';
 
-export async function runMachineJob(deps: SchedulerDependencies, job: MachineJob): Promise<void> {
-  const machine = await getMachine(deps.lifecycle.db, job.machineId);
+export async function runMachineJob(deps: SchedulerDependencies, job: Job<MachineJob>, token?: string): Promise<void> {
+  const { db, providers } = deps.lifecycle;
+  const machine = await getMachine(db, job.data.machineId);
   if (!machine) return;
-  const pool = await getPool(deps.lifecycle.db, machine.pool);
+  const pool = await getPool(db, machine.pool);
   if (!pool) throw new Error(`machine ${machine.id} names pool ${machine.pool}, which does not exist`);
+  const limit = deps.machineRateLimits[pool.provider as keyof typeof deps.machineRateLimits];
+  if (limit) {
+    const grant = await takeToken(db, providers.accountOf(pool), limit);
+    if (!grant.granted) {
+      await job.moveToDelayed(Date.now() + grant.retryInMs, token);
+      throw new DelayedError(`rate limit of ${providers.accountOf(pool)}: retry in ${grant.retryInMs} ms`);
+    }
+  }
   // Provision, retire or resume: every machine job drives the machine to rest from wherever it is.
-  const resting = await converge(deps.lifecycle, job.machineId, deps.readinessFor(pool));
+  const resting = await converge(deps.lifecycle, machine.id, deps.readinessFor(pool));
   if (resting === 'ready') await dispatch(deps, pool.name);
 }

@@ -32,6 +32,23 @@ export class ProviderRegistry {
     return provider;
   }
 
+  /**
+   * The account a pool's cloud calls are charged to, which is what cloud rate limits count:
+   * EC2 per region (and endpoint), Azure per subscription, the sim cloud as one.
+   */
+  accountOf(pool: PoolRow): string {
+    const s = pool.settings;
+    const text = (key: string) => (typeof s[key] === 'string' ? s[key] : '');
+    switch (pool.provider) {
+      case 'aws':
+        return `aws:${text('region')}:${text('endpoint')}`;
+      case 'azure':
+        return `azure:${text('subscriptionId')}:${text('endpoint')}`;
+      default:
+        return pool.provider;
+    }
+  }
+
   private build(pool: PoolRow): Provider {
     const { db, cluster } = this.options;
     const base = { cluster, pool: pool.name, settings: pool.settings };

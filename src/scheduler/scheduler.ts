@@ -3,7 +3,9 @@
 import type { Worker } from 'bullmq';
 import type { Database } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { getTask, listPools, reserveMachines } from '../machinery/index.js';
+import type { ProviderName } from '../db/states.js';
+import { getTask, listPools, reserveMachines, type RateLimit } from '../machinery/index.js';
+import { readinessForPool, runnerForPool } from './pool-settings.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
@@ -27,6 +29,9 @@ import { LeaderLeases } from './leader.js';
 import { MACHINE_JOB_OPTIONS, supervise } from './supervisor.js';
 import { reconcile, type ReconcileOptions } from './reconciler.js';
 
+// EC2's mutating-API bucket refills at 5/s per region with bursts of 50, and a machine job makes
+// about two calls; Azure's per-subscription write limit is similar per minute. Sim is unlimited.
+const DEFAULT_MACHINE_RATE_LIMITS: Partial<Record<ProviderName, RateLimit>> = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } };
 const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: 120_000, leaseGraceMs: 60_000, orphanGraceMs: 600_000 };
 import type { Runner } from './runners/types.js';
 
@@ -40,8 +45,12 @@ export interface SchedulerOptions {
   runConcurrency?: number;
   /** Machine operations at once in this process. */
   machineConcurrency?: number;
-  runnerFor: (pool: PoolRow) => Runner;
-  readinessFor: (pool: PoolRow) => ReadinessOptions;
+  /** Default: the runner the pool's row names (`runnerForPool`). */
+  runnerFor?: (pool: PoolRow) => Runner;
+  /** Default: the boot timeout and probe the pool's row names (`readinessForPool`). */
+  readinessFor?: (pool: PoolRow) => ReadinessOptions;
+  /** Machine jobs started per second per provider account, shared by every daemon. Default: aws and azure 10/s (burst 20), sim unlimited. */
+  machineRateLimits?: Partial<Record<ProviderName, RateLimit>>;
   pollIntervalMs?: number;
   leaseCheckMs?: number;
   azure?: ProviderOptions['azure'];
@@ -85,8 +94,9 @@ export class Scheduler {
         runs: createQueue<RunJob>(RUN_QUEUE, settings),
         machines: createQueue<MachineJob>(MACHINE_QUEUE, settings),
       },
-      runnerFor: options.runnerFor,
-      readinessFor: options.readinessFor,
+      runnerFor: options.runnerFor ?? runnerForPool,
+      readinessFor: options.readinessFor ?? readinessForPool,
+      machineRateLimits: options.machineRateLimits ?? DEFAULT_MACHINE_RATE_LIMITS,
       leaseCheckMs: options.leaseCheckMs ?? 1000,
     };
     this.leases = new LeaderLeases(options.database, options.cluster);
@@ -129,7 +139,7 @@ export class Scheduler {
         if (task?.state === 'queued') await dispatch(deps, task.pool);
       }, 4, this.options.workerTiming),
       createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32, this.options.workerTiming),
-      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job) => runMachineJob(deps, job.data), this.options.machineConcurrency ?? 16, this.options.workerTiming),
+      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), this.options.machineConcurrency ?? 16, this.options.workerTiming),
     );
   }
 

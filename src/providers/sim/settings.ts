@@ -9,6 +9,8 @@ export const simSettingsSchema = z
     terminateDelayMs: z.number().int().min(0).max(3_600_000).default(200),
     /** How long a terminated instance stays visible to get/list, as on EC2. */
     terminatedVisibleS: z.number().int().min(0).max(86_400).default(60),
+    /** Every instance's address; lets runners and readiness probes reach something real (127.0.0.1). Random 10.x when unset. */
+    address: z.union([z.ipv4(), z.ipv6()]).optional(),
     notFoundGraceS: z.number().int().min(0).max(3600).default(30),
     faults: z
       .object({

@@ -97,7 +97,7 @@ export class SimProvider implements Provider {
     const dies = f.deathRate && this.random() < f.deathRate ? Math.round(this.random() * f.deathWithinS * 1000) : null;
     const tags = { ...request.tags, [TAG.cluster]: this.options.cluster, [TAG.pool]: this.options.pool, [TAG.machine]: request.machineId, [TAG.name]: request.name };
     const id = `sim-${randomBytes(8).toString('hex')}`;
-    const ip = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 254)}`;
+    const ip = this.settings.address ?? `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 254)}`;
     const o = this.options;
     // Idempotent on the machine id: a repeated create returns the instance the first one made.
     const created = await o.db.execute(sql`
