@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.js';
 import { machines, type MachineRow } from '../db/schema.js';
+import { MACHINE_HOLDING_STATES } from '../db/states.js';
 import { MACHINE_DELETABLE_STATE, MACHINE_DELETED } from './machine-lifecycle.js';
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
@@ -30,6 +31,20 @@ export function markReady(ex: Executor, id: string, options: TransitionOptions, 
 /** Take a ready machine out of service. A leased machine answers Conflict: it cannot be drained. */
 export function drainMachine(ex: Executor, id: string, options: TransitionOptions) {
   return transitionMachine(ex, id, 'drain', options, { set: [sql`retire_requested = true`] });
+}
+
+/**
+ * Ask that a machine still serving a task be deleted, not reimaged, once it is released (an
+ * operator's drain-after-task). One conditional statement: only a machine that will pass through
+ * release can take the request; the answer is the row as it is now, or null if it is gone.
+ */
+export async function requestRetireAfterTask(ex: Executor, id: string): Promise<Outcome<MachineRow>> {
+  const updated = await ex.execute(sql`
+    UPDATE ${machines} SET retire_requested = true, version = version + 1
+    WHERE ${machines.id} = ${id} AND ${machines.state} = ANY(${sql.param([...MACHINE_HOLDING_STATES])}::text[])
+    RETURNING *`);
+  const row = updated.rows[0];
+  return row ? ok(machineEntity.map(row)) : conflict(await getMachine(ex, id));
 }
 
 /**

@@ -37,6 +37,6 @@ export async function supervise(
 }
 
 /** Queues a machine job; the job id includes the machine's version, so repeats of one step collapse. */
-export async function enqueueMachine(deps: SchedulerDependencies, op: 'provision' | 'retire' | 'resume', machineId: string, version = Date.now()): Promise<void> {
+export async function enqueueMachine(deps: Pick<SchedulerDependencies, 'queues'>, op: 'provision' | 'retire' | 'resume', machineId: string, version = Date.now()): Promise<void> {
   await deps.queues.machines.add(op, { op, machineId }, { ...MACHINE_JOB_OPTIONS, jobId: machineJobId(op, machineId, version) });
 }

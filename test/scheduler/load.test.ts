@@ -7,54 +7,35 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../src/machinery/index.js';
-import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { submit } from '../../src/scheduler/submission.js';
-import { prng } from '../support/actors.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
 import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
-import { addPool } from '../support/fixtures.js';
+import { addThreePools, sampleSizes, scriptedFailures, tasksByState, unsettledPools } from '../support/workload.js';
 
 const t = useTestDatabase('load', 24, { queue: true });
 const TASKS = 1000;
-const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
-
 
 const rows = async (query: ReturnType<typeof sql>) => (await t.db.execute(query)).rows;
 
 describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) => {
   it('ends every task, keeps the invariants and max_size, and settles at min_ready', async () => {
-    const run = randomUUID().slice(0, 6);
-    const pools = [
-      await addPool(t.db, { name: `once-${run}`, maxSize: 8, minReady: 1, maxUses: 1, recycle: 'delete', idleTimeoutS: 0, settings: fast }),
-      await addPool(t.db, { name: `reimage-${run}`, maxSize: 6, minReady: 2, maxUses: 40, recycle: 'reimage', idleTimeoutS: 0, settings: fast }),
-      await addPool(t.db, { name: `zero-${run}`, maxSize: 5, minReady: 0, recycle: 'delete', idleTimeoutS: 0, settings: fast }),
-    ];
+    const pools = await addThreePools(t.db, randomUUID().slice(0, 6));
     const names = pools.map((p) => p.name);
+    // The runner and boot timeout come from the pool rows, as in production.
     const scheduler = testScheduler(t, backend(), {
-      runnerFor: () => new SimRunner({ minDurationMs: 1, maxDurationMs: 30 }),
-      readinessFor: () => ({ bootTimeoutMs: 30_000 }),
+      runnerFor: undefined,
+      readinessFor: undefined,
       leaseCheckMs: 50,
       reconcileEveryMs: 500,
       reconcile: { stuckAfterMs: 5000, leaseGraceMs: 5000, orphanGraceMs: 5000 },
     });
-    const maxSeen = new Map(names.map((n) => [n, 0]));
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const r of await rows(sql`SELECT pool, count(*)::int AS n FROM machines WHERE pool = ANY(${sql.param(names)}::text[]) GROUP BY pool`)) {
-          maxSeen.set(String(r.pool), Math.max(maxSeen.get(String(r.pool)) ?? 0, Number(r.n)));
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const sampler = sampleSizes(t.db, names);
     try {
       scheduler.start();
       scheduler.startSupervising();
-      const random = prng(2024);
-      const failing = new Set<number>();
-      while (failing.size < TASKS / 20) failing.add(Math.floor(random() * TASKS));
+      const failing = scriptedFailures(TASKS);
       for (let i = 0; i < TASKS; i += 50) {
         await Promise.all(
           Array.from({ length: 50 }, (_, j) =>
@@ -62,17 +43,14 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
           ),
         );
       }
-      const byState = () => rows(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ANY(${sql.param(names)}::text[]) GROUP BY state ORDER BY state`);
+      const byState = () => tasksByState(t.db, names);
       await until(async () => {
-        const s = Object.fromEntries((await byState()).map((r) => [String(r.state), Number(r.n)]));
+        const s = await byState();
         return (s.completed ?? 0) + (s.failed ?? 0) === TASKS;
       }, 150_000, byState);
-      expect(Object.fromEntries((await byState()).map((r) => [String(r.state), Number(r.n)]))).toEqual({ completed: TASKS - TASKS / 20, failed: TASKS / 20 });
-      const settled = () => rows(sql`SELECT pool, state, count(*)::int AS n FROM machines WHERE pool = ANY(${sql.param(names)}::text[]) GROUP BY pool, state`);
-      await until(async () => {
-        const r = await settled();
-        return pools.every((p) => r.filter((x) => x.pool === p.name).reduce((sum, x) => sum + Number(x.n), 0) === p.minReady && r.filter((x) => x.pool === p.name).every((x) => x.state === 'ready'));
-      }, 60_000, settled);
+      expect(await byState()).toEqual({ completed: TASKS - TASKS / 20, failed: TASKS / 20 });
+      await until(async () => Object.keys(await unsettledPools(t.db, pools)).length === 0, 60_000, () => unsettledPools(t.db, pools));
+      const maxSeen = await sampler.stop();
       for (const p of pools) {
         expect(await checkInvariants(t.db, { pool: p.name })).toEqual([]);
         expect(maxSeen.get(p.name)).toBeLessThanOrEqual(p.maxSize);
@@ -82,8 +60,7 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
       const onceLeases = await rows(sql`SELECT count(*)::int AS n FROM events WHERE pool = ${names[0]} AND to_state = 'leased'`);
       expect(Number(onceMachines[0]?.n)).toBe(Number(onceLeases[0]?.n));
     } finally {
-      sampling = false;
-      await sampler;
+      await sampler.stop();
       await scheduler.close({ graceMs: 5000 });
     }
   });

@@ -1,7 +1,6 @@
 // A scheduler process for the multi-process tests: runs until killed (or SIGTERM, then closes).
 // Configured through the environment by the test that spawns it.
 import { openDatabase } from '../../src/db/index.js';
-import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { QueueBackend } from '../../src/scheduler/queue.js';
 
@@ -14,12 +13,12 @@ const scheduler = new Scheduler({
   cluster: env.CLUSTER!,
   namespace: env.NAMESPACE!,
   actor: `worker-${env.WORKER_NAME}`,
-  runnerFor: () => new SimRunner({ minDurationMs: 10, maxDurationMs: 150 }),
-  readinessFor: () => ({ bootTimeoutMs: 30_000 }),
+  // Runner and boot timeout come from the pool rows, as in production.
   runConcurrency: 8,
   pollIntervalMs: 20,
   leaseCheckMs: 100,
   superviseEveryMs: 100,
+  deadlineGraceS: Number(env.DEADLINE_GRACE_S ?? 30),
   reconcileEveryMs: 1000,
   reconcile: { stuckAfterMs: 5000, leaseGraceMs: 5000, orphanGraceMs: 10_000 },
   workerTiming: { lockDurationMs: 3000, stalledIntervalMs: 1000 },
