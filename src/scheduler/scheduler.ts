@@ -79,6 +79,8 @@ export class Scheduler {
   private supervising: NodeJS.Timeout | undefined;
   private tick: Promise<void> = Promise.resolve();
   private lastReconcile = 0;
+  /** Pools this process has recovered since it began leading them. */
+  private readonly recovered = new Set<string>();
 
   constructor(private readonly options: SchedulerOptions) {
     const settings = { database: options.database, backend: options.backend, ...(options.namespace ? { namespace: options.namespace } : {}) };
@@ -120,9 +122,20 @@ export class Scheduler {
     for (const pool of await listPools(this.deps.lifecycle.db)) {
       // One pool's trouble (its cloud down, a bad setting) must not stop the others' supervision.
       try {
-        if (!(await this.leases.tryLead(pool.name))) continue;
+        if (!(await this.leases.tryLead(pool.name))) {
+          this.recovered.delete(pool.name);
+          continue;
+        }
+        const options = { ...DEFAULT_RECONCILE, ...this.options.reconcile };
+        if (!this.recovered.has(pool.name)) {
+          // Startup recovery, also run when the lease moves here from a dead daemon: nobody may be
+          // left to finish what the tables show in flight, so resume it all now rather than after
+          // the stuck thresholds. Converge and the run jobs are safe to run twice.
+          await reconcile(this.deps, pool.name, { ...options, stuckAfterMs: 0, leaseGraceMs: 0 });
+          this.recovered.add(pool.name);
+        }
         await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
-        if (reconcileNow) await reconcile(this.deps, pool.name, { ...DEFAULT_RECONCILE, ...this.options.reconcile });
+        if (reconcileNow) await reconcile(this.deps, pool.name, options);
       } catch (error) {
         this.options.onError?.(new Error(`pool ${pool.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
       }

@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants, getMachine, getPool, getTask } from '../../src/machinery/index.js';
-import type { QueueBackend } from '../../src/scheduler/queue.js';
+import { createQueue, MACHINE_QUEUE, RUN_QUEUE, TASK_QUEUE, type QueueBackend } from '../../src/scheduler/queue.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { startPrivateRedis } from '../support/private-redis.js';
@@ -89,5 +89,44 @@ describe('reconciler', () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  it('recovers at startup what a crashed daemon left in flight, without waiting for the stuck thresholds', async () => {
+    const pool = (await addPool(t.db, { maxSize: 3, settings: fast })).name;
+    const identity = { cluster: `crash-${randomUUID().slice(0, 8)}`, namespace: `n${randomUUID().slice(0, 8)}` };
+    // The first daemon's runner only ends when its lease is taken away: its leases are in flight
+    // when it "crashes", and its code keeps running afterwards, as a zombie would.
+    const first = testScheduler(t, { kind: 'postgres' }, {
+      ...identity,
+      runnerFor: () => ({ run: ({ signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ outcome: 'failed', error: 'zombie' }))) }),
+    });
+    first.start();
+    first.startSupervising();
+    const tasks = await Promise.all(Array.from({ length: 3 }, () => submit(t.db, first.deps.queues.tasks, { pool, payload: {}, maxAttempts: 3 })));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'running'`)) === 3);
+    // Crash: workers cut at once, and every job the daemon had is lost with its queue.
+    await first.close({ graceMs: 0 });
+    const lost = [TASK_QUEUE, RUN_QUEUE, MACHINE_QUEUE].map((name) => createQueue(name, { database: t, backend: { kind: 'postgres' }, namespace: identity.namespace }));
+    await Promise.all(lost.map((q) => q.obliterate({ force: true })));
+    await Promise.all(lost.map((q) => q.close()));
+    // The next daemon's thresholds are an hour: only startup recovery can finish this work now.
+    const second = testScheduler(t, { kind: 'postgres' }, {
+      ...identity,
+      onError: (e) => supervisionErrors.push(e instanceof Error ? e.message : String(e)),
+      reconcileEveryMs: 3_600_000,
+      reconcile: { stuckAfterMs: 3_600_000, leaseGraceMs: 3_600_000, orphanGraceMs: 3_600_000 },
+    });
+    running.push(second);
+    second.start();
+    second.startSupervising();
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 3, 30_000, async () => ({
+      tasks: (await t.db.execute(sql`SELECT state, attempts FROM tasks WHERE pool = ${pool}`)).rows,
+      machines: (await t.db.execute(sql`SELECT state FROM machines WHERE pool = ${pool}`)).rows,
+      runs: await second.deps.queues.runs.getJobCounts(),
+      errors: supervisionErrors.slice(-3),
+    }));
+    for (const task of tasks) expect((await getTask(t.db, task.task.id))?.attempts).toBe(2);
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 30_000);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 });
