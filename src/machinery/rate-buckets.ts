@@ -20,7 +20,7 @@ export async function takeToken(ex: Executor, account: string, limit: RateLimit)
   const taken = await ex.execute(sql`
     INSERT INTO rate_buckets (account, tokens, updated_at) VALUES (${account}, ${limit.burst - 1}::float8, clock_timestamp())
     ON CONFLICT (account) DO UPDATE SET tokens = ${refilled} - 1, updated_at = clock_timestamp()
-    WHERE true
+    WHERE ${refilled} >= 1
     RETURNING tokens`);
   if (taken.rows.length > 0) return { granted: true };
   const current = await ex.execute(sql`
