@@ -1,23 +1,33 @@
 // The `sandfleet` command line. Exit codes: 0 success, 1 a failed operation, 2 bad usage.
 import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/load.js';
 import { databaseUrlFromEnv, DatabaseUnavailableError, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
 import { migrateQueueSchema } from '../scheduler/queue.js';
+import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
+import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
+import { CommandFailed } from './commands/arguments.js';
+import { registerDaemon } from './commands/daemon.js';
+import { registerMachines } from './commands/machines.js';
+import { registerTasks } from './commands/tasks.js';
+import { registerTokens } from './commands/tokens.js';
+import { optionalConfig } from './context.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export async function main(argv: string[]): Promise<number> {
-  let code: number = EXIT.ok;
   const program = new Command('sandfleet')
     .description('Pools of disposable analysis machines on AWS EC2 and Azure VM scale sets, kept consistent in Postgres.')
+    .option('-c, --config <file>', 'config file (default: $SANDFLEET_CONFIG or ./sandfleet.yaml)')
     .exitOverride()
     .showHelpAfterError();
+  const config = () => program.opts<{ config?: string }>().config;
 
   program
     .command('migrate')
     .description('create the database if missing and apply all migrations (safe to run concurrently)')
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }) => {
-      const url = databaseUrlFromEnv();
+      const url = optionalConfig(config())?.databaseUrl ?? databaseUrlFromEnv();
       await migrateDatabase({ url });
       // BullMQ's tables (schema bullmq) for the default PostgreSQL queue backend.
       const database = openDatabase({ url, max: 1 });
@@ -29,13 +39,25 @@ export async function main(argv: string[]): Promise<number> {
       if (options.json) console.log(JSON.stringify({ ok: true, database: redactUrl(url) }));
       else console.log(`migrated ${redactUrl(url)}`);
     });
+  registerDaemon(program, config);
+  registerTasks(program, config);
+  registerMachines(program, config);
+  registerTokens(program, config);
+  // Subcommands inherit exit handling, so their usage errors also end as exit code 2.
+  const inherit = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.exitOverride().showHelpAfterError();
+      inherit(sub);
+    }
+  };
+  inherit(program);
 
   try {
     await program.parseAsync(argv);
+    return EXIT.ok;
   } catch (error) {
-    code = exitCodeFor(error);
+    return exitCodeFor(error);
   }
-  return code;
 }
 
 function exitCodeFor(error: unknown): number {
@@ -43,10 +65,17 @@ function exitCodeFor(error: unknown): number {
     // --help and --version end through here too, successfully.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (error instanceof DatabaseUnavailableError) {
-    console.error(`sandfleet: ${error.message}`);
-    return EXIT.failed;
-  }
-  console.error(`sandfleet: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`sandfleet: ${explain(error)}`);
   return EXIT.failed;
+}
+
+/** What went wrong, and what to do next. */
+function explain(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof DatabaseUnavailableError || error instanceof CommandFailed) return error.message;
+  if (error instanceof NotFound || error instanceof MachineBusy || error instanceof InvalidCursor || error instanceof IdempotencyConflict || error instanceof Unserviceable) return error.message;
+  const e = error as { code?: string; message?: string };
+  if (e.code === 'ECONNREFUSED') return `cannot reach PostgreSQL (${e.message ?? ''}). Start it (for example \`pg_ctlcluster 15 main start\`) or set DATABASE_URL.`;
+  if (e.code === '3D000') return `${e.message ?? 'the database does not exist'}: run \`sandfleet migrate\` (or start the daemon), which creates it.`;
+  if (e.code === '42P01') return `${e.message ?? 'a table is missing'}: the database is not migrated; run \`sandfleet migrate\`.`;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -23,6 +23,7 @@ import {
   TASK_ACTIVE_STATES,
   TASK_OUTCOMES,
   TASK_STATES,
+  TOKEN_ROLES,
 } from './states.js';
 
 /** `('a', 'b')` for a CHECK or partial-index predicate; the lists are constants, never input. */
@@ -190,7 +191,23 @@ export const rateBuckets = pgTable('rate_buckets', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/** API bearer tokens: only a SHA-256 of the secret is stored; the token is shown once, at creation. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid().primaryKey(),
+    name: text().notNull(),
+    role: text().notNull(),
+    hash: text().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_key').on(t.hash), check('api_tokens_role_check', sql`${t.role} IN ${list(TOKEN_ROLES)}`)],
+);
+
 export type PoolRow = typeof pools.$inferSelect;
 export type MachineRow = typeof machines.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;

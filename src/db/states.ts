@@ -37,3 +37,7 @@ export type Platform = (typeof PLATFORMS)[number];
 /** What happens to a machine after release: thrown away, or reimaged back to ready. */
 export const RECYCLE_MODES = ['delete', 'reimage'] as const;
 export type RecycleMode = (typeof RECYCLE_MODES)[number];
+
+/** API roles, each including the ones before it: submitter (tasks), operator (+ machines, pools), admin (+ tokens). */
+export const TOKEN_ROLES = ['submitter', 'operator', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];

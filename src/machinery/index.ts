@@ -9,5 +9,5 @@ export * from './release.js';
 export * from './task-lifecycle.js';
 export * from './tasks.js';
 export * from './transition-table.js';
-export { transitionMachine, transitionTask, type TransitionOptions } from './transition.js';
+export { observeTransitions, transitionMachine, transitionTask, type TransitionObservation, type TransitionOptions } from './transition.js';
 export * from './rate-buckets.js';

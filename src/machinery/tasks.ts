@@ -132,12 +132,15 @@ export interface TaskFilter {
   pool?: string | undefined;
   state?: TaskState | undefined;
   limit?: number | undefined;
+  /** Keyset pagination: only tasks after this one in the newest-first order. */
+  after?: string | undefined;
 }
 
 export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<TaskRow[]> {
   const conditions = [sql`true`];
   if (filter.pool !== undefined) conditions.push(sql`${tasks.pool} = ${filter.pool}`);
   if (filter.state !== undefined) conditions.push(sql`${tasks.state} = ${filter.state}`);
+  if (filter.after !== undefined) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) < (SELECT created_at, id FROM ${tasks} WHERE id = ${filter.after})`);
   const result = await ex.execute(sql`
     SELECT * FROM ${tasks} WHERE ${sql.join(conditions, sql` AND `)}
     ORDER BY ${tasks.createdAt} DESC, ${tasks.id} DESC LIMIT ${filter.limit ?? 100}`);

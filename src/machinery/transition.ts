@@ -31,6 +31,21 @@ interface Entity<Row> {
   map: (raw: Record<string, unknown>) => Row;
 }
 
+/** One attempted transition, for metrics: a conflict is `ok: false` (counted even if an enclosing transaction rolls back). */
+export interface TransitionObservation {
+  entity: 'machine' | 'task';
+  to: string;
+  ok: boolean;
+}
+
+const listeners = new Set<(observation: TransitionObservation) => void>();
+
+/** Registers a listener for every transition attempt in this process; returns its removal. */
+export function observeTransitions(listener: (observation: TransitionObservation) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 export const machineEntity: Entity<MachineRow> = { kind: 'machine', table: machines, map: rowMapper(machines) };
 export const taskEntity: Entity<TaskRow> = { kind: 'task', table: tasks, map: rowMapper(tasks) };
 
@@ -88,6 +103,7 @@ async function applyTransition<S extends string, Row>(
     )
     SELECT * FROM changed`);
   const changed = result.rows[0];
+  for (const listener of listeners) listener({ entity: entity.kind, to: spec.to, ok: changed !== undefined });
   if (changed) return ok(entity.map(changed));
   return conflict(await fetchRow(ex, entity, id));
 }

@@ -3,7 +3,9 @@
 // reused once its task is done. Scale-down drains through the same transition (supervisor.ts).
 import type { MachineRow } from '../db/schema.js';
 import { drainMachine, getMachine, requestRetireAfterTask } from '../machinery/index.js';
-import type { SchedulerDependencies } from './dependencies.js';
+import type { Queue } from 'bullmq';
+import type { Db } from '../db/database.js';
+import type { MachineJob } from './queue.js';
 import { enqueueMachine } from './supervisor.js';
 
 export type DrainResult =
@@ -16,11 +18,17 @@ export type DrainResult =
 /** States in which the machine is already on its way out: a drain there is a no-op, not an error. */
 const RETIRING = new Set(['draining', 'stopping', 'stopped', 'released', 'deleting', 'failed']);
 
-export async function drain(deps: Pick<SchedulerDependencies, 'lifecycle' | 'queues'>, machineId: string, options: { afterTask?: boolean; reason?: string } = {}): Promise<DrainResult> {
-  const { db, actor } = deps.lifecycle;
+export interface DrainContext {
+  db: Db;
+  actor: string;
+  queues: { machines: Queue<MachineJob> };
+}
+
+export async function drain(ctx: DrainContext, machineId: string, options: { afterTask?: boolean; reason?: string } = {}): Promise<DrainResult> {
+  const { db, actor } = ctx;
   const drained = await drainMachine(db, machineId, { actor, reason: options.reason ?? 'drained by an operator' });
   if (drained.ok) {
-    await enqueueMachine(deps, 'retire', machineId, drained.row.version);
+    await enqueueMachine(ctx, 'retire', machineId, drained.row.version);
     return { kind: 'draining', machine: drained.row };
   }
   const current = drained.current ?? (await getMachine(db, machineId));

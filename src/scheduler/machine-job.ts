@@ -25,5 +25,6 @@ export async function runMachineJob(deps: SchedulerDependencies, job: Job<Machin
   }
   // Provision, retire or resume: every machine job drives the machine to rest from wherever it is.
   const resting = await converge(deps.lifecycle, machine.id, deps.readinessFor(pool));
+  deps.log.info({ machine_id: machine.id, pool: pool.name, op: job.data.op, resting }, 'machine job done');
   if (resting === 'ready') await dispatch(deps, pool.name);
 }

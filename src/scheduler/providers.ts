@@ -9,12 +9,15 @@ import { Ec2Provider } from '../providers/aws/ec2-provider.js';
 import { VmssProvider } from '../providers/azure/vmss-provider.js';
 import { SimProvider } from '../providers/sim/sim-provider.js';
 import type { AdoptionLedger, Provider } from '../providers/types.js';
+import { instrument, type CloudCallObserver } from './instrumented-provider.js';
 
 export interface ProviderOptions {
   db: Db;
   cluster: string;
   /** Tests and emulators only; production uses DefaultAzureCredential and public CAs. */
   azure?: { credential?: TokenCredential; tlsOptions?: TlsSettings };
+  /** Sees every cloud call (metrics). */
+  observeCalls?: CloudCallObserver;
 }
 
 export class ProviderRegistry {
@@ -27,7 +30,8 @@ export class ProviderRegistry {
     const fingerprint = JSON.stringify([pool.provider, pool.settings]);
     const cached = this.built.get(pool.name);
     if (cached?.settings === fingerprint) return cached.provider;
-    const provider = this.build(pool);
+    const built = this.build(pool);
+    const provider = this.options.observeCalls ? instrument(built, this.options.observeCalls) : built;
     this.built.set(pool.name, { settings: fingerprint, provider });
     return provider;
   }

@@ -18,9 +18,14 @@ export async function runLease(deps: SchedulerDependencies, job: RunJob): Promis
   const pool = await getPool(db, machine.pool);
   if (!pool) throw new Error(`machine ${machine.id} names pool ${machine.pool}, which does not exist`);
   if (started.ok) {
+    const ids = { task_id: job.taskId, machine_id: job.machineId, pool: pool.name };
+    deps.log.info(ids, 'task started');
+    deps.observeTask({ kind: 'started', task: started.row });
     const verdict = await runWatched(deps, started.row, machine);
     // A Conflict here means the lease already ended (canceled, timed out, machine lost).
-    await finishTask(db, { machineId: job.machineId, taskId: job.taskId }, toTaskVerdict(verdict), { actor });
+    const finished = await finishTask(db, { machineId: job.machineId, taskId: job.taskId }, toTaskVerdict(verdict), { actor });
+    deps.log.info({ ...ids, outcome: verdict.outcome, recorded: finished.machine.ok, ...(verdict.outcome === 'completed' ? {} : { error: verdict.error }) }, 'task finished');
+    deps.observeTask({ kind: 'finished', task: started.row, outcome: verdict.outcome });
   } else if (machine.state === 'leased' && machine.taskId === job.taskId && started.current?.state === 'running') {
     // A repeated job found the task already running: its first run died with its process.
     await finishTask(db, { machineId: job.machineId, taskId: job.taskId }, { outcome: 'requeue', error: 'worker died during the run' }, { actor });

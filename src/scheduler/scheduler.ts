@@ -6,6 +6,8 @@ import type { PoolRow } from '../db/schema.js';
 import type { ProviderName } from '../db/states.js';
 import { getTask, listPools, reserveMachines, type RateLimit } from '../machinery/index.js';
 import { readinessForPool, runnerForPool } from './pool-settings.js';
+import type { CloudCallObserver } from './instrumented-provider.js';
+import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
@@ -67,6 +69,12 @@ export interface SchedulerOptions {
   maxMachinesTotal?: number;
   /** BullMQ lock and stall detection: how fast a dead process's jobs are taken over. */
   workerTiming?: WorkerTiming;
+  /** Structured log lines with task, machine and pool ids (a pino logger fits). */
+  log?: SchedulerLog;
+  /** Task starts and ends, for metrics. */
+  observeTask?: (observation: TaskObservation) => void;
+  /** Every cloud call, for metrics. */
+  observeCalls?: CloudCallObserver;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
   onError?: (error: unknown) => void;
 }
@@ -87,7 +95,12 @@ export class Scheduler {
     this.deps = {
       lifecycle: {
         db: options.database.db,
-        providers: new ProviderRegistry({ db: options.database.db, cluster: options.cluster, ...(options.azure ? { azure: options.azure } : {}) }),
+        providers: new ProviderRegistry({
+          db: options.database.db,
+          cluster: options.cluster,
+          ...(options.azure ? { azure: options.azure } : {}),
+          ...(options.observeCalls ? { observeCalls: options.observeCalls } : {}),
+        }),
         actor: options.actor ?? 'scheduler',
         pollIntervalMs: options.pollIntervalMs ?? 1000,
       },
@@ -99,6 +112,8 @@ export class Scheduler {
       runnerFor: options.runnerFor ?? runnerForPool,
       readinessFor: options.readinessFor ?? readinessForPool,
       machineRateLimits: options.machineRateLimits ?? DEFAULT_MACHINE_RATE_LIMITS,
+      log: options.log ?? SILENT,
+      observeTask: options.observeTask ?? (() => {}),
       leaseCheckMs: options.leaseCheckMs ?? 1000,
     };
     this.leases = new LeaderLeases(options.database, options.cluster);
@@ -134,8 +149,12 @@ export class Scheduler {
           await reconcile(this.deps, pool.name, { ...options, stuckAfterMs: 0, leaseGraceMs: 0 });
           this.recovered.add(pool.name);
         }
-        await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
-        if (reconcileNow) await reconcile(this.deps, pool.name, options);
+        const scaled = await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
+        if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool: pool.name, ...scaled }, 'pool scaled');
+        if (reconcileNow) {
+          const report = await reconcile(this.deps, pool.name, options);
+          if (report.runJobsRestored + report.resumed + report.lost + report.orphansDeleted > 0) this.deps.log.warn({ pool: pool.name, ...report }, 'reconciled drift');
+        }
       } catch (error) {
         this.options.onError?.(new Error(`pool ${pool.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
       }

@@ -40,7 +40,7 @@ export interface SubmitResult {
   created: boolean;
 }
 
-export async function submit(db: Db, queue: Queue<TaskJob>, request: SubmitRequest, idempotencyKey?: string): Promise<SubmitResult> {
+export async function submit(db: Db, queue: Queue<TaskJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api'): Promise<SubmitResult> {
   const pool = choosePool(await listPools(db), request);
   const requestHash = hashRequest(request);
   const { task, created } = await submitTask(
@@ -56,7 +56,7 @@ export async function submit(db: Db, queue: Queue<TaskJob>, request: SubmitReque
       idempotencyKey: idempotencyKey ?? null,
       requestHash,
     },
-    { actor: 'api' },
+    { actor },
   );
   if (!created && task.requestHash !== requestHash) throw new IdempotencyConflict(idempotencyKey ?? '', task.id);
   // Also on a replay: if the first submission died between the insert and the enqueue, this

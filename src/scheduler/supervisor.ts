@@ -4,7 +4,8 @@
 import { getPool, overdueTasks, timeOutTask } from '../machinery/index.js';
 import { decide, drainIdle, poolLoad } from './autoscaler.js';
 import type { SchedulerDependencies } from './dependencies.js';
-import { machineJobId } from './queue.js';
+import type { Queue } from 'bullmq';
+import { machineJobId, type MachineJob } from './queue.js';
 
 export const MACHINE_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
 
@@ -37,6 +38,6 @@ export async function supervise(
 }
 
 /** Queues a machine job; the job id includes the machine's version, so repeats of one step collapse. */
-export async function enqueueMachine(deps: Pick<SchedulerDependencies, 'queues'>, op: 'provision' | 'retire' | 'resume', machineId: string, version = Date.now()): Promise<void> {
+export async function enqueueMachine(deps: { queues: { machines: Queue<MachineJob> } }, op: 'provision' | 'retire' | 'resume', machineId: string, version = Date.now()): Promise<void> {
   await deps.queues.machines.add(op, { op, machineId }, { ...MACHINE_JOB_OPTIONS, jobId: machineJobId(op, machineId, version) });
 }

@@ -26,7 +26,7 @@ describe.each(QUEUE_BACKENDS)('scale-down racing allocation on %s', (_, backend)
     const pool = (await addPool(t.db, { name: `churn-${randomUUID().slice(0, 6)}`, maxSize: 5, minReady: 0, idleTimeoutS: 0, recycle: 'reimage', settings: FAST_SIM })).name;
     const scheduler = testScheduler(t, backend(), { superviseEveryMs: 10, runnerFor: undefined, readinessFor: undefined });
     await t.db.execute(sql`UPDATE pools SET runner = '{"kind":"sim","minDurationMs":1,"maxDurationMs":15}'::jsonb WHERE name = ${pool}`);
-    const staleDeps = { lifecycle: { ...scheduler.deps.lifecycle, actor: 'stale-drainer' }, queues: scheduler.deps.queues };
+    const staleDeps = { db: t.db, actor: 'stale-drainer', queues: scheduler.deps.queues };
     let running = true;
     const stale = { attempts: 0, drained: 0, lostToLease: 0 };
     const violations: unknown[] = [];
@@ -95,24 +95,25 @@ describe('operator drain', () => {
     const scheduler = testScheduler(t, { kind: 'postgres' }, { runnerFor: undefined, readinessFor: undefined });
     try {
       scheduler.start();
+      const operator = { db: t.db, actor: 'operator', queues: scheduler.deps.queues };
       const pool = (await addPool(t.db, { maxSize: 2, recycle: 'reimage', settings: FAST_SIM })).name;
       await scheduler.provision(pool, 2);
       await until(async () => (await rows(sql`SELECT 1 FROM machines WHERE pool = ${pool} AND state = 'ready'`)).length === 2);
       const [idle, busy] = (await rows(sql`SELECT id FROM machines WHERE pool = ${pool} ORDER BY id`)).map((r) => String(r.id));
-      expect((await drain(scheduler.deps, idle!)).kind).toBe('draining');
+      expect((await drain(operator, idle!)).kind).toBe('draining');
       await until(async () => (await rows(sql`SELECT 1 FROM machines WHERE id = ${idle}`)).length === 0);
 
       const { task } = await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 400 } } });
       await until(async () => (await rows(sql`SELECT 1 FROM tasks WHERE id = ${task.id} AND state = 'running'`)).length === 1);
-      const refused = await drain(scheduler.deps, busy!);
+      const refused = await drain(operator, busy!);
       expect(refused.kind === 'refused' && refused.machine.state).toBe('leased');
-      expect((await drain(scheduler.deps, busy!, { afterTask: true })).kind).toBe('after_task');
+      expect((await drain(operator, busy!, { afterTask: true })).kind).toBe('after_task');
       await until(async () => (await rows(sql`SELECT 1 FROM machines WHERE id = ${busy}`)).length === 0);
       expect((await rows(sql`SELECT state FROM tasks WHERE id = ${task.id}`))[0]?.state).toBe('completed');
       // Deleted after its task, never reimaged back into the pool.
       const path = (await rows(sql`SELECT to_state FROM events WHERE entity_id = ${busy} ORDER BY id`)).map((r) => r.to_state);
       expect(path.slice(-6)).toEqual(['leased', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
-      expect((await drain(scheduler.deps, busy!)).kind).toBe('not_found');
+      expect((await drain(operator, busy!)).kind).toBe('not_found');
     } finally {
       await scheduler.close({ graceMs: 2000 });
     }

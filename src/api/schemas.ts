@@ -1,0 +1,40 @@
+// The REST inputs as zod schemas: they validate (unknown fields rejected, no type coercion in
+// bodies) and, converted to JSON Schema, document the API in /openapi.json.
+import { z } from 'zod';
+import { MACHINE_STATES, PLATFORMS, TASK_STATES, TOKEN_ROLES } from '../db/states.js';
+
+export const PAYLOAD_LIMIT = 64 * 1024;
+
+export const submitBody = z
+  .object({
+    pool: z.string().min(1).max(63).optional(),
+    platform: z.enum(PLATFORMS).optional(),
+    tags: z.array(z.string().min(1).max(100)).max(32).optional(),
+    payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= PAYLOAD_LIMIT, `payload must be at most ${PAYLOAD_LIMIT} bytes of JSON`),
+    priority: z.number().int().min(0).max(100).optional(),
+    timeout_s: z.number().int().min(1).max(86_400).optional(),
+    max_attempts: z.number().int().min(1).max(10).optional(),
+  })
+  .strict();
+
+export const idParams = z.object({ id: z.uuid('must be a UUID') }).strict();
+
+export const taskListQuery = z
+  .object({
+    state: z.enum(TASK_STATES).optional(),
+    pool: z.string().min(1).max(63).optional(),
+    limit: z.coerce.number().int('must be an integer').min(1).max(100).default(50),
+    cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API returned').optional(),
+  })
+  .strict();
+
+export const machineListQuery = z.object({ pool: z.string().min(1).max(63).optional(), state: z.enum(MACHINE_STATES).optional() }).strict();
+
+export const drainQuery = z.object({ after_task: z.enum(['true', 'false']).default('false') }).strict();
+
+export const emptyQuery = z.object({}).strict();
+
+export const tokenBody = z.object({ name: z.string().min(1).max(100), role: z.enum(TOKEN_ROLES) }).strict();
+
+/** The header must be visible ASCII, as an opaque key should be. */
+export const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be 1-200 visible ASCII characters');

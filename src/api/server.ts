@@ -1,0 +1,131 @@
+// The REST API of API.md on Fastify: bearer tokens with nested roles, zod-validated inputs
+// (unknown fields rejected), problem+json errors naming the field, OpenAPI at /openapi.json and
+// interactive docs at /docs. Every operation is the service layer's, shared with the CLI.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import type { ApiTokenRow } from '../db/schema.js';
+import type { TokenRole } from '../db/states.js';
+import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
+import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
+import { authenticate, roleAllows } from '../scheduler/service/tokens.js';
+import type { ServiceContext } from '../scheduler/service/service.js';
+import { problem, sendProblem, ValidationFailed } from './problems.js';
+import { registerRoutes } from './routes.js';
+
+export interface ApiOptions {
+  db: Db;
+  queues: ServiceContext['queues'];
+  /** Database and queue reachable, and not shutting down. */
+  ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  logger?: FastifyBaseLogger;
+  bodyLimit?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token: ApiTokenRow | null;
+  }
+  interface FastifyContextConfig {
+    /** Least role a route needs; routes without one are public (health, metrics, docs). */
+    role?: TokenRole;
+  }
+}
+
+const schemas = new WeakMap<object, z.ZodType>();
+
+/** A route schema for the docs that validates with zod: the JSON Schema object keys the zod schema. */
+export function documented(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  schemas.set(json, schema);
+  return json;
+}
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    // Request ids end up in every log line of the request.
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: true,
+  });
+  app.decorateRequest('token', null);
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const zod = schemas.get(schema);
+    if (!zod) throw new Error(`route schema for ${httpPart ?? 'input'} was not built with documented()`);
+    const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'input');
+    return (data: unknown) => {
+      const parsed = zod.safeParse(data);
+      return parsed.success ? { value: parsed.data } : { error: ValidationFailed.fromZod(part, parsed.error) };
+    };
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'sandfleet', version: '1', description: 'Pools of disposable analysis machines; submit tasks, watch machines and pools.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const role = request.routeOptions.config.role;
+    if (!role) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const token = match?.[1] ? await authenticate(options.db, match[1]) : null;
+    if (!token) {
+      reply.header('www-authenticate', 'Bearer');
+      return sendProblem(reply, problem(401, 'unauthorized', header ? 'the bearer token is not valid (revoked, mistyped, or from another installation)' : 'send Authorization: Bearer <token>; create one with `sandfleet tokens create`'));
+    }
+    if (!roleAllows(token.role, role)) return sendProblem(reply, problem(403, 'forbidden', `this needs the ${role} role; the token has ${token.role}`));
+    request.token = token;
+  });
+
+  app.setErrorHandler((error, request, reply) => sendProblem(reply, toProblem(error, request)));
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.get('/healthz', { schema: { hide: true } }, () => Promise.resolve({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const readiness = await options.ready();
+    return reply.code(readiness.ok ? 200 : 503).send({ status: readiness.ok ? 'ready' : 'not ready', checks: readiness.checks });
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const { contentType, body } = await options.metrics();
+    return reply.type(contentType).send(body);
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
+
+  registerRoutes(app, (request) => ({ db: options.db, queues: options.queues, actor: `api:${request.token?.name ?? 'anonymous'}` }));
+  return app;
+}
+
+function toProblem(error: unknown, request: FastifyRequest): ReturnType<typeof problem> {
+  if (error instanceof ValidationFailed) return problem(400, 'invalid-request', error.message, error.errors);
+  if (error instanceof NotFound) return problem(404, 'not-found', error.message);
+  if (error instanceof MachineBusy) return problem(409, 'machine-busy', error.message);
+  if (error instanceof IdempotencyConflict) return problem(409, 'idempotency-conflict', error.message, [{ field: 'header.idempotency-key', message: 'already used with a different body' }]);
+  if (error instanceof Unserviceable) return problem(422, 'unserviceable', error.message);
+  if (error instanceof InvalidCursor) return problem(400, 'invalid-request', error.message, [{ field: 'query.cursor', message: error.message }]);
+  const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem(413, 'body-too-large', 'the request body is larger than the 1 MiB limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem(415, 'unsupported-media-type', 'send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return problem(400, 'invalid-json', 'the body is not valid JSON', [{ field: 'body', message: fastifyError.message ?? 'invalid JSON' }]);
+  }
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return problem(fastifyError.statusCode, 'bad-request', fastifyError.message ?? 'bad request');
+  }
+  request.log.error({ err: error }, 'request failed');
+  return problem(500, 'internal', 'the server failed to handle this request; it is logged with the request id');
+}
+
+export type Reply = FastifyReply;

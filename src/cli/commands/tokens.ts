@@ -1,0 +1,47 @@
+// `sandfleet tokens create|ls|revoke`: straight against the database (how the first token is made).
+import type { Command } from 'commander';
+import { TOKEN_ROLES, type TokenRole } from '../../db/states.js';
+import { createToken, listTokens, revokeToken } from '../../scheduler/service/tokens.js';
+import { withContext } from '../context.js';
+import { emit, printTable } from '../output.js';
+import { oneOf, uuid } from './arguments.js';
+
+export function registerTokens(program: Command, config: () => string | undefined): void {
+  const tokens = program.command('tokens').description('API bearer tokens');
+  tokens
+    .command('create')
+    .description('create a token; it is shown once, only its hash is stored')
+    .requiredOption('--role <role>', TOKEN_ROLES.join('|'), oneOf(TOKEN_ROLES))
+    .option('--name <name>', 'what the token is for', 'cli')
+    .option('--json', 'print JSON')
+    .action((o: { role: TokenRole; name: string; json?: boolean }) =>
+      withContext(config(), async ({ database }) => {
+        const { token, view } = await createToken(database.db, o.name, o.role);
+        emit(o, { ...view, token }, () => {
+          console.log(token);
+          process.stderr.write(`token ${view.id} (${view.role}) created; it is not shown again\n`);
+        });
+      }),
+    );
+  tokens
+    .command('ls')
+    .description('list tokens (never their secrets)')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      withContext(config(), async ({ database }) => {
+        const list = await listTokens(database.db);
+        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'created_at', 'last_used_at', 'revoked_at']));
+      }),
+    );
+  tokens
+    .command('revoke')
+    .description('revoke a token at once')
+    .argument('<id>', 'token id', uuid)
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      withContext(config(), async ({ database }) => {
+        const view = await revokeToken(database.db, id);
+        emit(o, view, () => console.log(`token ${id} revoked`));
+      }),
+    );
+}

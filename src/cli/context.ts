@@ -1,0 +1,47 @@
+// What CLI commands work with: the database and queues named by the config (or, without a
+// config file, DATABASE_URL and the PostgreSQL queue), the same service layer the API uses.
+import { existsSync } from 'node:fs';
+import { configPath, DEFAULT_DATABASE_URL, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { openDatabase, type Database } from '../db/index.js';
+import { createQueue, MACHINE_QUEUE, TASK_QUEUE, type MachineJob, type QueueBackend, type TaskJob } from '../scheduler/queue.js';
+import type { ServiceContext } from '../scheduler/service/service.js';
+
+export interface CliContext {
+  service: ServiceContext;
+  database: Database;
+  close: () => Promise<void>;
+}
+
+/** The config if one is given or present; null means "database from the environment, PostgreSQL queue". */
+export function optionalConfig(explicit: string | undefined): ResolvedConfig | null {
+  const path = configPath(explicit);
+  if (explicit === undefined && process.env.SANDFLEET_CONFIG === undefined && !existsSync(path)) return null;
+  return loadConfig(path);
+}
+
+export function openContext(configFile: string | undefined): CliContext {
+  const config = optionalConfig(configFile);
+  const url = config?.databaseUrl ?? (process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL);
+  const database = openDatabase({ url, max: 4, applicationName: 'sandfleet-cli' });
+  const backend: QueueBackend = config?.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
+  const settings = { database, backend };
+  const tasks = createQueue<TaskJob>(TASK_QUEUE, settings);
+  const machines = createQueue<MachineJob>(MACHINE_QUEUE, settings);
+  return {
+    database,
+    service: { db: database.db, queues: { tasks, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
+    close: async () => {
+      await Promise.all([tasks.close(), machines.close()]);
+      await database.close();
+    },
+  };
+}
+
+export async function withContext<T>(configFile: string | undefined, work: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = openContext(configFile);
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,102 @@
+// The config file's shape (sandfleet.yaml), validated with messages that name the field. Our own
+// keys are snake_case; a pool's `settings` go to its provider adapter as written, in the
+// adapter's field names, and are validated by the adapter's schema (see src/providers/*/settings.ts).
+import { z } from 'zod';
+import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
+
+const count = z.number().int().min(0);
+const positive = z.number().int().min(1);
+const rateLimit = z.object({ per_second: z.number().positive(), burst: positive }).strict();
+
+const runner = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sim'), min_duration_ms: count.optional(), max_duration_ms: count.optional(), fail_rate: z.number().min(0).max(1).optional() }).strict(),
+  z
+    .object({ kind: z.literal('command'), command: z.string().min(1), args: z.array(z.string()).optional(), kill_grace_ms: count.max(60_000).optional() })
+    .strict(),
+]);
+
+const port = z.number().int().min(1).max(65_535);
+const readiness = z
+  .object({
+    boot_timeout_s: positive.max(86_400).optional(),
+    probe: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('tcp'), port }).strict(),
+        z.object({ kind: z.literal('http'), port, path: z.string().startsWith('/', 'path must start with /').optional() }).strict(),
+      ])
+      .optional(),
+    probe_timeout_ms: positive.max(60_000).optional(),
+  })
+  .strict();
+
+export const poolConfig = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63, starting with a letter or digit'),
+    provider: z.enum(PROVIDERS),
+    platform: z.enum(PLATFORMS).default('linux'),
+    arch: z.string().min(1).default('x86_64'),
+    tags: z.array(z.string().min(1)).default([]),
+    min_ready: count.default(0),
+    max_size: count,
+    max_uses: positive.nullable().default(null),
+    idle_timeout_s: count.default(600),
+    recycle: z.enum(RECYCLE_MODES).default('delete'),
+    settings: z.record(z.string(), z.unknown()).default({}),
+    runner: runner.default({ kind: 'sim' }),
+    readiness: readiness.default({}),
+  })
+  .strict()
+  .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size', path: ['min_ready'] });
+
+export const configSchema = z
+  .object({
+    /** Tags every cloud resource; daemons of one cluster share pools and work. */
+    cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, at most 31').default('sandfleet'),
+    database: z
+      .object({ url: z.string().min(1).optional(), pool_size: positive.max(200).default(20) })
+      .strict()
+      .default({ pool_size: 20 }),
+    queue: z
+      .object({ backend: z.enum(['postgres', 'redis']).default('postgres'), redis_url: z.string().optional(), prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('sandfleet') })
+      .strict()
+      .default({ backend: 'postgres', prefix: 'sandfleet' }),
+    api: z
+      .object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8080), body_limit_bytes: positive.default(1_048_576) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 1_048_576 }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    scheduler: z
+      .object({
+        run_concurrency: positive.max(1000).default(32),
+        machine_concurrency: positive.max(1000).default(16),
+        max_machines_total: positive.optional(),
+        deadline_grace_s: count.default(30),
+        /** How long SIGTERM waits for running tasks before handing them back. */
+        shutdown_grace_s: count.max(3600).default(30),
+        supervise_every_ms: positive.default(1000),
+        reconcile_every_s: positive.default(30),
+        stuck_after_s: positive.default(300),
+        orphan_grace_s: positive.default(600),
+        rate_limits: z.object({ aws: rateLimit.optional(), azure: rateLimit.optional(), sim: rateLimit.optional() }).strict().default({}),
+      })
+      .strict()
+      .default({
+        run_concurrency: 32,
+        machine_concurrency: 16,
+        deadline_grace_s: 30,
+        shutdown_grace_s: 30,
+        supervise_every_ms: 1000,
+        reconcile_every_s: 30,
+        stuck_after_s: 300,
+        orphan_grace_s: 600,
+        rate_limits: {},
+      }),
+    pools: z.array(poolConfig).min(1, 'declare at least one pool'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type PoolConfig = z.infer<typeof poolConfig>;

@@ -1,0 +1,114 @@
+// The daemon: config → database (created and migrated) → pools synced → scheduler (workers,
+// supervision) → REST API. `stop()` drains: readiness goes 503, the API stops taking requests,
+// running tasks get the shutdown grace to finish, and what is left is handed back for another
+// daemon or the next start (startup recovery) to finish.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { sql } from 'drizzle-orm';
+import { buildApi } from '../api/server.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { poolDefinition } from '../config/load.js';
+import { migrateDatabase, openDatabase, redactUrl, type Database } from '../db/index.js';
+import { syncPools } from '../machinery/index.js';
+import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { createMetrics } from './metrics.js';
+
+export interface RunningDaemon {
+  /** The port the API listens on (useful when the config asks for port 0). */
+  port: number;
+  scheduler: Scheduler;
+  database: Database;
+  /** Graceful stop; resolves when everything is closed. */
+  stop: () => Promise<void>;
+}
+
+export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<RunningDaemon> {
+  log.info({ database: redactUrl(config.databaseUrl), queue: config.queue.backend, pools: config.pools.map((p) => p.name) }, 'starting');
+  await migrateDatabase({ url: config.databaseUrl });
+  const database = openDatabase({ url: config.databaseUrl, max: config.database.pool_size, applicationName: `sandfleet-daemon-${config.cluster}` });
+  let api: FastifyInstance | null = null;
+  let scheduler: Scheduler | null = null;
+  const metrics = createMetrics();
+  try {
+    if (config.queue.backend === 'postgres') await migrateQueueSchema(database);
+    await syncPools(database.db, config.pools.map(poolDefinition));
+    const backend: QueueBackend = config.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
+    const s = config.scheduler;
+    const rate = (r: { per_second: number; burst: number } | undefined) => (r ? { perSecond: r.per_second, burst: r.burst } : undefined);
+    scheduler = new Scheduler({
+      database,
+      backend,
+      cluster: config.cluster,
+      actor: `daemon:${process.pid}`,
+      runConcurrency: s.run_concurrency,
+      machineConcurrency: s.machine_concurrency,
+      ...(s.max_machines_total ? { maxMachinesTotal: s.max_machines_total } : {}),
+      deadlineGraceS: s.deadline_grace_s,
+      superviseEveryMs: s.supervise_every_ms,
+      reconcileEveryMs: s.reconcile_every_s * 1000,
+      reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: 60_000, orphanGraceMs: s.orphan_grace_s * 1000 },
+      machineRateLimits: {
+        aws: rate(s.rate_limits.aws) ?? { perSecond: 10, burst: 20 },
+        azure: rate(s.rate_limits.azure) ?? { perSecond: 10, burst: 20 },
+        ...(s.rate_limits.sim ? { sim: rate(s.rate_limits.sim) } : {}),
+      },
+      log: log.child({ component: 'scheduler' }),
+      observeTask: metrics.observeTask,
+      observeCalls: metrics.observeCall,
+      onError: (error) => log.error({ err: error }, 'supervision failed'),
+    });
+    metrics.bind(database.db, scheduler.deps.queues);
+    let stopping = false;
+    const queues = scheduler.deps.queues;
+    api = await buildApi({
+      db: database.db,
+      queues,
+      logger: log.child({ component: 'api' }),
+      bodyLimit: config.api.body_limit_bytes,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      ready: async () => {
+        const checks: Record<string, string> = { shutdown: stopping ? 'draining' : 'ok' };
+        checks.database = await probe(() => database.db.execute(sql`SELECT 1`));
+        checks.queue = await probe(() => queues.tasks.getJobCounts('waiting'));
+        return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
+      },
+    });
+    const address = await api.listen({ host: config.api.host, port: config.api.port });
+    const port = Number(new URL(address).port);
+    scheduler.start();
+    scheduler.startSupervising();
+    log.info({ address, docs: `${address}/docs` }, 'ready');
+    const running = scheduler;
+    const server = api;
+    return {
+      port,
+      scheduler: running,
+      database,
+      stop: async () => {
+        stopping = true;
+        log.info({ grace_s: s.shutdown_grace_s }, 'draining: no new work; running tasks get the shutdown grace');
+        await server.close();
+        await running.close({ graceMs: s.shutdown_grace_s * 1000 });
+        metrics.close();
+        await database.close();
+        log.info({}, 'stopped');
+      },
+    };
+  } catch (error) {
+    await api?.close();
+    await scheduler?.close({ graceMs: 0 });
+    metrics.close();
+    await database.close();
+    throw error;
+  }
+}
+
+async function probe(check: () => Promise<unknown>): Promise<string> {
+  try {
+    await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2s')), 2000).unref())]);
+    return 'ok';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -1,0 +1,33 @@
+// What the service layer refuses, typed, so the API maps each to its status and the CLI to its
+// exit code and message.
+export class NotFound extends Error {
+  override readonly name = 'NotFound';
+  constructor(
+    readonly entity: 'task' | 'machine' | 'token',
+    readonly id: string,
+  ) {
+    super(`no ${entity} with id ${id}`);
+  }
+}
+
+/** A machine that cannot be drained now: it serves a task (ask for drain-after-task) or is not ready. */
+export class MachineBusy extends Error {
+  override readonly name = 'MachineBusy';
+  constructor(
+    readonly machineId: string,
+    readonly state: string,
+  ) {
+    super(
+      state === 'leased'
+        ? `machine ${machineId} is leased to a task; drain it after the task (after_task=true) instead`
+        : `machine ${machineId} is ${state}; only a ready machine can be drained`,
+    );
+  }
+}
+
+export class InvalidCursor extends Error {
+  override readonly name = 'InvalidCursor';
+  constructor() {
+    super('cursor is not one this API returned (use next_cursor from the previous page)');
+  }
+}

@@ -1,0 +1,104 @@
+// The operations people and programs perform, shared by the REST API and the CLI (which runs
+// them straight against Postgres, daemon or not). Every write goes through src/machinery.
+import type { Queue } from 'bullmq';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../db/database.js';
+import { rowMapper } from '../../db/rows.js';
+import { events } from '../../db/schema.js';
+import type { MachineState, TaskState } from '../../db/states.js';
+import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks } from '../../machinery/index.js';
+import { desiredSize, poolLoad } from '../autoscaler.js';
+import { drain } from '../drain.js';
+import type { MachineJob, TaskJob } from '../queue.js';
+import { submit, type SubmitRequest } from '../submission.js';
+import { InvalidCursor, MachineBusy, NotFound } from './errors.js';
+import { eventView, machineView, poolView, taskView, type EventView, type MachineView, type PoolView, type TaskView } from './views.js';
+
+export interface ServiceContext {
+  db: Db;
+  queues: { tasks: Queue<TaskJob>; machines: Queue<MachineJob> };
+  /** Who acts, in the event log: `api:<token name>`, `cli`. */
+  actor: string;
+}
+
+export interface TaskPage {
+  items: TaskView[];
+  next_cursor: string | null;
+}
+
+const mapEvent = rowMapper(events);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export async function submitTask(ctx: ServiceContext, request: SubmitRequest, idempotencyKey?: string): Promise<{ task: TaskView; created: boolean }> {
+  const { task, created } = await submit(ctx.db, ctx.queues.tasks, request, idempotencyKey, ctx.actor);
+  return { task: taskView(task), created };
+}
+
+export async function showTask(ctx: ServiceContext, id: string): Promise<TaskView> {
+  const task = UUID.test(id) ? await getTask(ctx.db, id) : null;
+  if (!task) throw new NotFound('task', id);
+  return taskView(task);
+}
+
+export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskState; pool?: string; limit: number; cursor?: string }): Promise<TaskPage> {
+  let after: string | undefined;
+  if (filter.cursor !== undefined) {
+    after = Buffer.from(filter.cursor, 'base64url').toString('utf8');
+    if (!UUID.test(after) || !(await getTask(ctx.db, after))) throw new InvalidCursor();
+  }
+  const rows = await listTasks(ctx.db, { state: filter.state, pool: filter.pool, limit: filter.limit + 1, after });
+  const items = rows.slice(0, filter.limit).map(taskView);
+  const last = items.at(-1);
+  return { items, next_cursor: rows.length > filter.limit && last ? Buffer.from(last.id).toString('base64url') : null };
+}
+
+/** Idempotent: a terminal task comes back unchanged. A running task's machine begins to stop at once. */
+export async function cancel(ctx: ServiceContext, id: string): Promise<TaskView> {
+  const result = UUID.test(id) ? await cancelTask(ctx.db, id, { actor: ctx.actor, reason: 'canceled' }) : { kind: 'not_found' as const };
+  if (result.kind === 'not_found') throw new NotFound('task', id);
+  return taskView(result.task);
+}
+
+export async function machinesOf(ctx: ServiceContext, filter: { pool?: string; state?: MachineState }): Promise<MachineView[]> {
+  const providers = await providerOfPools(ctx.db);
+  const rows = await listMachines(ctx.db, { pool: filter.pool, states: filter.state ? [filter.state] : undefined });
+  return rows.map((m) => machineView(m, providers.get(m.pool) ?? 'unknown'));
+}
+
+/** One machine with its recent events (the log outlives the row: a deleted machine still shows its history). */
+export async function showMachine(ctx: ServiceContext, id: string, eventLimit = 50): Promise<MachineView & { events: EventView[] }> {
+  const machine = UUID.test(id) ? await getMachine(ctx.db, id) : null;
+  if (!machine) throw new NotFound('machine', id);
+  const pool = await getPool(ctx.db, machine.pool);
+  return { ...machineView(machine, pool?.provider ?? 'unknown'), events: await machineEvents(ctx.db, id, eventLimit) };
+}
+
+export async function machineEvents(db: Db, id: string, limit = 50): Promise<EventView[]> {
+  const result = await db.execute(sql`
+    SELECT * FROM (SELECT * FROM ${events} WHERE entity_id = ${id} ORDER BY id DESC LIMIT ${limit}) recent ORDER BY id`);
+  return result.rows.map((r) => eventView(mapEvent(r)));
+}
+
+export async function drainOne(ctx: ServiceContext, id: string, options: { afterTask: boolean }): Promise<MachineView> {
+  if (!UUID.test(id)) throw new NotFound('machine', id);
+  const result = await drain(ctx, id, { afterTask: options.afterTask, reason: `drained by ${ctx.actor}` });
+  if (result.kind === 'not_found') throw new NotFound('machine', id);
+  if (result.kind === 'refused') throw new MachineBusy(id, result.machine.state);
+  const pool = await getPool(ctx.db, result.machine.pool);
+  return machineView(result.machine, pool?.provider ?? 'unknown');
+}
+
+export async function poolSummaries(ctx: ServiceContext): Promise<PoolView[]> {
+  const counts = await ctx.db.execute(sql`SELECT pool, state, count(*)::int AS n FROM machines GROUP BY pool, state`);
+  const views: PoolView[] = [];
+  for (const pool of await listPools(ctx.db)) {
+    const byState = Object.fromEntries(counts.rows.filter((r) => r.pool === pool.name).map((r) => [String(r.state), Number(r.n)]));
+    const load = await poolLoad(ctx.db, pool);
+    views.push(poolView(pool, byState, load.queued, desiredSize(pool, load)));
+  }
+  return views;
+}
+
+async function providerOfPools(db: Db): Promise<Map<string, string>> {
+  return new Map((await listPools(db)).map((p) => [p.name, p.provider]));
+}

@@ -1,0 +1,126 @@
+// The public shapes of API.md: what the REST API returns and the CLI prints with --json.
+import type { EventRow, MachineRow, PoolRow, TaskRow } from '../../db/schema.js';
+
+export interface TaskView {
+  id: string;
+  state: string;
+  pool: string;
+  platform: string | null;
+  tags: string[];
+  priority: number;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
+  timeout_s: number;
+  machine_id: string | null;
+  result: unknown;
+  error: string | null;
+  created_at: string;
+  assigned_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface MachineView {
+  id: string;
+  name: string;
+  pool: string;
+  provider: string;
+  provider_id: string | null;
+  state: string;
+  ip: string | null;
+  uses: number;
+  task_id: string | null;
+  created_at: string;
+  state_changed_at: string;
+  last_error: string | null;
+}
+
+export interface EventView {
+  at: string;
+  from: string | null;
+  to: string;
+  actor: string;
+  reason: string | null;
+}
+
+export interface PoolView {
+  name: string;
+  provider: string;
+  platform: string;
+  arch: string;
+  tags: string[];
+  active: boolean;
+  min_ready: number;
+  max_size: number;
+  max_uses: number | null;
+  idle_timeout_s: number;
+  recycle: string;
+  machines: Record<string, number>;
+  queued_tasks: number;
+  desired_size: number;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function taskView(t: TaskRow): TaskView {
+  return {
+    id: t.id,
+    state: t.state,
+    pool: t.pool,
+    platform: t.platform,
+    tags: t.tags,
+    priority: t.priority,
+    payload: t.payload,
+    attempts: t.attempts,
+    max_attempts: t.maxAttempts,
+    timeout_s: t.timeoutS,
+    machine_id: t.machineId,
+    result: t.result ?? null,
+    error: t.error,
+    created_at: t.createdAt.toISOString(),
+    assigned_at: iso(t.assignedAt),
+    started_at: iso(t.startedAt),
+    finished_at: iso(t.finishedAt),
+  };
+}
+
+export function machineView(m: MachineRow, provider: string): MachineView {
+  return {
+    id: m.id,
+    name: m.name,
+    pool: m.pool,
+    provider,
+    provider_id: m.providerId,
+    state: m.state,
+    ip: m.ip,
+    uses: m.uses,
+    task_id: m.taskId,
+    created_at: m.createdAt.toISOString(),
+    state_changed_at: m.stateChangedAt.toISOString(),
+    last_error: m.lastError,
+  };
+}
+
+export function eventView(e: EventRow): EventView {
+  return { at: e.at.toISOString(), from: e.fromState, to: e.toState, actor: e.actor, reason: e.reason };
+}
+
+export function poolView(p: PoolRow, machines: Record<string, number>, queued: number, desired: number): PoolView {
+  return {
+    name: p.name,
+    provider: p.provider,
+    platform: p.platform,
+    arch: p.arch,
+    tags: p.tags,
+    active: p.active,
+    min_ready: p.minReady,
+    max_size: p.maxSize,
+    max_uses: p.maxUses,
+    idle_timeout_s: p.idleTimeoutS,
+    recycle: p.recycle,
+    machines,
+    queued_tasks: queued,
+    desired_size: desired,
+  };
+}
