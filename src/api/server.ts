@@ -53,6 +53,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     disableRequestLogging: true,
   });
   app.decorateRequest('token', null);
+  // JSON only: a text body is refused as 415 rather than parsed into a string.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const zod = schemas.get(schema);
     if (!zod) throw new Error(`route schema for ${httpPart ?? 'input'} was not built with documented()`);

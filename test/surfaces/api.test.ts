@@ -1,0 +1,234 @@
+// The REST API over real HTTP on an ephemeral port, against a real database and queue: every
+// endpoint of API.md, and a table of malformed requests that each get their documented status
+// and a problem+json body naming the problem, with the database unchanged after each.
+import { sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi } from '../../src/api/server.js';
+import { allocate } from '../../src/machinery/index.js';
+import { createQueue, MACHINE_QUEUE, TASK_QUEUE, type MachineJob, type TaskJob } from '../../src/scheduler/queue.js';
+import { createToken } from '../../src/scheduler/service/tokens.js';
+import type { Queue } from 'bullmq';
+import { useTestDatabase } from '../support/database.js';
+import { addPool, readyMachines } from '../support/fixtures.js';
+import { randomUUID } from 'node:crypto';
+
+const t = useTestDatabase('api', 12, { queue: true });
+let app: FastifyInstance;
+let base = '';
+let queues: { tasks: Queue<TaskJob>; machines: Queue<MachineJob> };
+const tokens: Record<string, string> = {};
+// Named up front: the case table below is built before beforeAll runs.
+const pool = `linux-${randomUUID().slice(0, 6)}`;
+
+beforeAll(async () => {
+  const namespace = `api${randomUUID().slice(0, 6)}`;
+  queues = {
+    tasks: createQueue<TaskJob>(TASK_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
+    machines: createQueue<MachineJob>(MACHINE_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
+  };
+  app = await buildApi({ db: t.db, queues, ready: async () => ({ ok: true, checks: { database: 'ok' } }), metrics: async () => ({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
+  base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+  for (const role of ['submitter', 'operator', 'admin'] as const) tokens[role] = (await createToken(t.db, role, role)).token;
+  await addPool(t.db, { name: pool, platform: 'linux', tags: ['sandbox'] });
+});
+afterAll(async () => {
+  await app?.close();
+  await Promise.all([queues?.tasks.close(), queues?.machines.close()]);
+});
+
+async function call(method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  // `role:<name>` picks a token made in beforeAll (the case table is built before it runs).
+  const token = options.token === undefined ? tokens.admin : options.token?.startsWith('role:') ? tokens[options.token.slice(5)] : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined = options.raw;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  const response = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await response.text();
+  let json: any = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, type: response.headers.get('content-type') ?? '', json, headers: response.headers };
+}
+
+describe('endpoints', () => {
+  it('submits, replays by Idempotency-Key, shows, lists with keyset pagination, and cancels tasks', async () => {
+    const first = await call('POST', '/v1/tasks', { token: 'role:submitter', body: { pool, payload: { n: 1 } }, headers: { 'idempotency-key': 'k-1' } });
+    expect(first.status).toBe(201);
+    expect(first.json).toMatchObject({ pool, state: 'queued', priority: 50, max_attempts: 3, payload: { n: 1 } });
+    const replay = await call('POST', '/v1/tasks', { token: 'role:submitter', body: { pool, payload: { n: 1 } }, headers: { 'idempotency-key': 'k-1' } });
+    expect(replay.status).toBe(200);
+    expect(replay.json.id).toBe(first.json.id);
+    const bySelector = await call('POST', '/v1/tasks', { token: 'role:submitter', body: { platform: 'linux', tags: ['sandbox'], payload: {}, priority: 90 } });
+    expect(bySelector.status).toBe(201);
+    expect(bySelector.json.pool).toBe(pool);
+    expect((await call('GET', `/v1/tasks/${first.json.id}`, { token: tokens.submitter })).json.id).toBe(first.json.id);
+
+    for (let i = 0; i < 5; i++) await call('POST', '/v1/tasks', { token: 'role:submitter', body: { pool, payload: { i } } });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await call('GET', `/v1/tasks?pool=${pool}&limit=3${cursor ? `&cursor=${cursor}` : ''}`, { token: tokens.submitter });
+      expect(page.status).toBe(200);
+      seen.push(...page.json.items.map((x: any) => x.id));
+      cursor = page.json.next_cursor;
+    } while (cursor);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    const all = (await t.db.execute(sql`SELECT id FROM tasks WHERE pool = ${pool} ORDER BY created_at DESC, id DESC`)).rows.map((r) => r.id);
+    expect(seen).toEqual(all);
+    expect((await call('GET', `/v1/tasks?state=queued&pool=${pool}&limit=100`)).json.items).toHaveLength(7);
+
+    const canceled = await call('POST', `/v1/tasks/${first.json.id}/cancel`, { token: tokens.submitter });
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.state).toBe('canceled');
+    const again = await call('POST', `/v1/tasks/${first.json.id}/cancel`, { token: tokens.submitter });
+    expect([again.status, again.json.state]).toEqual([200, 'canceled']);
+  });
+
+  it('lists, shows (with events) and drains machines, and lists pools with counts', async () => {
+    const [m1, m2] = await readyMachines(t.db, pool, 2);
+    const list = await call('GET', `/v1/machines?pool=${pool}&state=ready`, { token: tokens.operator });
+    expect(list.status).toBe(200);
+    expect(list.json.map((m: any) => m.id).sort()).toEqual([m1!.id, m2!.id].sort());
+    expect(list.json[0]).toMatchObject({ pool, provider: 'sim', state: 'ready', uses: 0, task_id: null });
+    const one = await call('GET', `/v1/machines/${m1!.id}`, { token: tokens.operator });
+    expect(one.json.events.map((e: any) => e.to)).toEqual(['provisioning', 'booting', 'ready']);
+    const drained = await call('POST', `/v1/machines/${m1!.id}/drain`, { token: tokens.operator });
+    expect([drained.status, drained.json.state]).toEqual([200, 'draining']);
+    expect(await queues.machines.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
+    const pools = await call('GET', '/v1/pools', { token: tokens.operator });
+    const mine = pools.json.find((p: any) => p.name === pool);
+    expect(mine).toMatchObject({ machines: { ready: 1, draining: 1 }, max_size: 10 });
+    expect(mine.queued_tasks).toBeGreaterThan(0);
+  });
+
+  it('answers 409 for a leased machine, and drains it after its task when asked', async () => {
+    await readyMachines(t.db, pool, 1);
+    const submitted = await call('POST', '/v1/tasks', { body: { pool, payload: {} } });
+    const lease = await allocate(t.db, { taskId: submitted.json.id }, 'test');
+    const m = lease?.machine;
+    expect(m?.state).toBe('leased');
+    const refused = await call('POST', `/v1/machines/${m!.id}/drain`, { token: tokens.operator });
+    expect(refused.status).toBe(409);
+    expect(refused.type).toContain('application/problem+json');
+    const after = await call('POST', `/v1/machines/${m!.id}/drain?after_task=true`, { token: tokens.operator });
+    expect([after.status, after.json.state]).toEqual([200, 'leased']);
+  });
+
+  it('serves health, readiness, metrics, the OpenAPI document and the docs', async () => {
+    expect((await call('GET', '/healthz', { token: null })).status).toBe(200);
+    expect((await call('GET', '/readyz', { token: null })).json.status).toBe('ready');
+    expect((await call('GET', '/metrics', { token: null })).json).toContain('sandfleet_up');
+    const openapi = await call('GET', '/openapi.json', { token: null });
+    expect(Object.keys(openapi.json.paths)).toEqual(expect.arrayContaining(['/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/cancel', '/v1/machines', '/v1/machines/{id}', '/v1/machines/{id}/drain', '/v1/pools']));
+    expect(openapi.json.paths['/v1/tasks'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    expect((await call('GET', '/docs', { token: null })).status).toBeLessThan(400);
+  });
+
+  it('creates, lists and revokes tokens for admins; a revoked token is refused', async () => {
+    const created = await call('POST', '/v1/tokens', { body: { name: 'ci', role: 'submitter' } });
+    expect(created.status).toBe(201);
+    expect(created.json.token).toMatch(/^sf_/);
+    const stored = await t.db.execute(sql`SELECT hash FROM api_tokens WHERE id = ${created.json.id}`);
+    expect(stored.rows[0]?.hash).not.toContain(created.json.token);
+    expect((await call('GET', '/v1/tokens')).json.some((x: any) => x.id === created.json.id && !('token' in x) && !('hash' in x))).toBe(true);
+    expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(200);
+    expect((await call('POST', `/v1/tokens/${created.json.id}/revoke`)).json.revoked_at).not.toBeNull();
+    expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(401);
+  });
+});
+
+describe('malformed requests', () => {
+  const digest = async () =>
+    (await t.db.execute(sql`
+      SELECT (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) FROM tasks t) AS tasks,
+             (SELECT md5(coalesce(string_agg(m::text, '|' ORDER BY id), '')) FROM machines m) AS machines,
+             (SELECT md5(coalesce(string_agg(p::text, '|' ORDER BY name), '')) FROM pools p) AS pools,
+             (SELECT md5(coalesce(string_agg(k::text, '|' ORDER BY id), '')) FROM api_tokens k) AS tokens,
+             (SELECT count(*) FROM events) AS events`)).rows[0];
+
+  const id = () => randomUUID();
+  const big = 'x'.repeat(1_100_000);
+  type Case = [name: string, method: string, path: () => string, options: Parameters<typeof call>[2], status: number, names: RegExp];
+  const cases: Case[] = [
+    ['no token', 'GET', () => '/v1/tasks', { token: null }, 401, /Authorization: Bearer/],
+    ['garbage token', 'GET', () => '/v1/tasks', { token: 'nope' }, 401, /not valid/],
+    ['token of another shape', 'GET', () => '/v1/tasks', { token: 'sf_' + 'A'.repeat(43) }, 401, /not valid/],
+    ['basic auth', 'GET', () => '/v1/tasks', { token: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, /not valid/],
+    ['submitter lists machines', 'GET', () => '/v1/machines', { token: 'role:submitter' }, 403, /operator role/],
+    ['submitter drains', 'POST', () => `/v1/machines/${id()}/drain`, { token: 'role:submitter' }, 403, /operator role/],
+    ['submitter lists pools', 'GET', () => '/v1/pools', { token: 'role:submitter' }, 403, /operator role/],
+    ['operator makes tokens', 'POST', () => '/v1/tokens', { token: 'role:operator', body: { name: 'x', role: 'admin' } }, 403, /admin role/],
+    ['operator lists tokens', 'GET', () => '/v1/tokens', { token: 'role:operator' }, 403, /admin role/],
+    ['unknown field', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, color: 'red' } }, 400, /body\.color/],
+    ['two unknown fields', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, a: 1, b: 2 } }, 400, /body\.a.*body\.b|body\.b.*body\.a/s],
+    ['missing payload', 'POST', () => '/v1/tasks', { body: { pool } }, 400, /body\.payload/],
+    ['payload a string', 'POST', () => '/v1/tasks', { body: { pool, payload: 'x' } }, 400, /body\.payload/],
+    ['payload an array', 'POST', () => '/v1/tasks', { body: { pool, payload: [1] } }, 400, /body\.payload/],
+    ['payload null', 'POST', () => '/v1/tasks', { body: { pool, payload: null } }, 400, /body\.payload/],
+    ['payload over 64 KiB', 'POST', () => '/v1/tasks', { body: { pool, payload: { blob: 'y'.repeat(70_000) } } }, 400, /body\.payload/],
+    ['priority a string', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, priority: '5' } }, 400, /body\.priority/],
+    ['priority too high', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, priority: 101 } }, 400, /body\.priority/],
+    ['priority negative', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, priority: -1 } }, 400, /body\.priority/],
+    ['priority fractional', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, priority: 1.5 } }, 400, /body\.priority/],
+    ['timeout zero', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, timeout_s: 0 } }, 400, /body\.timeout_s/],
+    ['timeout over a day', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, timeout_s: 86_401 } }, 400, /body\.timeout_s/],
+    ['max_attempts 11', 'POST', () => '/v1/tasks', { body: { pool, payload: {}, max_attempts: 11 } }, 400, /body\.max_attempts/],
+    ['platform unknown', 'POST', () => '/v1/tasks', { body: { platform: 'macos', payload: {} } }, 400, /body\.platform/],
+    ['tags not a list', 'POST', () => '/v1/tasks', { body: { tags: 'a', payload: {} } }, 400, /body\.tags/],
+    ['tag empty', 'POST', () => '/v1/tasks', { body: { tags: [''], payload: {} } }, 400, /body\.tags\.0/],
+    ['pool a number', 'POST', () => '/v1/tasks', { body: { pool: 7, payload: {} } }, 400, /body\.pool/],
+    ['body an array', 'POST', () => '/v1/tasks', { body: [1, 2] }, 400, /body/],
+    ['body not JSON', 'POST', () => '/v1/tasks', { raw: '{"pool": ' }, 400, /not valid JSON/],
+    ['body as text/plain', 'POST', () => '/v1/tasks', { raw: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /application\/json/],
+    ['body over 1 MiB', 'POST', () => '/v1/tasks', { body: { pool, payload: { big } } }, 413, /1 MiB/],
+    ['unknown pool', 'POST', () => '/v1/tasks', { body: { pool: 'nope', payload: {} } }, 422, /nope/],
+    ['no pool has the tag', 'POST', () => '/v1/tasks', { body: { tags: ['gpu-xyz'], payload: {} } }, 422, /gpu-xyz/],
+    ['idempotency key reused with another body', 'POST', () => '/v1/tasks', { body: { pool, payload: { other: true } }, headers: { 'idempotency-key': 'k-1' } }, 409, /idempotency key k-1/],
+    ['idempotency key with spaces', 'POST', () => '/v1/tasks', { body: { pool, payload: {} }, headers: { 'idempotency-key': 'a b' } }, 400, /idempotency-key/],
+    ['idempotency key too long', 'POST', () => '/v1/tasks', { body: { pool, payload: {} }, headers: { 'idempotency-key': 'k'.repeat(201) } }, 400, /idempotency-key/],
+    ['task id not a uuid', 'GET', () => '/v1/tasks/123', {}, 400, /params\.id/],
+    ['task id unknown', 'GET', () => `/v1/tasks/${id()}`, {}, 404, /no task/],
+    ['cancel unknown task', 'POST', () => `/v1/tasks/${id()}/cancel`, {}, 404, /no task/],
+    ['cancel bad id', 'POST', () => '/v1/tasks/x/cancel', {}, 400, /params\.id/],
+    ['limit zero', 'GET', () => '/v1/tasks?limit=0', {}, 400, /query\.limit/],
+    ['limit 101', 'GET', () => '/v1/tasks?limit=101', {}, 400, /query\.limit/],
+    ['limit text', 'GET', () => '/v1/tasks?limit=ten', {}, 400, /query\.limit/],
+    ['state unknown', 'GET', () => '/v1/tasks?state=sleeping', {}, 400, /query\.state/],
+    ['unknown query parameter', 'GET', () => '/v1/tasks?sort=asc', {}, 400, /query\.sort/],
+    ['cursor garbage', 'GET', () => '/v1/tasks?cursor=!!!', {}, 400, /query\.cursor/],
+    ['cursor of no task', 'GET', () => `/v1/tasks?cursor=${Buffer.from(id()).toString('base64url')}`, {}, 400, /cursor/],
+    ['cursor decoding to junk', 'GET', () => '/v1/tasks?cursor=abcdef', {}, 400, /cursor/],
+    ['machine id not a uuid', 'GET', () => '/v1/machines/abc', {}, 400, /params\.id/],
+    ['machine unknown', 'GET', () => `/v1/machines/${id()}`, {}, 404, /no machine/],
+    ['drain unknown machine', 'POST', () => `/v1/machines/${id()}/drain`, {}, 404, /no machine/],
+    ['drain after_task=yes', 'POST', () => `/v1/machines/${id()}/drain?after_task=yes`, {}, 400, /query\.after_task/],
+    ['machine state unknown', 'GET', () => '/v1/machines?state=asleep', {}, 400, /query\.state/],
+    ['token role unknown', 'POST', () => '/v1/tokens', { body: { name: 'x', role: 'root' } }, 400, /body\.role/],
+    ['token without name', 'POST', () => '/v1/tokens', { body: { role: 'admin' } }, 400, /body\.name/],
+    ['revoke unknown token', 'POST', () => `/v1/tokens/${id()}/revoke`, {}, 404, /no token/],
+    ['unknown route', 'GET', () => '/v1/nothing', {}, 404, /no route/],
+    ['wrong method', 'DELETE', () => '/v1/tasks', {}, 404, /no route/],
+  ];
+
+  it(`has at least 40 cases (${cases.length})`, () => expect(cases.length).toBeGreaterThanOrEqual(40));
+
+  it.each(cases)('%s → %i', async (_name, method, path, options, status, names) => {
+    // Make sure the replayed key exists before the conflict case runs.
+    await call('POST', '/v1/tasks', { body: { pool, payload: { n: 1 } }, headers: { 'idempotency-key': 'k-1' } });
+    const before = await digest();
+    const response = await call(method, path(), options);
+    expect(response.status).toBe(status);
+    expect(response.type).toContain('application/problem+json');
+    expect(response.json).toMatchObject({ status, type: expect.stringContaining('https://'), title: expect.any(String), detail: expect.any(String) });
+    expect(JSON.stringify(response.json)).toMatch(names);
+    if (status === 400 && response.json.errors) for (const e of response.json.errors) expect(e.field).toEqual(expect.any(String));
+    expect(await digest()).toEqual(before);
+  });
+});
