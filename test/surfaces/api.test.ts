@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are checked field by field */
 // The REST API over real HTTP on an ephemeral port, against a real database and queue: every
 // endpoint of API.md, and a table of malformed requests that each get their documented status
 // and a problem+json body naming the problem, with the database unchanged after each.
@@ -27,7 +28,7 @@ beforeAll(async () => {
     tasks: createQueue<TaskJob>(TASK_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
     machines: createQueue<MachineJob>(MACHINE_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
   };
-  app = await buildApi({ db: t.db, queues, ready: async () => ({ ok: true, checks: { database: 'ok' } }), metrics: async () => ({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
+  app = await buildApi({ db: t.db, queues, ready: () => Promise.resolve({ ok: true, checks: { database: 'ok' } }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
   base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
   for (const role of ['submitter', 'operator', 'admin'] as const) tokens[role] = (await createToken(t.db, role, role)).token;
   await addPool(t.db, { name: pool, platform: 'linux', tags: ['sandbox'] });
@@ -47,7 +48,7 @@ async function call(method: string, path: string, options: { token?: string | nu
   if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
   const response = await fetch(`${base}${path}`, { method, headers, body });
   const text = await response.text();
-  let json: any = null;
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {
