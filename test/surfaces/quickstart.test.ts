@@ -1,0 +1,99 @@
+// The README's quick start, as a user runs it: the daemon on the example config against a
+// database that does not exist yet answers /readyz, then `tokens create`, `tasks submit` and
+// `tasks wait` complete a task on the sim provider; and every CLI command of API.md, spawned as
+// the real binary, with --json and its exit codes.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrlFromEnv, dropDatabase } from '../../src/db/index.js';
+import { freePort, runCli, startDaemonProcess, waitReady } from './process.js';
+
+const name = `sf_test_quickstart_${randomBytes(4).toString('hex')}`;
+const url = new URL(databaseUrlFromEnv());
+url.pathname = `/${name}`;
+let daemon: ReturnType<typeof startDaemonProcess>;
+let port = 0;
+const env = () => ({ DATABASE_URL: url.toString(), SANDFLEET_PORT: String(port), SANDFLEET_LOG_LEVEL: 'warn', SANDFLEET_CONFIG: 'sandfleet.example.yaml' });
+const cli = (...args: string[]) => runCli(args, env());
+const json = async (...args: string[]) => {
+  const ran = await cli(...args, '--json');
+  if (ran.code !== 0) throw new Error(`sandfleet ${args.join(' ')} exited ${ran.code}: ${ran.stderr}`);
+  return JSON.parse(ran.stdout);
+};
+
+beforeAll(async () => {
+  port = await freePort();
+  daemon = startDaemonProcess(['--config', 'sandfleet.example.yaml'], env());
+  await waitReady(port, 30_000, daemon.output);
+}, 40_000);
+afterAll(async () => {
+  daemon?.child.kill('SIGTERM');
+  await daemon?.exited;
+  await dropDatabase(url.toString(), name);
+}, 40_000);
+
+describe('quick start', () => {
+  it('creates a token, submits a task and waits for it to complete', async () => {
+    const token = await json('tokens', 'create', '--role', 'submitter', '--name', 'quickstart');
+    expect(token.token).toMatch(/^sf_/);
+    const task = await json('tasks', 'submit', '--pool', 'linux-sandbox', '--payload', '{"sample":"a.exe"}');
+    expect(task).toMatchObject({ state: 'queued', pool: 'linux-sandbox', created: true });
+    const waited = await cli('tasks', 'wait', task.id, '--timeout', '60');
+    expect(waited.code).toBe(0);
+    expect(waited.stderr).toMatch(/completed/);
+    // The same token works against the REST API.
+    const response = await fetch(`http://127.0.0.1:${port}/v1/tasks/${task.id}`, { headers: { authorization: `Bearer ${token.token}` } });
+    expect(((await response.json()) as { state: string }).state).toBe('completed');
+  });
+});
+
+describe('CLI commands', () => {
+  it('tasks ls/show/cancel, with --json, and wait exits 1 for a task that did not complete', async () => {
+    const task = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":60000}}', '--idempotency-key', 'cli-1');
+    const replay = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":60000}}', '--idempotency-key', 'cli-1');
+    expect([replay.id, replay.created]).toEqual([task.id, false]);
+    expect((await json('tasks', 'show', task.id)).id).toBe(task.id);
+    const page = await json('tasks', 'ls', '--pool', 'windows-reimage', '--limit', '1');
+    expect(page.items.map((t: { id: string }) => t.id)).toEqual([task.id]);
+    expect((await cli('tasks', 'ls')).stdout).toMatch(/^ID\s+STATE/);
+    expect((await json('tasks', 'cancel', task.id)).state).toBe('canceled');
+    const waited = await cli('tasks', 'wait', task.id);
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toMatch(/canceled/);
+  });
+
+  it('machines ls/show (with history)/drain and pools ls', async () => {
+    const pools = await json('pools', 'ls');
+    expect(pools.map((p: { name: string }) => p.name).sort()).toEqual(['linux-sandbox', 'windows-reimage']);
+    let ready: { id: string }[] = [];
+    for (let i = 0; i < 100 && ready.length === 0; i++) {
+      ready = await json('machines', 'ls', '--pool', 'linux-sandbox', '--state', 'ready');
+      if (ready.length === 0) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(ready.length).toBeGreaterThan(0);
+    const shown = await cli('machines', 'show', ready[0]!.id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/history:[\s\S]*provisioning[\s\S]*booting[\s\S]*ready/);
+    expect((await json('machines', 'drain', ready[0]!.id)).state).toBe('draining');
+    expect((await cli('machines', 'drain', ready[0]!.id)).code).toBe(1);
+  });
+
+  it('tokens ls/revoke and config check', async () => {
+    const token = await json('tokens', 'create', '--role', 'operator');
+    expect((await json('tokens', 'ls')).some((t: { id: string; token?: string }) => t.id === token.id && t.token === undefined)).toBe(true);
+    expect((await json('tokens', 'revoke', token.id)).revoked_at).not.toBeNull();
+    expect((await json('config', 'check')).pools).toHaveLength(2);
+  });
+
+  it('exits 2 on bad usage and 1 on a failed operation, saying what to do', async () => {
+    expect((await cli('tasks', 'show', 'not-a-uuid')).code).toBe(2);
+    expect((await cli('tokens', 'create', '--role', 'root')).code).toBe(2);
+    expect((await cli('tasks', 'submit', '--payload', '[1]')).code).toBe(2);
+    expect((await cli('no-such-command')).code).toBe(2);
+    const missing = await cli('tasks', 'show', '00000000-0000-4000-8000-000000000000');
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/no task with id/)]);
+    const unserviceable = await cli('tasks', 'submit', '--pool', 'nope');
+    expect([unserviceable.code, unserviceable.stderr]).toEqual([1, expect.stringMatching(/nope/)]);
+    const down = await runCli(['pools', 'ls'], { ...env(), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    expect([down.code, down.stderr]).toEqual([1, expect.stringMatching(/cannot reach PostgreSQL.*start it/i)]);
+  });
+});
