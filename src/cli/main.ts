@@ -75,7 +75,7 @@ function explain(error: unknown): string {
   if (error instanceof NotFound || error instanceof MachineBusy || error instanceof InvalidCursor || error instanceof IdempotencyConflict || error instanceof Unserviceable) return error.message;
   // drizzle wraps driver errors ("Failed query: …"); the driver's code is on the cause.
   let e = error as { code?: string; message?: string; cause?: unknown };
-  while (!e.code && e.cause) e = e.cause as typeof e;
+  while (!e.code && e.cause) e = e.cause;
   if (e.code === 'ECONNREFUSED') return `cannot reach PostgreSQL (${e.message ?? ''}). Start it (for example \`pg_ctlcluster 15 main start\`) or set DATABASE_URL.`;
   if (e.code === '3D000') return `${e.message ?? 'the database does not exist'}: run \`sandfleet migrate\` (or start the daemon), which creates it.`;
   if (e.code === '42P01') return `${e.message ?? 'a table is missing'}: the database is not migrated; run \`sandfleet migrate\`.`;

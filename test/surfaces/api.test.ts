@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- response bodies are checked field by field */
 // The REST API over real HTTP on an ephemeral port, against a real database and queue: every
 // endpoint of API.md, and a table of malformed requests that each get their documented status
 // and a problem+json body naming the problem, with the database unchanged after each.
