@@ -10,7 +10,7 @@ import type { ApiTokenRow } from '../db/schema.js';
 import type { TokenRole } from '../db/states.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
-import { authenticate, roleAllows } from '../scheduler/service/tokens.js';
+import { authenticate, noteTokenUse, roleAllows } from '../scheduler/service/tokens.js';
 import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerRoutes } from './routes.js';
@@ -86,6 +86,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     }
     if (!roleAllows(token.role, role)) return sendProblem(reply, problem(403, 'forbidden', `this needs the ${role} role; the token has ${token.role}`));
     request.token = token;
+  });
+
+  // Only a request that succeeded counts as a use of its token.
+  // Noted before the response leaves, so a client that reads the token list next sees it.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.token && reply.statusCode < 400) await noteTokenUse(options.db, request.token.id).catch(() => {});
+    return payload;
   });
 
   app.setErrorHandler((error, request, reply) => sendProblem(reply, toProblem(error, request)));

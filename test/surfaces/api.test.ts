@@ -139,6 +139,8 @@ describe('endpoints', () => {
     expect(stored.rows[0]?.hash).not.toContain(created.json.token);
     expect((await call('GET', '/v1/tokens')).json.some((x: any) => x.id === created.json.id && !('token' in x) && !('hash' in x))).toBe(true);
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(200);
+    const used = await t.db.execute(sql`SELECT last_used_at FROM api_tokens WHERE id = ${created.json.id}`);
+    expect(used.rows[0]?.last_used_at).not.toBeNull();
     expect((await call('POST', `/v1/tokens/${created.json.id}/revoke`)).json.revoked_at).not.toBeNull();
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(401);
   });

@@ -51,14 +51,19 @@ export async function revokeToken(db: Db, id: string): Promise<TokenView> {
   return tokenView(mapToken(row));
 }
 
-/** The live token a bearer secret names, or null. Notes its use at most once a minute. */
+/** The live token a bearer secret names, or null. A read only: a refused request changes nothing. */
 export async function authenticate(db: Db, secret: string): Promise<ApiTokenRow | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
-  const result = await db.execute(sql`
-    UPDATE ${apiTokens} SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now() ELSE last_used_at END
-    WHERE hash = ${hashOf(secret)} AND revoked_at IS NULL RETURNING *`);
+  const result = await db.execute(sql`SELECT * FROM ${apiTokens} WHERE hash = ${hashOf(secret)} AND revoked_at IS NULL`);
   const row = result.rows[0];
   return row ? mapToken(row) : null;
+}
+
+/** Notes that a token served a request, at most once a minute (one conditional statement). */
+export async function noteTokenUse(db: Db, id: string): Promise<void> {
+  await db.execute(sql`
+    UPDATE ${apiTokens} SET last_used_at = now()
+    WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`);
 }
 
 /** Roles nest: operator can do what submitter can, admin what operator can. */
