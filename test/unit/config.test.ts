@@ -1,0 +1,131 @@
+// The config file and its environment overrides: each malformed config is refused with a
+// ConfigError naming the field and what is wrong; nothing else is accepted in its place.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { ConfigError, DEFAULT_DATABASE_URL, loadConfig, parseConfig } from '../../src/config/load.js';
+
+const EXAMPLE_PATH = path.resolve(import.meta.dirname, '../../sandfleet.example.yaml');
+const EXAMPLE = readFileSync(EXAMPLE_PATH, 'utf8');
+
+/** The example config with one change applied to its parsed form. */
+function variant(change: (c: any) => void): string {
+  const config = parse(EXAMPLE);
+  change(config);
+  return stringify(config);
+}
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): { field: string; message: string }[] {
+  try {
+    parseConfig(text, 'test.yaml', env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('the config was accepted');
+}
+
+interface Case {
+  name: string;
+  text: string;
+  env?: NodeJS.ProcessEnv;
+  field: string;
+  message: RegExp;
+}
+
+const cases: Case[] = [
+  { name: 'YAML syntax error', text: 'cluster: [unclosed\npools: []', field: '(yaml, line', message: /./ },
+  { name: 'no pools', text: variant((c) => (c.pools = [])), field: 'pools', message: /at least one pool/ },
+  { name: 'pools missing', text: variant((c) => delete c.pools), field: 'pools', message: /expected array/ },
+  { name: 'unknown top-level key', text: variant((c) => (c.clustr = 'x')), field: '(root)', message: /clustr/ },
+  { name: 'unknown pool key', text: variant((c) => (c.pools[0].max_sise = 3)), field: 'pools[0]', message: /max_sise/ },
+  { name: 'cluster with capitals', text: variant((c) => (c.cluster = 'Dev')), field: 'cluster', message: /lowercase/ },
+  { name: 'pool name with spaces', text: variant((c) => (c.pools[1].name = 'my pool')), field: 'pools[1].name', message: /lowercase/ },
+  { name: 'duplicate pool name', text: variant((c) => (c.pools[1].name = c.pools[0].name)), field: 'pools[1].name', message: /declared twice/ },
+  { name: 'unknown provider', text: variant((c) => (c.pools[0].provider = 'gcp')), field: 'pools[0].provider', message: /sim|aws|azure/ },
+  { name: 'max_size a string', text: variant((c) => (c.pools[0].max_size = 'five')), field: 'pools[0].max_size', message: /number/ },
+  { name: 'max_size negative', text: variant((c) => (c.pools[0].max_size = -1)), field: 'pools[0].max_size', message: />=\s*0/ },
+  { name: 'min_ready above max_size', text: variant((c) => (c.pools[0].min_ready = 9)), field: 'pools[0].min_ready', message: /must not exceed max_size/ },
+  { name: 'max_uses zero', text: variant((c) => (c.pools[0].max_uses = 0)), field: 'pools[0].max_uses', message: />=\s*1/ },
+  { name: 'unknown recycle mode', text: variant((c) => (c.pools[0].recycle = 'recycle')), field: 'pools[0].recycle', message: /delete|reimage/ },
+  { name: 'aws pool reimaged', text: variant((c) => (c.pools[0] = { ...c.pools[0], provider: 'aws', settings: { region: 'eu-west-1', imageId: 'ami-0abc', instanceType: 't3.micro' } }, c.pools[0].recycle = 'reimage')), field: 'pools[0].recycle', message: /cannot be reimaged/ },
+  { name: 'sim settings: unknown field', text: variant((c) => (c.pools[0].settings.bootDelay = 5)), field: 'pools[0].settings', message: /bootDelay/ },
+  { name: 'sim settings: wrong type', text: variant((c) => (c.pools[0].settings.bootDelayMs = 'slow')), field: 'pools[0].settings.bootDelayMs', message: /number/ },
+  { name: 'aws settings missing', text: variant((c) => (c.pools[0] = { name: 'ec2', provider: 'aws', max_size: 2 })), field: 'pools[0].settings', message: /region is required/ },
+  { name: 'runner kind unknown', text: variant((c) => (c.pools[0].runner = { kind: 'ssh' })), field: 'pools[0].runner.kind', message: /sim|command/ },
+  { name: 'command runner without command', text: variant((c) => (c.pools[0].runner = { kind: 'command' })), field: 'pools[0].runner.command', message: /string/ },
+  { name: 'fail_rate above 1', text: variant((c) => (c.pools[0].runner.fail_rate = 2)), field: 'pools[0].runner.fail_rate', message: /<=\s*1/ },
+  { name: 'probe port out of range', text: variant((c) => (c.pools[0].readiness.probe = { kind: 'tcp', port: 70_000 })), field: 'pools[0].readiness.probe.port', message: /65535/ },
+  { name: 'http probe path without slash', text: variant((c) => (c.pools[0].readiness.probe = { kind: 'http', port: 80, path: 'health' })), field: 'pools[0].readiness.probe.path', message: /start with \// },
+  { name: 'api port out of range', text: variant((c) => (c.api.port = 99_999)), field: 'api.port', message: /65535/ },
+  { name: 'log level unknown', text: variant((c) => (c.log.level = 'verbose')), field: 'log.level', message: /info/ },
+  { name: 'queue backend unknown', text: variant((c) => (c.queue.backend = 'kafka')), field: 'queue.backend', message: /postgres|redis/ },
+  { name: 'redis backend without REDIS_URL', text: variant((c) => (c.queue.backend = 'redis')), field: 'queue.redis_url', message: /set REDIS_URL/ },
+  { name: 'shutdown grace above an hour', text: variant((c) => (c.scheduler.shutdown_grace_s = 7200)), field: 'scheduler.shutdown_grace_s', message: /3600/ },
+  { name: 'rate limit without burst', text: variant((c) => (c.scheduler.rate_limits = { aws: { per_second: 5 } })), field: 'scheduler.rate_limits.aws.burst', message: /number/ },
+  { name: 'pool_size a float', text: variant((c) => (c.database.pool_size = 2.5)), field: 'database.pool_size', message: /int/ },
+  { name: 'password in the database URL', text: variant((c) => (c.database.url = 'postgres://sandfleet:hunter2@db:5432/sandfleet')), field: 'database.url / queue.redis_url', message: /DATABASE_URL/ },
+  { name: 'password in a redis URL', text: variant((c) => ((c.queue.backend = 'redis'), (c.queue.redis_url = 'redis://:hunter2@cache:6379'))), field: 'database.url / queue.redis_url', message: /REDIS_URL/ },
+  { name: 'an AWS access key in the file', text: `${EXAMPLE}\n# AKIAABCDEFGHIJKLMNOP\n`, field: '(file)', message: /credential/ },
+  { name: 'a client_secret key in the file', text: variant((c) => (c.pools[0].settings.client_secret = 'x')), field: '(file)', message: /credential/ },
+  { name: 'SANDFLEET_PORT not a number', text: EXAMPLE, env: { SANDFLEET_PORT: 'eighty' }, field: 'SANDFLEET_PORT', message: /port number.*"eighty"/ },
+  { name: 'SANDFLEET_PORT out of range', text: EXAMPLE, env: { SANDFLEET_PORT: '70000' }, field: 'SANDFLEET_PORT', message: /0-65535/ },
+  { name: 'SANDFLEET_LOG_LEVEL unknown', text: EXAMPLE, env: { SANDFLEET_LOG_LEVEL: 'loud' }, field: 'log.level', message: /info/ },
+];
+
+describe('malformed configs', () => {
+  it('the example config itself is valid', () => {
+    const config = parseConfig(EXAMPLE, EXAMPLE_PATH, {});
+    expect(config.pools.map((p) => p.name)).toEqual(['linux-sandbox', 'windows-reimage']);
+  });
+
+  it.each(cases)('$name → names $field', ({ text, env, field, message }) => {
+    const issues = issuesOf(text, env);
+    const named = issues.filter((i) => i.field.startsWith(field));
+    expect(named, JSON.stringify(issues)).not.toHaveLength(0);
+    expect(named.some((i) => message.test(i.message)), JSON.stringify(issues)).toBe(true);
+  });
+
+  it('reports every problem at once, and the error message lists each field', () => {
+    const text = variant((c) => {
+      c.cluster = 'BAD';
+      c.pools[0].max_size = 'x';
+      c.api.port = -1;
+    });
+    const error = (() => {
+      try {
+        parseConfig(text, 'many.yaml', {});
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(error.issues.map((i) => i.field).sort()).toEqual(['api.port', 'cluster', 'pools[0].max_size']);
+    for (const field of ['many.yaml', 'api.port', 'cluster', 'pools[0].max_size']) expect(error.message).toContain(field);
+  });
+
+  it('a missing file says how to get one', () => {
+    expect(() => loadConfig('/nonexistent/sandfleet.yaml', {})).toThrow(/no such file \(copy sandfleet.example.yaml, or pass --config\)/);
+  });
+});
+
+describe('environment overrides', () => {
+  it('DATABASE_URL, REDIS_URL, SANDFLEET_PORT and SANDFLEET_LOG_LEVEL win over the file', () => {
+    const text = variant((c) => ((c.queue.backend = 'redis'), (c.database.url = 'postgres://postgres@file-host/file')));
+    const config = parseConfig(text, 't.yaml', {
+      DATABASE_URL: 'postgres://sandfleet:from-env@db:5432/sf',
+      REDIS_URL: 'redis://cache:6379',
+      SANDFLEET_PORT: '9191',
+      SANDFLEET_LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({ databaseUrl: 'postgres://sandfleet:from-env@db:5432/sf', redisUrl: 'redis://cache:6379', api: { port: 9191 }, log: { level: 'debug' } });
+  });
+
+  it('without overrides the defaults apply', () => {
+    const config = parseConfig(variant((c) => delete c.database), 't.yaml', {});
+    expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+    expect(config.database.pool_size).toBe(20);
+    expect(config.redisUrl).toBeNull();
+  });
+});
