@@ -1,7 +1,7 @@
 // The daemon: config → database (created and migrated) → pools synced → scheduler (workers,
-// supervision) → REST API. `stop()` drains: readiness goes 503, the API stops taking requests,
-// running tasks get the shutdown grace to finish, and what is left is handed back for another
-// daemon or the next start (startup recovery) to finish.
+// supervision) → REST API. `stop()` drains: readiness goes 503, running tasks get the shutdown
+// grace to finish, what is left is handed back for another daemon or the next start (startup
+// recovery) to finish, and then the API closes.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { sql } from 'drizzle-orm';
@@ -88,8 +88,11 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       stop: async () => {
         stopping = true;
         log.info({ grace_s: s.shutdown_grace_s }, 'draining: no new work; running tasks get the shutdown grace');
+        // The API stays up through the drain: /readyz answers 503 so balancers move on, and
+        // submissions still land in the queue for another daemon or the next start.
+        await running.stopWorking({ graceMs: s.shutdown_grace_s * 1000 });
         await server.close();
-        await running.close({ graceMs: s.shutdown_grace_s * 1000 });
+        await running.close();
         metrics.close();
         await database.close();
         log.info({}, 'stopped');

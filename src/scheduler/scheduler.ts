@@ -85,6 +85,7 @@ export class Scheduler {
   readonly leases: LeaderLeases;
   private readonly workers: Worker[] = [];
   private supervising: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
   private tick: Promise<void> = Promise.resolve();
   private lastReconcile = 0;
   /** Pools this process has recovered since it began leading them. */
@@ -183,23 +184,33 @@ export class Scheduler {
   }
 
   /**
-   * Stops supervising and closes the workers, letting running jobs finish for up to `graceMs`;
-   * what is still running then is abandoned to BullMQ's stalled-job recovery (or our reconciler),
-   * which another process, or this one's next start, resumes from the tables.
+   * Stops taking work: supervision, pool leases and workers end, letting running jobs finish for
+   * up to `graceMs`; what is still running then is abandoned to BullMQ's stalled-job recovery (or
+   * our reconciler), which another process, or this one's next start, resumes from the tables.
+   * The queues stay open, so submissions still land while a daemon drains. Idempotent.
    */
+  stopWorking(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.drainWorkers(options.graceMs ?? 30_000);
+    return this.stopping;
+  }
+
   async close(options: { graceMs?: number } = {}): Promise<void> {
+    await this.stopWorking(options);
+    const q = this.deps.queues;
+    await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);
+  }
+
+  private async drainWorkers(graceMs: number): Promise<void> {
     clearTimeout(this.supervising);
     this.supervising = undefined;
     await this.tick;
     await this.leases.close();
     const workers = this.workers.splice(0);
     const graceful = Promise.all(workers.map((w) => w.close()));
-    if ((await Promise.race([graceful, after(options.graceMs ?? 30_000)])) === 'late') {
+    if ((await Promise.race([graceful, after(graceMs)])) === 'late') {
       // Past the grace period: cut the workers' connections rather than wait on them.
       await Promise.race([Promise.all(workers.map((w) => w.disconnect())), after(2000)]);
     }
-    const q = this.deps.queues;
-    await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);
   }
 }
 

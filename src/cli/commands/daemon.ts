@@ -15,17 +15,23 @@ export function registerDaemon(program: Command, config: () => string | undefine
       const resolved = loadConfig(configPath(config()));
       const log = createLogger(resolved.log.level, { cluster: resolved.cluster });
       const daemon = await startDaemon(resolved, log);
-      await new Promise<void>((resolve) => {
+      const code = await new Promise<number>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'shutting down');
-          void daemon.stop().then(resolve, (error: unknown) => {
-            log.error({ err: error }, 'shutdown failed');
-            resolve();
-          });
+          void daemon.stop().then(
+            () => resolve(0),
+            (error: unknown) => {
+              log.error({ err: error }, 'shutdown failed');
+              resolve(1);
+            },
+          );
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      // Work still running past the grace was handed back (the tables say where it stood);
+      // its leftover timers and sockets must not keep the process alive.
+      process.exit(code);
     });
 
   program
