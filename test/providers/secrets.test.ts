@@ -121,7 +121,8 @@ describe('no credential in tracked files', () => {
     ['AWS secret access key assignment', /aws_secret_access_key\s*[=:]\s*\S{20,}/i],
     ['private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
     ['Azure client secret assignment', /client_?secret\s*[=:]\s*["']?[A-Za-z0-9~._-]{20,}/i],
-    ['connection string with a password', /postgres(ql)?:\/\/[^:\s/]+:[^@\s/]+@/],
+    // Documentation placeholders (user:password@, :REPLACE_ME@, :...@) are not passwords.
+    ['connection string with a password', /postgres(ql)?:\/\/[^:\s/]+:(?!(password|REPLACE_ME|\.\.\.|…)@)[^@\s/]+@/],
   ];
 
   it('finds none of the usual credential shapes', () => {
