@@ -6,6 +6,7 @@ import { migrateQueueSchema } from '../scheduler/queue.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { CommandFailed } from './commands/arguments.js';
+import { registerCheck } from './commands/check.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerMachines } from './commands/machines.js';
 import { registerTasks } from './commands/tasks.js';
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   registerTasks(program, config);
   registerMachines(program, config);
   registerTokens(program, config);
+  registerCheck(program, config);
   // Subcommands inherit exit handling, so their usage errors also end as exit code 2.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

@@ -1,0 +1,47 @@
+// `sandfleet check`: every invariant violation (I1–I8) with the offending ids; exit 1 if any
+// was found, or if a pool's instances could not be listed (I5 unknown).
+import type { Command } from 'commander';
+import { checkSystem } from '../../scheduler/check.js';
+import { ProviderRegistry } from '../../scheduler/providers.js';
+import { optionalConfig, withContext } from '../context.js';
+import { emit, printTable } from '../output.js';
+import { CommandFailed, integer } from './arguments.js';
+
+interface CheckCommandOptions {
+  pool?: string;
+  deadlineGraceS?: number;
+  orphanGraceS?: number;
+  json?: boolean;
+}
+
+export function registerCheck(program: Command, config: () => string | undefined): void {
+  program
+    .command('check')
+    .description('check the invariants over the tables, the events and the clouds; exit 1 on any violation')
+    .option('--pool <name>', 'only this pool')
+    .option('--deadline-grace-s <s>', 'I4: how far past its deadline an active task may be (default: scheduler.deadline_grace_s)', integer(0, 86_400))
+    .option('--orphan-grace-s <s>', 'I5: how long an instance may lack its row and vice versa (default: scheduler.orphan_grace_s)', integer(0, 86_400))
+    .option('--json', 'print JSON')
+    .action((o: CheckCommandOptions) =>
+      withContext(config(), async ({ database }) => {
+        const settings = optionalConfig(config());
+        const providers = new ProviderRegistry({ db: database.db, cluster: settings?.cluster ?? 'sandfleet' });
+        const report = await checkSystem({
+          db: database.db,
+          providerFor: (pool) => providers.for(pool),
+          deadlineGraceS: o.deadlineGraceS ?? settings?.scheduler.deadline_grace_s ?? 30,
+          orphanGraceS: o.orphanGraceS ?? settings?.scheduler.orphan_grace_s ?? 600,
+          pool: o.pool,
+        });
+        emit(o, { ok: report.violations.length === 0 && report.unchecked.length === 0, ...report }, () => {
+          const c = report.checked;
+          console.log(`checked ${c.pools} pools, ${c.machines} machines, ${c.tasks} tasks, ${c.instances} instances`);
+          if (report.violations.length > 0) printTable(report.violations.map((v) => ({ ...v, ids: v.ids.join(' ') })), ['invariant', 'detail', 'ids']);
+          for (const u of report.unchecked) console.log(`I5 not checked for pool ${u.pool}: ${u.reason}`);
+          if (report.violations.length === 0 && report.unchecked.length === 0) console.log('no violations');
+        });
+        if (report.violations.length > 0) throw new CommandFailed(`${report.violations.length} invariant violation(s) found`);
+        if (report.unchecked.length > 0) throw new CommandFailed(`could not list the instances of ${report.unchecked.map((u) => u.pool).join(', ')}: retry, or check the provider's credentials`);
+      }),
+    );
+}

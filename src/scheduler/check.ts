@@ -1,0 +1,116 @@
+// The invariant checker of the running system (`sandfleet check`, the chaos harness): the
+// database invariants (I1, I2, I3, I6, I7, I8, from src/machinery), plus the two that need the
+// clock and the clouds: I4 (no active task past its deadline plus the grace) and I5 (no
+// instance without a row past the orphan grace, no ready or leased row without its instance).
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/database.js';
+import type { PoolRow } from '../db/schema.js';
+import { checkInvariants, listMachines, listPools, type InvariantId } from '../machinery/index.js';
+import { isProviderError } from '../providers/errors.js';
+import type { Instance, Provider } from '../providers/types.js';
+
+export type SystemInvariant = InvariantId | 'I4' | 'I5';
+
+export interface SystemViolation {
+  invariant: SystemInvariant;
+  ids: string[];
+  detail: string;
+}
+
+export interface CheckOptions {
+  db: Db;
+  /** The adapter of a pool (a ProviderRegistry's `for`). */
+  providerFor: (pool: PoolRow) => Provider;
+  /** I4: an active task may run this long past started_at + timeout_s before it counts. */
+  deadlineGraceS: number;
+  /** I5: how long an instance may live without a row, or a row without its instance. */
+  orphanGraceS: number;
+  pool?: string | undefined;
+  now?: Date;
+}
+
+export interface CheckReport {
+  violations: SystemViolation[];
+  /** Pools whose instances could not be listed: I5 is unknown for them. */
+  unchecked: { pool: string; reason: string }[];
+  checked: { pools: number; machines: number; tasks: number; instances: number };
+}
+
+export async function checkSystem(options: CheckOptions): Promise<CheckReport> {
+  const now = options.now ?? new Date();
+  const pools = (await listPools(options.db)).filter((p) => options.pool === undefined || p.name === options.pool);
+  const report: CheckReport = { violations: [], unchecked: [], checked: { pools: pools.length, machines: 0, tasks: 0, instances: 0 } };
+  report.violations.push(...(await checkInvariants(options.db, { pool: options.pool })));
+  report.violations.push(...(await overdueTasks(options.db, options.deadlineGraceS, now, options.pool)));
+  for (const pool of pools) {
+    const instances = await listInstances(options.providerFor(pool));
+    if (!Array.isArray(instances)) {
+      report.unchecked.push({ pool: pool.name, reason: instances.reason });
+      continue;
+    }
+    report.checked.instances += instances.length;
+    report.violations.push(...(await instanceLeaks(options.db, pool.name, instances, options.orphanGraceS * 1000, now)));
+  }
+  const counts = await options.db.execute(sql`
+    SELECT (SELECT count(*) FROM machines WHERE ${options.pool === undefined ? sql`true` : sql`pool = ${options.pool}`})::int AS machines,
+           (SELECT count(*) FROM tasks WHERE ${options.pool === undefined ? sql`true` : sql`pool = ${options.pool}`})::int AS tasks`);
+  report.checked.machines = Number(counts.rows[0]?.machines ?? 0);
+  report.checked.tasks = Number(counts.rows[0]?.tasks ?? 0);
+  return report;
+}
+
+/** I4: assigned or running past (started_at, else assigned_at) + timeout_s + grace. */
+async function overdueTasks(db: Db, graceS: number, now: Date, pool: string | undefined): Promise<SystemViolation[]> {
+  const result = await db.execute(sql`
+    SELECT id::text, state, machine_id::text, timeout_s, coalesce(started_at, assigned_at) AS since
+    FROM tasks
+    WHERE state IN ('assigned', 'running') AND ${pool === undefined ? sql`true` : sql`pool = ${pool}`}
+      AND coalesce(started_at, assigned_at) + make_interval(secs => timeout_s + ${graceS}) < ${now.toISOString()}::timestamptz`);
+  const overdue = result.rows as { id: string; state: string; machine_id: string | null; timeout_s: number; since: string | Date }[];
+  return overdue.map((r) => ({
+    invariant: 'I4' as const,
+    ids: [r.id, ...(r.machine_id ? [r.machine_id] : [])],
+    detail: `task ${r.id} is still ${r.state} past its deadline (timeout ${r.timeout_s} s + grace ${graceS} s since ${new Date(r.since).toISOString()})`,
+  }));
+}
+
+/** The pool's instances, retrying throttling and transient errors a few times. */
+async function listInstances(provider: Provider): Promise<Instance[] | { reason: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await provider.list();
+    } catch (error) {
+      const retry = isProviderError(error) && error.retryable && attempt < 5;
+      if (!retry) return { reason: error instanceof Error ? error.message : String(error) };
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    }
+  }
+}
+
+/** I5 for one pool: live instances no row claims, and ready/leased rows whose instance is gone. */
+async function instanceLeaks(db: Db, pool: string, instances: Instance[], graceMs: number, now: Date): Promise<SystemViolation[]> {
+  const found: SystemViolation[] = [];
+  const rows = await listMachines(db, { pool });
+  const byProviderId = new Map(rows.filter((m) => m.providerId).map((m) => [m.providerId!, m]));
+  const byId = new Map(rows.map((m) => [m.id, m]));
+  const old = (since: Date | null) => since !== null && now.getTime() - since.getTime() > graceMs;
+  const alive = instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating');
+  for (const instance of alive) {
+    const row = byProviderId.get(instance.providerId) ?? (instance.machineId ? byId.get(instance.machineId) : undefined);
+    const unclaimed = !row || (row.state === 'deleted' && old(row.stateChangedAt));
+    if (unclaimed && old(instance.launchedAt)) {
+      found.push({
+        invariant: 'I5',
+        ids: [instance.providerId, ...(row ? [row.id] : [])],
+        detail: `instance ${instance.providerId} of pool ${pool} is ${instance.state} ${row ? `but its machine ${row.id} is deleted` : 'and no machine row holds it'} (launched ${instance.launchedAt?.toISOString() ?? '?'})`,
+      });
+    }
+  }
+  const live = new Set(alive.map((i) => i.providerId));
+  for (const machine of rows) {
+    if ((machine.state === 'ready' || machine.state === 'leased') && machine.providerId && !live.has(machine.providerId) && old(machine.stateChangedAt)) {
+      found.push({ invariant: 'I5', ids: [machine.id], detail: `machine ${machine.id} is ${machine.state} but its instance ${machine.providerId} is gone` });
+    }
+  }
+  return found;
+}
