@@ -79,6 +79,10 @@ export const configSchema = z
         supervise_every_ms: positive.default(1000),
         reconcile_every_s: positive.default(30),
         stuck_after_s: positive.default(300),
+        /** A leased task whose run job is missing this long gets it back (reconciler). */
+        lease_grace_s: positive.default(60),
+        /** BullMQ job lock: a job whose worker died is taken over after about this long. */
+        job_lock_s: positive.max(3600).default(30),
         orphan_grace_s: positive.default(600),
         rate_limits: z.object({ aws: rateLimit.optional(), azure: rateLimit.optional(), sim: rateLimit.optional() }).strict().default({}),
       })
@@ -91,6 +95,8 @@ export const configSchema = z
         supervise_every_ms: 1000,
         reconcile_every_s: 30,
         stuck_after_s: 300,
+        lease_grace_s: 60,
+        job_lock_s: 30,
         orphan_grace_s: 600,
         rate_limits: {},
       }),

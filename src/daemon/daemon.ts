@@ -47,7 +47,8 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       deadlineGraceS: s.deadline_grace_s,
       superviseEveryMs: s.supervise_every_ms,
       reconcileEveryMs: s.reconcile_every_s * 1000,
-      reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: 60_000, orphanGraceMs: s.orphan_grace_s * 1000 },
+      reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: s.lease_grace_s * 1000, orphanGraceMs: s.orphan_grace_s * 1000 },
+      workerTiming: { lockDurationMs: s.job_lock_s * 1000, stalledIntervalMs: s.job_lock_s * 1000 },
       machineRateLimits: {
         aws: rate(s.rate_limits.aws) ?? { perSecond: 10, burst: 20 },
         azure: rate(s.rate_limits.azure) ?? { perSecond: 10, burst: 20 },
