@@ -93,6 +93,16 @@ export class Ec2Emulator {
       .filter((i) => i.state !== 'terminated');
   }
 
+  /** Instance death: up to `count` live instances terminate on their own, as EC2 reclaims them. */
+  killInstances(count: number): string[] {
+    const live = [...this.instances.values()].filter((i) => i.phase === 'launched').slice(0, count);
+    for (const i of live) {
+      i.phase = 'terminating';
+      i.phaseAt = Date.now();
+    }
+    return live.map((i) => i.id);
+  }
+
   reseed(seed: number): void {
     this.random = prng(seed);
   }

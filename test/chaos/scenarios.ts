@@ -1,0 +1,147 @@
+// One fault per round, by scenario. Each `inject` breaks something and, where the fault lasts,
+// heals it after a hold; it answers what it did, for the round's log line.
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../src/db/index.js';
+import type { Ec2Emulator } from '../emulators/ec2/server.js';
+import type { DaemonProcess } from './daemons.js';
+import type { PrivatePostgres, RestartableRedis } from './environment.js';
+import type { FaultyProxy } from './proxy.js';
+
+export type Backend = 'postgres' | 'redis';
+
+export interface ChaosEnv {
+  backend: Backend;
+  pg: PrivatePostgres;
+  redis: RestartableRedis;
+  proxy: FaultyProxy;
+  ec2: Ec2Emulator;
+  /** The harness's own connection, straight to PostgreSQL (not through the proxy). */
+  database: Database;
+  daemons: DaemonProcess[];
+}
+
+export interface Scenario {
+  name: string;
+  daemons: number;
+  cloud: 'sim' | 'aws';
+  backends: Backend[];
+  inject(env: ChaosEnv, random: () => number): Promise<string>;
+}
+
+const HOLD_MS = 3000;
+const hold = (ms = HOLD_MS) => new Promise((r) => setTimeout(r, ms));
+const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)]!;
+const BOTH: Backend[] = ['postgres', 'redis'];
+
+async function killOne(env: ChaosEnv, random: () => number): Promise<string> {
+  const index = Math.floor(random() * env.daemons.length);
+  await env.daemons[index]!.respawn();
+  return `SIGKILL daemon ${index + 1} of ${env.daemons.length}, restarted`;
+}
+
+async function setSimFaults(env: ChaosEnv, faults: Record<string, number>): Promise<void> {
+  await env.database.db.execute(sql`UPDATE pools SET settings = settings || jsonb_build_object('faults', ${JSON.stringify({ seed: Date.now() % 100_000, ...faults })}::jsonb)`);
+}
+
+const SIM_FAULTS: [string, Record<string, number>][] = [
+  ['throttling 40%', { throttleRate: 0.4 }],
+  ['5xx 30%', { transientRate: 0.3 }],
+  ['capacity errors 60%', { capacityRate: 0.6 }],
+  ['eventual consistency 3 s', { consistencyWindowMs: 3000 }],
+  ['instance death 40% within 3 s', { deathRate: 0.4, deathWithinS: 3 }],
+];
+
+const AWS_FAULTS: [string, (ec2: Ec2Emulator) => void][] = [
+  ['throttling 40%', (ec2) => (ec2.faults = { throttleRate: 0.4 })],
+  ['5xx 30% (half after acting)', (ec2) => (ec2.faults = { serverErrorRate: 0.3 })],
+  ['capacity errors 60%', (ec2) => (ec2.faults = { capacityRate: 0.6 })],
+  ['eventual consistency 3 s', (ec2) => (ec2.faults = { consistencyWindowMs: 3000 })],
+];
+
+export const SCENARIOS: Scenario[] = [
+  { name: 'kill', daemons: 1, cloud: 'sim', backends: BOTH, inject: killOne },
+  { name: 'kill-one-of-three', daemons: 3, cloud: 'sim', backends: BOTH, inject: killOne },
+  {
+    name: 'pg-restart',
+    daemons: 2,
+    cloud: 'sim',
+    backends: BOTH,
+    inject: (env) => {
+      env.pg.restart();
+      return Promise.resolve('PostgreSQL restarted (fast)');
+    },
+  },
+  {
+    name: 'pg-terminate',
+    daemons: 2,
+    cloud: 'sim',
+    backends: BOTH,
+    inject: async (env) => {
+      const result = await env.database.db.execute(
+        sql`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sandfleet-daemon%'`,
+      );
+      return `pg_terminate_backend on ${Number(result.rows[0]?.n ?? 0)} daemon connections`;
+    },
+  },
+  {
+    name: 'network',
+    daemons: 2,
+    cloud: 'sim',
+    backends: BOTH,
+    inject: async (env, random) => {
+      const fault = pick(['delay', 'partition', 'reset'] as const, random);
+      if (fault === 'reset') return `reset ${env.proxy.resetAll()} connections`;
+      env.proxy.mode = fault === 'delay' ? { kind: 'delay', ms: 300 } : { kind: 'partition' };
+      await hold();
+      env.proxy.mode = { kind: 'pass' };
+      return fault === 'delay' ? 'database latency +300 ms for 3 s' : 'database partitioned for 3 s';
+    },
+  },
+  {
+    name: 'redis-flush',
+    daemons: 2,
+    cloud: 'sim',
+    backends: ['redis'],
+    inject: async (env) => {
+      await env.redis.flushAll();
+      return 'Redis FLUSHALL';
+    },
+  },
+  {
+    name: 'redis-restart',
+    daemons: 2,
+    cloud: 'sim',
+    backends: ['redis'],
+    inject: async (env) => {
+      await env.redis.restart();
+      return 'Redis killed and restarted empty';
+    },
+  },
+  {
+    name: 'cloud-sim',
+    daemons: 2,
+    cloud: 'sim',
+    backends: BOTH,
+    inject: async (env, random) => {
+      const [what, faults] = pick(SIM_FAULTS, random);
+      await setSimFaults(env, faults);
+      await hold();
+      await setSimFaults(env, {});
+      return `sim cloud: ${what} for 3 s`;
+    },
+  },
+  {
+    name: 'cloud-aws',
+    daemons: 2,
+    cloud: 'aws',
+    backends: BOTH,
+    inject: async (env, random) => {
+      if (random() < 0.2) return `EC2: instances died: ${env.ec2.killInstances(2).join(', ') || 'none live'}`;
+      const [what, apply] = pick(AWS_FAULTS, random);
+      apply(env.ec2);
+      await hold();
+      env.ec2.faults = {};
+      return `EC2: ${what} for 3 s`;
+    },
+  },
+];
