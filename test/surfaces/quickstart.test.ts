@@ -23,8 +23,11 @@ const json = async (...args: string[]) => {
 beforeAll(async () => {
   port = await freePort();
   daemon = startDaemonProcess(['--config', 'sandfleet.example.yaml'], env());
-  await waitReady(port, 30_000, daemon.output);
-}, 40_000);
+  // The quick start promises /readyz within 30 s; the figure is printed, not asserted (a loaded
+  // CI machine is slower, and tests never fail on wall-clock speed).
+  const ms = await waitReady(port, 120_000, daemon.output);
+  console.log(`quick start: /readyz answered ${ms} ms after the daemon was spawned (fresh database)`);
+}, 130_000);
 afterAll(async () => {
   daemon?.child.kill('SIGTERM');
   await daemon?.exited;
@@ -48,8 +51,8 @@ describe('quick start', () => {
 
 describe('CLI commands', () => {
   it('tasks ls/show/cancel, with --json, and wait exits 1 for a task that did not complete', async () => {
-    const task = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":60000}}', '--idempotency-key', 'cli-1');
-    const replay = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":60000}}', '--idempotency-key', 'cli-1');
+    const task = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":3600000}}', '--idempotency-key', 'cli-1');
+    const replay = await json('tasks', 'submit', '--pool', 'windows-reimage', '--payload', '{"sim":{"durationMs":3600000}}', '--idempotency-key', 'cli-1');
     expect([replay.id, replay.created]).toEqual([task.id, false]);
     expect((await json('tasks', 'show', task.id)).id).toBe(task.id);
     const page = await json('tasks', 'ls', '--pool', 'windows-reimage', '--limit', '1');

@@ -24,7 +24,7 @@ describe('SIGTERM during a run', () => {
     const port = await freePort();
     const env = { DATABASE_URL: url.toString(), SANDFLEET_PORT: String(port), SANDFLEET_LOG_LEVEL: 'warn', SANDFLEET_CONFIG: config };
     const first = startDaemonProcess([], env);
-    await waitReady(port, 30_000, first.output);
+    await waitReady(port, 120_000, first.output);
     const token = JSON.parse((await runCli(['tokens', 'create', '--role', 'submitter', '--json'], env)).stdout).token as string;
     const submit = async (body: object) => {
       const response = await fetch(`http://127.0.0.1:${port}/v1/tasks`, {
@@ -67,7 +67,7 @@ describe('SIGTERM during a run', () => {
 
       const second = startDaemonProcess([], env);
       try {
-        await waitReady(port, 30_000, second.output);
+        await waitReady(port, 120_000, second.output);
         const deadline = Date.now() + 120_000;
         while ((await count(['completed'])) < ids.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
         expect(await count(['completed'])).toBe(201);
@@ -78,5 +78,5 @@ describe('SIGTERM during a run', () => {
     } finally {
       await database.close();
     }
-  }, 240_000);
+  }, 400_000);
 });
