@@ -2,13 +2,14 @@
 // (initdb on a free port, restartable), a Redis server (restartable on its port), the TCP proxy
 // the daemons reach PostgreSQL through, and the EC2 emulator.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+// Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed major, or $PG_BIN.
+const PG_BIN = process.env.PG_BIN ?? `/usr/lib/postgresql/${readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0] ?? '15'}/bin`;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
