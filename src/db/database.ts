@@ -55,6 +55,10 @@ export function openDatabase(options: DatabaseOptions = {}): Database {
   // An idle client that loses its server (restart, pg_terminate_backend) must not crash the
   // process; the pool drops it and the next checkout opens a fresh one.
   pool.on('error', () => {});
+  // A checked-out client (a transaction between statements) that loses its server emits 'error'
+  // with nobody listening: that would crash the process. The error also fails the client's
+  // next query, the transaction rolls back, and the pool discards the client on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzle({ client: pool, schema });
   let closed = false;
   return {

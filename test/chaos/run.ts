@@ -50,6 +50,7 @@ const proxy = new FaultyProxy({ host: '127.0.0.1', port: pg.port });
 const proxyPort = await proxy.start();
 const ec2 = new Ec2Emulator({ bootDelayMs: 300, stopDelayMs: 100, terminateDelayMs: 200, terminatedVisibleMs: 5000 });
 const ec2Endpoint = await ec2.start();
+console.log(`PostgreSQL :${pg.port} (daemons via proxy :${proxyPort}), Redis :${redis.port}, EC2 emulator ${ec2Endpoint}`);
 const rows: Row[] = [];
 try {
   for (const backend of backends) {
@@ -99,10 +100,20 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
       const fresh = result.violations.filter((v) => !seen.has(`${v.invariant}:${v.ids.join(',')}`));
       for (const v of fresh) seen.add(`${v.invariant}:${v.ids.join(',')}`);
       Object.assign(row, { rounds: round, tasks: row.tasks + result.accepted, violations: row.violations + fresh.length, lost: row.lost + result.lost.length, stuck: row.stuck + result.stuck.length });
+      // A daemon that died of the fault is itself a failure (a supervisor would restart it).
+      for (const [i, d] of daemons.entries()) {
+        if (d.alive) continue;
+        console.log(`  daemon ${i + 1} exited unexpectedly; last output:\n${d.tail().slice(-1500)}`);
+        row.violations++;
+        await d.respawn();
+      }
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       console.log(`round ${round}/${rounds} (${secs}s): ${result.fault}; ${result.accepted} accepted, ${result.lost.length} lost, ${result.stuck.length} stuck, ${fresh.length} violations${result.unanswered ? `, ${result.unanswered} unanswered` : ''}`);
       for (const v of fresh) console.log(`  ${v.invariant}: ${v.detail}`);
-      if (result.stuck.length) console.log(`  stuck: ${result.stuck.slice(0, 5).join(', ')}`);
+      if (result.stuck.length) {
+        console.log(`  stuck: ${result.stuck.slice(0, 5).join(', ')}`);
+        for (const [i, d] of daemons.entries()) console.log(`  daemon ${i + 1} (${d.alive ? 'alive' : 'exited'}), last output:\n${d.tail().slice(-1500)}`);
+      }
     }
     // Leaks: after a quiet spell longer than the orphan grace plus a few reconciles.
     const graceS = TIMING.orphan_grace_s + 3 * TIMING.reconcile_every_s + 2;
