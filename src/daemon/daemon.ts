@@ -91,11 +91,14 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         log.info({ grace_s: s.shutdown_grace_s }, 'draining: no new work; running tasks get the shutdown grace');
         // The API stays up through the drain: /readyz answers 503 so balancers move on, and
         // submissions still land in the queue for another daemon or the next start.
-        await running.stopWorking({ graceMs: s.shutdown_grace_s * 1000 });
-        await server.close();
-        await running.close();
+        // Each closing step is bounded: a connection lost to a fault must not hold the exit.
+        const bounded = (what: string, step: Promise<unknown>, ms = CLOSE_STEP_MS) => within(ms, step).then((done) => done || log.warn({ step: what }, 'gave up waiting on a closing step'));
+        const graceMs = s.shutdown_grace_s * 1000;
+        await bounded('workers', running.stopWorking({ graceMs }), graceMs + CLOSE_STEP_MS);
+        await bounded('api', server.close());
+        await bounded('queues', running.close());
         metrics.close();
-        await database.close();
+        await bounded('database', database.close());
         log.info({}, 'stopped');
       },
     };
@@ -106,6 +109,14 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     await database.close();
     throw error;
   }
+}
+
+/** Past the shutdown grace, how long one closing step (API, queues, database pool) may take. */
+const CLOSE_STEP_MS = 5000;
+
+/** Whether `step` settled within `ms` (a rejected step counts as settled: it is over). */
+function within(ms: number, step: Promise<unknown>): Promise<boolean> {
+  return Promise.race([step.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
 }
 
 async function probe(check: () => Promise<unknown>): Promise<string> {

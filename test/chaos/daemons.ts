@@ -70,13 +70,18 @@ export class DaemonProcess {
     return this.output.slice(-3000);
   }
 
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  /** Signals the daemon and waits for it to exit; after `timeoutMs` it is SIGKILLed. Answers whether it exited in time. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 60_000): Promise<boolean> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
+    if (!child || child.exitCode !== null || child.signalCode !== null) return true;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+    if (!inTime) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    return inTime;
   }
 
   /** Started again on the same port, as a supervisor (systemd, Kubernetes) would. */
