@@ -47,7 +47,8 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
       await until(async () => {
         const s = await byState();
         return (s.completed ?? 0) + (s.failed ?? 0) === TASKS;
-      }, 150_000, byState);
+        // A bound for a stuck run, not a speed target: a loaded CI machine is several times slower.
+      }, 480_000, byState);
       expect(await byState()).toEqual({ completed: TASKS - TASKS / 20, failed: TASKS / 20 });
       await until(async () => Object.keys(await unsettledPools(t.db, pools)).length === 0, 60_000, () => unsettledPools(t.db, pools));
       const maxSeen = await sampler.stop();
@@ -63,5 +64,5 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
       await sampler.stop();
       await scheduler.close({ graceMs: 5000 });
     }
-  });
+  }, 600_000);
 });
