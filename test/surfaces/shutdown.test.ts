@@ -47,7 +47,7 @@ describe('SIGTERM during a run', () => {
         Number((await database.pool.query('SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::uuid[]) AND state = ANY($2::text[])', [of, states])).rows[0].n);
       const started = Date.now();
       while ((await count(['running'], [long])) === 0) {
-        expect(await count(['queued', 'running'], [long]), 'the long task ended before it was seen running').toBe(1);
+        expect(await count(['queued', 'assigned', 'running'], [long]), 'the long task ended before it was seen running').toBe(1);
         expect(Date.now() - started, first.output().slice(-2000)).toBeLessThan(60_000);
         await new Promise((r) => setTimeout(r, 50));
       }
