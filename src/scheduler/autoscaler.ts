@@ -1,12 +1,18 @@
-// The autoscaler of one pool, run only by the pool's leader: grows the pool to
+// The autoscaler of one pool, run only by the pool's leader. What to create and how many idle
+// machines may go is the policy's call (`AutoscalePolicy`); the default (policies/demand.ts)
+// grows the pool to
 //   desired = clamp(queued + leased + min_ready, 0, max_size)
 // counting machines that are (or will be) available, and shrinks it only by draining ready
 // machines idle past idle_timeout_s beyond what queued work and min_ready need. Capacity is
-// reserved atomically (reserveMachines), so even two leaders could not pass max_size.
+// reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
+// a policy asks for.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
 import { drainMachine, idleReadyMachines } from '../machinery/index.js';
+import { demandPolicy } from './policies/demand.js';
+
+export { desiredSize } from './policies/demand.js';
 
 export interface PoolLoad {
   queued: number;
@@ -14,6 +20,26 @@ export interface PoolLoad {
   ready: number;
   /** Machines on their way to ready: provisioning, booting, reimaging, and (reimage pools) being recycled. */
   coming: number;
+  /** The part of `coming` that is on its way back from a task (reimage pools: stopping … reimaging). */
+  recycling: number;
+}
+
+/** A policy's answer for one tick: how many machines to create, and how many idle ready ones may go. */
+export interface ScalePlan {
+  create: number;
+  /** At most this many ready machines are drained, oldest idle first… */
+  drain: number;
+  /** …and only those idle (ready, unleased) for at least this long. */
+  drainIdleForMs: number;
+}
+
+/**
+ * Decides a pool's scaling on every tick of its leader. A policy may keep state between ticks
+ * (per pool); it starts afresh when the pool's lease moves to another process.
+ */
+export interface AutoscalePolicy {
+  readonly name: string;
+  plan(pool: PoolRow, load: PoolLoad, now: Date): ScalePlan;
 }
 
 export interface ScaleDecision {
@@ -22,33 +48,28 @@ export interface ScaleDecision {
 }
 
 export async function poolLoad(db: Db, pool: PoolRow): Promise<PoolLoad> {
-  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released'` : sql`NULL`;
+  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
   const result = await db.execute(sql`
     SELECT
       (SELECT count(*) FROM tasks WHERE pool = ${pool.name} AND state = 'queued')::int AS queued,
       count(*) FILTER (WHERE state = 'leased')::int AS leased,
       count(*) FILTER (WHERE state = 'ready')::int AS ready,
-      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming
+      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
+      count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling
     FROM machines WHERE pool = ${pool.name}`);
   const r = result.rows[0] ?? {};
-  return { queued: Number(r.queued ?? 0), leased: Number(r.leased ?? 0), ready: Number(r.ready ?? 0), coming: Number(r.coming ?? 0) };
-}
-
-export function desiredSize(pool: PoolRow, load: PoolLoad): number {
-  if (!pool.active) return 0;
-  return Math.max(0, Math.min(pool.maxSize, load.queued + load.leased + pool.minReady));
+  const n = (v: unknown) => Number(v ?? 0);
+  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling) };
 }
 
 /** How many to create, and which idle machines to drain. */
-export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now = new Date()): Promise<ScaleDecision> {
-  const supply = load.leased + load.ready + load.coming;
-  const create = Math.max(0, desiredSize(pool, load) - supply);
-  // Ready machines the queue and min_ready do not need; only those idle long enough go.
-  const spare = load.ready - Math.max(pool.active ? pool.minReady : 0, load.queued);
-  if (create > 0 || spare <= 0) return { create, drain: [] };
-  const idleSince = new Date(now.getTime() - pool.idleTimeoutS * 1000);
-  const idle = await idleReadyMachines(db, pool.name, idleSince, spare);
-  return { create: 0, drain: idle.map((m) => m.id) };
+export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now = new Date(), policy: AutoscalePolicy = demandPolicy()): Promise<ScaleDecision> {
+  const plan = policy.plan(pool, load, now);
+  const create = Math.max(0, Math.floor(plan.create));
+  const spare = Math.min(load.ready, Math.floor(plan.drain));
+  if (spare <= 0) return { create, drain: [] };
+  const idle = await idleReadyMachines(db, pool.name, new Date(now.getTime() - Math.max(0, plan.drainIdleForMs)), spare);
+  return { create, drain: idle.map((m) => m.id) };
 }
 
 /** Drains the chosen machines; a machine leased in the meantime answers Conflict and stays. */

@@ -6,6 +6,7 @@ import type { PoolRow } from '../db/schema.js';
 import type { ProviderName } from '../db/states.js';
 import { getTask, listPools, reserveMachines, type RateLimit } from '../machinery/index.js';
 import { readinessForPool, runnerForPool } from './pool-settings.js';
+import type { AutoscalePolicy } from './autoscaler.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
 import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -60,6 +61,8 @@ export interface SchedulerOptions {
   actor?: string;
   /** How often the pools this process leads are scaled and watched. */
   superviseEveryMs?: number;
+  /** How the pools this process leads are scaled. Default: `demandPolicy()` (policies/demand.ts). */
+  autoscalePolicy?: AutoscalePolicy;
   /** Grace past a task's timeout before the watchdog ends it. */
   deadlineGraceS?: number;
   /** How often the pools this process leads are reconciled with the queue and the cloud. */
@@ -150,7 +153,11 @@ export class Scheduler {
           await reconcile(this.deps, pool.name, { ...options, stuckAfterMs: 0, leaseGraceMs: 0 });
           this.recovered.add(pool.name);
         }
-        const scaled = await supervise(this.deps, pool.name, { provision: (p, n) => this.provision(p, n), deadlineGraceS: this.options.deadlineGraceS ?? 30 });
+        const scaled = await supervise(this.deps, pool.name, {
+          provision: (p, n) => this.provision(p, n),
+          deadlineGraceS: this.options.deadlineGraceS ?? 30,
+          policy: this.options.autoscalePolicy,
+        });
         if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool: pool.name, ...scaled }, 'pool scaled');
         if (reconcileNow) {
           const report = await reconcile(this.deps, pool.name, options);

@@ -2,7 +2,7 @@
 // deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
 import { getPool, overdueTasks, timeOutTask } from '../machinery/index.js';
-import { decide, drainIdle, poolLoad } from './autoscaler.js';
+import { decide, drainIdle, poolLoad, type AutoscalePolicy } from './autoscaler.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import type { Queue } from 'bullmq';
 import { machineJobId, type MachineJob } from './queue.js';
@@ -18,12 +18,12 @@ export interface SupervisionResult {
 export async function supervise(
   deps: SchedulerDependencies,
   poolName: string,
-  options: { provision: (pool: string, count: number) => Promise<number>; deadlineGraceS: number },
+  options: { provision: (pool: string, count: number) => Promise<number>; deadlineGraceS: number; policy?: AutoscalePolicy },
 ): Promise<SupervisionResult> {
   const { db, actor } = deps.lifecycle;
   const pool = await getPool(db, poolName);
   if (!pool) return { created: 0, drained: 0, timedOut: 0 };
-  const decision = await decide(db, pool, await poolLoad(db, pool));
+  const decision = await decide(db, pool, await poolLoad(db, pool), new Date(), options.policy);
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
   await Promise.all(drained.map((id) => enqueueMachine(deps, 'retire', id)));
