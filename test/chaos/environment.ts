@@ -3,22 +3,15 @@
 // the daemons reach PostgreSQL through, and the EC2 emulator.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { answering, freePort } from '../support/private-redis.js';
+
+export { freePort };
 
 // Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed major, or $PG_BIN.
 const PG_BIN = process.env.PG_BIN ?? `/usr/lib/postgresql/${readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0] ?? '15'}/bin`;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** initdb refuses to run as root; PostgreSQL's own user runs it then. */
 function asPostgres(command: string, args: string[]): void {
@@ -105,20 +98,6 @@ export class RestartableRedis {
 
   private async spawn(): Promise<void> {
     this.server = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const client = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.ping();
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      } finally {
-        client.disconnect();
-      }
-    }
+    await answering(this.url, 10_000);
   }
 }

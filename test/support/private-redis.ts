@@ -25,7 +25,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
       const address = probe.address();
@@ -35,7 +35,7 @@ function freePort(): Promise<number> {
 }
 
 /** Resolves once the server answers PING (it takes a moment to start listening). */
-async function answering(url: string, timeoutMs: number): Promise<void> {
+export async function answering(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });

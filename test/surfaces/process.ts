@@ -1,6 +1,5 @@
 // Spawning the real `sandfleet` binary, as a user would, for the daemon and CLI tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -32,14 +31,7 @@ export function startDaemonProcess(args: string[], env: Record<string, string>):
   return { child, output: () => output, exited };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../support/private-redis.js';
 
 /** Polls /readyz until it answers 200; returns how long that took. */
 export async function waitReady(port: number, timeoutMs: number, output: () => string): Promise<number> {
