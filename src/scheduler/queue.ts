@@ -19,6 +19,11 @@ export interface QueueSettings {
   backend: QueueBackend;
   /** Isolates queues of different clusters (and of tests) sharing one Redis or database. */
   namespace?: string;
+  /**
+   * Hears the queues' and workers' own errors (a lost connection, a failed poll). BullMQ retries
+   * by itself; without a listener it prints the raw error object to stderr instead of our log.
+   */
+  onError?: (error: Error, queue: string) => void;
 }
 
 export interface TaskJob {
@@ -42,11 +47,12 @@ export const machineJobId = (op: MachineJob['op'], machineId: string, version: n
 
 export function createQueue<Data>(name: string, settings: QueueSettings): Queue<Data> {
   const qualified = queueName(name, settings);
-  if (settings.backend.kind === 'postgres') {
-    // BullMQ types each backend's Queue separately; ours are used only through the common API.
-    return new Queue(qualified, { connection: sharedPool(settings) }, createPostgresBackend) as unknown as Queue<Data>;
-  }
-  return new Queue<Data>(qualified, redisOptions(settings.backend));
+  const queue =
+    settings.backend.kind === 'postgres'
+      ? // BullMQ types each backend's Queue separately; ours are used only through the common API.
+        (new Queue(qualified, { connection: sharedPool(settings) }, createPostgresBackend) as unknown as Queue<Data>)
+      : new Queue<Data>(qualified, redisOptions(settings.backend));
+  return hearErrors(queue, qualified, settings);
 }
 
 export interface WorkerTiming {
@@ -63,10 +69,17 @@ export function createWorker<Data>(name: string, settings: QueueSettings, proces
     ...(timing.lockDurationMs ? { lockDuration: timing.lockDurationMs } : {}),
     ...(timing.stalledIntervalMs ? { stalledInterval: timing.stalledIntervalMs } : {}),
   };
-  if (settings.backend.kind === 'postgres') {
-    return new Worker(qualified, processor as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>;
-  }
-  return new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), ...common });
+  const worker =
+    settings.backend.kind === 'postgres'
+      ? (new Worker(qualified, processor as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>)
+      : new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), ...common });
+  return hearErrors(worker, qualified, settings);
+}
+
+function hearErrors<Emitter extends { on(event: 'error', listener: (error: Error) => void): unknown }>(emitter: Emitter, queue: string, settings: QueueSettings): Emitter {
+  const onError = settings.onError;
+  if (onError) emitter.on('error', (error: unknown) => onError(error instanceof Error ? error : new Error(String(error)), queue));
+  return emitter;
 }
 
 /** BullMQ's own schema migrations for the PostgreSQL backend, run by `sandfleet migrate`. */

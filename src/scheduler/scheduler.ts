@@ -23,6 +23,7 @@ import {
   TASK_QUEUE,
   type MachineJob,
   type QueueBackend,
+  type QueueSettings,
   type RunJob,
   type TaskJob,
   type WorkerTiming,
@@ -95,7 +96,7 @@ export class Scheduler {
   private readonly recovered = new Set<string>();
 
   constructor(private readonly options: SchedulerOptions) {
-    const settings = { database: options.database, backend: options.backend, ...(options.namespace ? { namespace: options.namespace } : {}) };
+    const settings = this.queueSettings();
     this.deps = {
       lifecycle: {
         db: options.database.db,
@@ -171,7 +172,7 @@ export class Scheduler {
 
   /** Starts this process's workers. */
   start(): void {
-    const settings = { database: this.options.database, backend: this.options.backend, ...(this.options.namespace ? { namespace: this.options.namespace } : {}) };
+    const settings = this.queueSettings();
     const deps = this.deps;
     this.workers.push(
       createWorker<TaskJob>(TASK_QUEUE, settings, async (job) => {
@@ -181,6 +182,17 @@ export class Scheduler {
       createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32, this.options.workerTiming),
       createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), this.options.machineConcurrency ?? 16, this.options.workerTiming),
     );
+  }
+
+  private queueSettings(): QueueSettings {
+    const log = this.options.log ?? SILENT;
+    return {
+      database: this.options.database,
+      backend: this.options.backend,
+      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+      // BullMQ reconnects and retries by itself; the operator hears of it in our log.
+      onError: (error, queue) => log.warn({ queue, err: error.message }, 'queue error (BullMQ retries)'),
+    };
   }
 
   /** Reserves up to `count` machines of the pool (never past max_size) and queues their creation. */

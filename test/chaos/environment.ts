@@ -1,14 +1,10 @@
-// What a chaos run stands on, all of its own so it can be broken freely: a PostgreSQL cluster
-// (initdb on a free port, restartable), a Redis server (restartable on its port), the TCP proxy
-// the daemons reach PostgreSQL through, and the EC2 emulator.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// The chaos run's own PostgreSQL cluster (initdb on a free port, restartable), so it can be
+// broken freely; its Redis is test/support's PrivateRedis.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { answering, freePort } from '../support/private-redis.js';
-
-export { freePort };
+import { freePort } from '../support/ports.js';
 
 // Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed major, or $PG_BIN.
 const PG_BIN = process.env.PG_BIN ?? `/usr/lib/postgresql/${readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0] ?? '15'}/bin`;
@@ -54,50 +50,5 @@ export class PrivatePostgres {
   private ctl(action: string, extra: string[] = []): void {
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400`;
     asPostgres(`${PG_BIN}/pg_ctl`, ['-D', path.join(this.dir, 'data'), '-o', options, '-l', path.join(this.dir, 'log'), '-w', ...extra, action]);
-  }
-}
-
-export class RestartableRedis {
-  private server: ChildProcess | null = null;
-
-  private constructor(readonly port: number) {}
-
-  static async start(): Promise<RestartableRedis> {
-    const redis = new RestartableRedis(await freePort());
-    await redis.spawn();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async flushAll(): Promise<void> {
-    const client = new Redis(this.url, { maxRetriesPerRequest: 1 });
-    try {
-      await client.flushall();
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  /** Killed and started again empty on the same port (no persistence, like a lost cache node). */
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.spawn();
-  }
-
-  stop(): Promise<void> {
-    const server = this.server;
-    if (!server || server.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      server.once('exit', () => resolve());
-      server.kill('SIGKILL');
-    });
-  }
-
-  private async spawn(): Promise<void> {
-    this.server = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await answering(this.url, 10_000);
   }
 }

@@ -14,7 +14,8 @@ import { table } from '../../src/cli/output.js';
 import { prng } from '../support/actors.js';
 import { Ec2Emulator } from '../emulators/ec2/server.js';
 import { DaemonProcess, TIMING, writeConfig, type PoolSpec } from './daemons.js';
-import { PrivatePostgres, RestartableRedis } from './environment.js';
+import { PrivatePostgres } from './environment.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { FaultyProxy } from './proxy.js';
 import { runRound } from './round.js';
 import { SCENARIOS, type Backend, type ChaosEnv, type Scenario } from './scenarios.js';
@@ -45,7 +46,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || chosen.length === 0 || backends.s
 Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'chaos', AWS_SECRET_ACCESS_KEY: 'chaos-secret', AWS_REGION: 'us-east-1' });
 const random = prng(Number(values.seed));
 const pg = await PrivatePostgres.start();
-const redis = await RestartableRedis.start();
+const redis = await PrivateRedis.start();
 const proxy = new FaultyProxy({ host: '127.0.0.1', port: pg.port });
 const proxyPort = await proxy.start();
 const ec2 = new Ec2Emulator({ bootDelayMs: 300, stopDelayMs: 100, terminateDelayMs: 200, terminatedVisibleMs: 5000 });

@@ -4,7 +4,8 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/index.js';
 import type { Ec2Emulator } from '../emulators/ec2/server.js';
 import type { DaemonProcess } from './daemons.js';
-import type { PrivatePostgres, RestartableRedis } from './environment.js';
+import type { PrivateRedis } from '../support/private-redis.js';
+import type { PrivatePostgres } from './environment.js';
 import type { FaultyProxy } from './proxy.js';
 
 export type Backend = 'postgres' | 'redis';
@@ -12,7 +13,7 @@ export type Backend = 'postgres' | 'redis';
 export interface ChaosEnv {
   backend: Backend;
   pg: PrivatePostgres;
-  redis: RestartableRedis;
+  redis: PrivateRedis;
   proxy: FaultyProxy;
   ec2: Ec2Emulator;
   /** The harness's own connection, straight to PostgreSQL (not through the proxy). */

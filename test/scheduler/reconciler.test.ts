@@ -8,7 +8,7 @@ import { checkInvariants, getMachine, getPool, getTask } from '../../src/machine
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, TASK_QUEUE, type QueueBackend } from '../../src/scheduler/queue.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
-import { startPrivateRedis } from '../support/private-redis.js';
+import { PrivateRedis } from '../support/private-redis.js';
 import { useTestDatabase } from '../support/database.js';
 import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
@@ -62,7 +62,7 @@ describe('reconciler', () => {
   });
 
   it('ends every task after FLUSHALL wipes the Redis queue mid-run', async () => {
-    const redis = await startPrivateRedis();
+    const redis = await PrivateRedis.start();
     try {
       const s = scheduler({ kind: 'redis', url: redis.url });
       s.start();

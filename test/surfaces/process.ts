@@ -31,7 +31,7 @@ export function startDaemonProcess(args: string[], env: Record<string, string>):
   return { child, output: () => output, exited };
 }
 
-export { freePort } from '../support/private-redis.js';
+export { freePort } from '../support/ports.js';
 
 /** Polls /readyz until it answers 200; returns how long that took. */
 export async function waitReady(port: number, timeoutMs: number, output: () => string): Promise<number> {
