@@ -2,7 +2,6 @@
 // was found, or if a pool's instances could not be listed (I5 unknown).
 import type { Command } from 'commander';
 import { checkSystem } from '../../scheduler/check.js';
-import { ProviderRegistry } from '../../scheduler/providers.js';
 import { optionalConfig, withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { CommandFailed, integer } from './arguments.js';
@@ -25,6 +24,8 @@ export function registerCheck(program: Command, config: () => string | undefined
     .action((o: CheckCommandOptions) =>
       withContext(config(), async ({ database }) => {
         const settings = optionalConfig(config());
+        // The registry pulls in both cloud SDKs; loaded only when a check runs.
+        const { ProviderRegistry } = await import('../../scheduler/providers.js');
         const providers = new ProviderRegistry({ db: database.db, cluster: settings?.cluster ?? 'sandfleet' });
         const report = await checkSystem({
           db: database.db,

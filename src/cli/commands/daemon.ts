@@ -1,11 +1,14 @@
 // `sandfleet daemon`, `sandfleet config check` and `sandfleet demo`.
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
-import { startDaemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 import { submitTask, poolSummaries, type ServiceContext } from '../../scheduler/service/service.js';
 import { emit, printJson, table } from '../output.js';
 import { integer } from './arguments.js';
+
+// The daemon pulls in Fastify and both cloud SDKs: loaded only by the commands that run it, so
+// the other commands (and --help) start quickly.
+const loadDaemon = () => import('../../daemon/daemon.js');
 
 export function registerDaemon(program: Command, config: () => string | undefined): void {
   program
@@ -14,6 +17,7 @@ export function registerDaemon(program: Command, config: () => string | undefine
     .action(async () => {
       const resolved = loadConfig(configPath(config()));
       const log = createLogger(resolved.log.level, { cluster: resolved.cluster });
+      const { startDaemon } = await loadDaemon();
       const daemon = await startDaemon(resolved, log);
       const code = await new Promise<number>((resolve) => {
         const stop = (signal: string) => {
@@ -53,6 +57,7 @@ export function registerDaemon(program: Command, config: () => string | undefine
     .option('--json', 'print only the summary, as JSON')
     .action(async (o: { tasks: number; json?: boolean }) => {
       const resolved = loadConfig(configPath(config() ?? 'sandfleet.example.yaml'));
+      const { startDaemon } = await loadDaemon();
       const daemon = await startDaemon({ ...resolved, api: { ...resolved.api, port: 0 } }, createLogger('warn', { cluster: resolved.cluster }));
       const service: ServiceContext = { db: daemon.database.db, queues: daemon.scheduler.deps.queues, actor: 'demo' };
       const started = Date.now();
