@@ -1,6 +1,6 @@
 // The PNG chart: one horizontal bar per figure that has a limit, showing how close to the limit
-// it comes (1 = at the limit, past 1 = better than it) on a log scale, with the ratio printed
-// beside each bar.
+// it comes (1 = at the limit, past 1 = better than it) on a log scale, with the figure printed
+// beside each bar (for latency and memory, as 1/ratio so it matches the bar's length).
 import { efficiencyOf, type Unit } from './figures.js';
 import { Canvas, type Rgb } from './png.js';
 import { formatRatio, type Row } from './report.js';
@@ -29,7 +29,8 @@ export function chartPng(rows: readonly Row[]): Buffer {
   const compared = rows.filter((r) => r.figure.limit);
   const height = TOP + compared.length * PITCH + 48;
   const canvas = new Canvas(WIDTH, height);
-  canvas.text(20, 18, 'SANDFLEET BENCH: EACH FIGURE AGAINST ITS LIMIT (1 = AT THE LIMIT, LOG SCALE)', INK);
+  canvas.text(20, 12, 'SANDFLEET BENCH: EACH FIGURE AGAINST ITS LIMIT (1 = AT THE LIMIT, LOG SCALE)', INK);
+  canvas.text(20, 32, 'LONGER IS BETTER. LATENCY AND MEMORY: LIMIT/VALUE = 1/RATIO', INK);
   const bottom = TOP + compared.length * PITCH;
   for (let e = -BELOW; e <= ABOVE; e++) {
     const x = xOf(10 ** e);
@@ -42,7 +43,8 @@ export function chartPng(rows: readonly Row[]): Buffer {
     const y = TOP + i * PITCH;
     canvas.text(20, y + (BAR - Canvas.textHeight()) / 2, row.figure.key.slice(0, 27), INK);
     const efficiency = efficiencyOf(row.figure, row.limit);
-    const text = row.ratio === null ? 'N/A' : row.figure.better === 'higher' ? formatRatio(row.ratio) : `${formatRatio(row.ratio)}X`;
+    // The bar is the efficiency; where lower is better the report's ratio (value/limit) is its inverse.
+    const text = row.ratio === null || efficiency === null ? 'N/A' : row.figure.better === 'higher' ? formatRatio(row.ratio) : `${formatRatio(efficiency)} = 1/${formatRatio(row.ratio)}`;
     const end = efficiency === null ? PLOT_LEFT : Math.max(PLOT_LEFT + 2, xOf(efficiency));
     canvas.rect(PLOT_LEFT, y, end - PLOT_LEFT, BAR, COLOR[row.figure.unit]);
     const width = Canvas.textWidth(text);
