@@ -130,18 +130,24 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
     console.log(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);
     for (const d of daemons) console.log(d.tail());
     row.violations++;
-    // SIGTERM must end every daemon within its shutdown grace plus the bounded closing steps.
-    const stopped = await Promise.all(daemons.map((d) => d.kill('SIGTERM', 30_000)));
-    for (const [i, ok] of stopped.entries()) {
-      for (const line of daemons[i]!.tail().split('\n').filter((l) => l.includes('gave up waiting'))) console.log(`  daemon ${i + 1} at SIGTERM: ${line}`);
-      if (ok) continue;
-      console.log(`  daemon ${i + 1} did not exit within 30 s of SIGTERM; last output:\n${daemons[i]!.tail().slice(-1500)}`);
-      row.violations++;
-    }
   } finally {
+    row.violations += await hungAtSigterm(daemons);
     await Promise.all(daemons.map((d) => d.kill('SIGKILL')));
     await database.close();
     await dropDatabase(pg.url(name), name).catch(() => {});
   }
   return row;
+}
+
+/** SIGTERM must end every daemon within its shutdown grace plus the bounded closing steps; answers how many did not. */
+async function hungAtSigterm(daemons: DaemonProcess[]): Promise<number> {
+  const stopped = await Promise.all(daemons.map((d) => d.kill('SIGTERM', 30_000)));
+  let hung = 0;
+  for (const [i, ok] of stopped.entries()) {
+    for (const line of daemons[i]!.tail().split('\n').filter((l) => l.includes('gave up waiting'))) console.log(`  daemon ${i + 1} at SIGTERM: ${line}`);
+    if (ok) continue;
+    console.log(`  daemon ${i + 1} did not exit within 30 s of SIGTERM; last output:\n${daemons[i]!.tail().slice(-1500)}`);
+    hung++;
+  }
+  return hung;
 }
