@@ -23,7 +23,8 @@ export interface DatabaseOptions {
 }
 
 export type Schema = typeof schema;
-export type Db = NodePgDatabase<Schema>;
+/** drizzle over the process's pool; `$client` is that pool (transactions check clients out of it). */
+export type Db = NodePgDatabase<Schema> & { $client: pg.Pool };
 export type Tx = PgTransaction<NodePgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
 /** Anything a query can run on: the pool or an open transaction. */
 export type Executor = Db | Tx;

@@ -2,6 +2,7 @@
 // terminated) must fail that transaction, not crash the process through an unhandled 'error'
 // event on the checked-out client; the pool then serves fresh connections. Found by the chaos
 // harness: both daemons exited on a PostgreSQL restart.
+import type net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, withTransaction } from '../../src/db/index.js';
@@ -55,4 +56,27 @@ describe('losing a connection mid-transaction', () => {
       await database.close();
     }
   });
+
+  it('returns a client whose connection died at BEGIN to the pool, so the pool never runs dry', async () => {
+    // drizzle 0.45 sends BEGIN outside its try/finally: every such loss used to leak a pool slot,
+    // and chaos saw daemons stop working after ~17 PostgreSQL restarts (pool of 12).
+    const database = openDatabase({ url: t.url, max: 2, connectTimeoutMs: 2000, applicationName: 'sandfleet-test-begin-loss' });
+    let armed = false;
+    database.pool.on('acquire', (client) => {
+      // The connection drops between checkout and BEGIN, as when the server restarts.
+      if (armed) (client as unknown as { connection: { stream: net.Socket } }).connection.stream.destroy();
+    });
+    try {
+      armed = true;
+      for (let i = 0; i < 5; i++) await expect(withTransaction(database.db, (tx) => tx.execute(sql`SELECT 1`))).rejects.toThrow();
+      armed = false;
+      expect(await withTransaction(database.db, async (tx) => Number((await tx.execute(sql`SELECT 41 + 1 AS n`)).rows[0]!.n))).toBe(42);
+      expect(database.pool.totalCount).toBeLessThanOrEqual(1);
+    } finally {
+      // A leaked client also keeps pool.end() waiting forever: that held daemons past SIGTERM.
+      const closed = await Promise.race([database.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000).unref())]);
+      expect(closed).toBe('closed');
+    }
+  });
 });
+
