@@ -56,8 +56,9 @@ const sessions = new WeakMap<pg.PoolClient, NodePgDatabase<typeof schema>>();
  * Runs `run` on a client checked out of the pool here and released here whatever happens.
  * drizzle (0.45) checks the client out itself but sends BEGIN outside its try/finally, so a
  * connection lost at BEGIN never goes back to the pool: each such loss leaks a slot until the
- * pool is exhausted and the process stops working (chaos: ~17 PostgreSQL restarts). pg-pool
- * discards a client whose connection is broken when it is released.
+ * pool is exhausted and the process stops working (chaos: ~17 PostgreSQL restarts; upstream:
+ * drizzle-team/drizzle-orm#6023, #6241, open). pg-pool discards a client whose connection is
+ * broken when it is released.
  */
 async function onOwnClient<T>(db: Db, run: (session: NodePgDatabase<typeof schema>) => Promise<T>): Promise<T> {
   const client = await db.$client.connect();
