@@ -1,7 +1,8 @@
 // A connection that dies while a transaction holds it (PostgreSQL restarted, the backend
 // terminated) must fail that transaction, not crash the process through an unhandled 'error'
 // event on the checked-out client; the pool then serves fresh connections. Found by the chaos
-// harness: both daemons exited on a PostgreSQL restart.
+// harness: both daemons exited on a PostgreSQL restart. And a connection lost at BEGIN must go
+// back to the pool (drizzle's own transaction() leaks it; chaos saw pools run dry).
 import type net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
@@ -73,10 +74,9 @@ describe('losing a connection mid-transaction', () => {
       expect(await withTransaction(database.db, async (tx) => Number((await tx.execute(sql`SELECT 41 + 1 AS n`)).rows[0]!.n))).toBe(42);
       expect(database.pool.totalCount).toBeLessThanOrEqual(1);
     } finally {
-      // A leaked client also keeps pool.end() waiting forever: that held daemons past SIGTERM.
+      // A leaked client also keeps pool.end() waiting forever, which would hold a daemon past SIGTERM.
       const closed = await Promise.race([database.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000).unref())]);
       expect(closed).toBe('closed');
     }
   });
 });
-
