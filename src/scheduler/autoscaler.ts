@@ -1,10 +1,7 @@
 // The autoscaler of one pool, run only by the pool's leader. What to create and how many idle
-// machines may go is the policy's call (`AutoscalePolicy`); the default (policies/demand.ts)
-// grows the pool to
-//   desired = clamp(queued + leased + min_ready, 0, max_size)
-// counting machines that are (or will be) available, and shrinks it only by draining ready
-// machines idle past idle_timeout_s beyond what queued work and min_ready need. Capacity is
-// reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
+// machines may go is the policy's call (`AutoscalePolicy`; the default, policies/demand.ts, grows
+// the pool to queued + leased + min_ready and drains machines idle past idle_timeout_s). Capacity
+// is reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
 // a policy asks for.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';

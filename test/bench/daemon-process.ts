@@ -46,12 +46,15 @@ export async function daemonMemory(configFile: string, databaseUrl: string, seco
 }
 
 /**
- * Loads every module of the CLI once (`--help`), so tsx's transform cache is warm and neither
- * measured daemon pays for compiling the sources.
+ * Loads the daemon's modules once through tsx, as bin/sandfleet.js does, so tsx's transform cache
+ * is warm and neither measured daemon pays for compiling the sources. (`--help` no longer does:
+ * the CLI loads the daemon only for the commands that run it.)
  */
 export async function warmLoader(): Promise<void> {
-  const child = spawn(process.execPath, [BIN, '--help'], { cwd: ROOT, stdio: 'ignore' });
-  await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const load = "import('tsx/esm/api').then(({ register }) => { register(); return import('./src/daemon/daemon.ts'); }).then(() => process.exit(0))";
+  const child = spawn(process.execPath, ['-e', load], { cwd: ROOT, stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  if (code !== 0) throw new Error(`loading the daemon's modules to warm tsx's cache failed (exit ${code})`);
 }
 
 /** The daemon's pino lines: resolves `ready` on its ready line, collects error lines. */

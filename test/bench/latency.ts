@@ -5,6 +5,7 @@
 import { sql } from 'drizzle-orm';
 import type { TaskObservation } from '../../src/scheduler/log.js';
 import { submit } from '../../src/scheduler/submission.js';
+import { Arrivals } from './arrivals.js';
 import { benchBackend, removeQueueKeys } from './backends.js';
 import { withBenchDatabase } from './database.js';
 import { percentile, type Figure, type Step } from './figures.js';
@@ -25,10 +26,10 @@ const TASK_TIMEOUT_MS = 30_000;
 export async function measureLatency(backendName: BackendName, tasks: number): Promise<LatencyResult> {
   return withBenchDatabase('latency', { queue: backendName === 'postgres', max: 16 }, async (database) => {
     const { db } = database;
-    const finished = new Waiters();
+    const finished = new Arrivals();
     const backend = benchBackend(backendName);
     const scheduler = benchScheduler(database, backend, (o: TaskObservation) => {
-      if (o.kind === 'finished') finished.resolve(o.task.id);
+      if (o.kind === 'finished') finished.arrive(o.task.id);
     });
     const pool = (await addInstantPool(db, 'latency', MACHINES, 'reused')).name;
     try {
@@ -52,30 +53,6 @@ export async function measureLatency(backendName: BackendName, tasks: number): P
       await removeQueueKeys(backend);
     }
   });
-}
-
-/** Promises keyed by task id; an event that comes before its waiter is kept for it. */
-class Waiters {
-  private readonly pending = new Map<string, () => void>();
-  private readonly early = new Set<string>();
-
-  resolve(id: string): void {
-    const waiter = this.pending.get(id);
-    if (waiter) waiter();
-    else this.early.add(id);
-  }
-
-  wait(id: string, timeoutMs: number): Promise<void> {
-    if (this.early.delete(id)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`task ${id} did not finish within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.set(id, () => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        resolve();
-      });
-    });
-  }
 }
 
 export function latencySteps(o: BenchOptions): Step[] {

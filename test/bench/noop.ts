@@ -3,6 +3,7 @@
 import type { Queue, Worker } from 'bullmq';
 import type { Database } from '../../src/db/index.js';
 import { createQueue, createWorker, type QueueBackend } from '../../src/scheduler/queue.js';
+import { Arrivals } from './arrivals.js';
 import { benchNamespace, removeQueueKeys } from './backends.js';
 import { percentile } from './figures.js';
 
@@ -81,26 +82,4 @@ async function pickups(queue: Queue<NoopJob>, starts: Arrivals, count: number): 
     samples.push(performance.now() - started);
   }
   return samples.sort((a, b) => a - b);
-}
-
-/** Processor starts by job id; a start that comes before its waiter (it can) is kept for it. */
-class Arrivals {
-  private readonly waiting = new Map<string, () => void>();
-  private readonly early = new Set<string>();
-
-  arrive(id: string): void {
-    const resolve = this.waiting.get(id);
-    if (resolve) resolve();
-    else this.early.add(id);
-  }
-
-  wait(id: string): Promise<void> {
-    if (this.early.delete(id)) return Promise.resolve();
-    return new Promise((resolve) =>
-      this.waiting.set(id, () => {
-        this.waiting.delete(id);
-        resolve();
-      }),
-    );
-  }
 }

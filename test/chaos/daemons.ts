@@ -76,7 +76,7 @@ export class DaemonProcess {
     if (!child || child.exitCode !== null || child.signalCode !== null) return true;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
-    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+    const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
     if (!inTime) {
       child.kill('SIGKILL');
       await exited;
