@@ -18,6 +18,8 @@ import { registerRoutes } from './routes.js';
 export interface ApiOptions {
   db: Db;
   queues: ServiceContext['queues'];
+  /** Pool rows from the scheduler's cache (submissions choose a pool on every request). */
+  pools?: ServiceContext['pools'];
   /** Database and queue reachable, and not shutting down. */
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -110,7 +112,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
 
-  registerRoutes(app, (request) => ({ db: options.db, queues: options.queues, actor: `api:${request.token?.name ?? 'anonymous'}` }));
+  registerRoutes(app, (request) => ({ db: options.db, queues: options.queues, ...(options.pools ? { pools: options.pools } : {}), actor: `api:${request.token?.name ?? 'anonymous'}` }));
   return app;
 }
 

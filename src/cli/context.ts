@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { configPath, DEFAULT_DATABASE_URL, loadConfig, type ResolvedConfig } from '../config/load.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { createQueue, MACHINE_QUEUE, TASK_QUEUE, type MachineJob, type QueueBackend, type TaskJob } from '../scheduler/queue.js';
+import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type QueueBackend, type RunJob } from '../scheduler/queue.js';
 import type { ServiceContext } from '../scheduler/service/service.js';
 
 export interface CliContext {
@@ -25,13 +25,13 @@ export function openContext(configFile: string | undefined): CliContext {
   const database = openDatabase({ url, max: 4, applicationName: 'sandfleet-cli' });
   const backend: QueueBackend = config?.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
   const settings = { database, backend };
-  const tasks = createQueue<TaskJob>(TASK_QUEUE, settings);
+  const runs = createQueue<RunJob>(RUN_QUEUE, settings);
   const machines = createQueue<MachineJob>(MACHINE_QUEUE, settings);
   return {
     database,
-    service: { db: database.db, queues: { tasks, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
+    service: { db: database.db, queues: { runs, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
     close: async () => {
-      await Promise.all([tasks.close(), machines.close()]);
+      await Promise.all([runs.close(), machines.close()]);
       await database.close();
     },
   };

@@ -3,6 +3,7 @@
 // adapter's field names, and are validated by the adapter's schema (see src/providers/*/settings.ts).
 import { z } from 'zod';
 import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
+import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 
 const count = z.number().int().min(0);
 const positive = z.number().int().min(1);
@@ -70,36 +71,24 @@ export const configSchema = z
       .default({ level: 'info' }),
     scheduler: z
       .object({
-        run_concurrency: positive.max(1000).default(32),
-        machine_concurrency: positive.max(1000).default(16),
+        run_concurrency: positive.max(1000).default(D.runConcurrency),
+        machine_concurrency: positive.max(1000).default(D.machineConcurrency),
         max_machines_total: positive.optional(),
-        deadline_grace_s: count.default(30),
+        deadline_grace_s: count.default(D.deadlineGraceS),
         /** How long SIGTERM waits for running tasks before handing them back. */
-        shutdown_grace_s: count.max(3600).default(30),
-        supervise_every_ms: positive.default(1000),
-        reconcile_every_s: positive.default(30),
-        stuck_after_s: positive.default(300),
+        shutdown_grace_s: count.max(3600).default(D.shutdownGraceS),
+        supervise_every_ms: positive.default(D.superviseEveryMs),
+        reconcile_every_s: positive.default(D.reconcileEveryS),
+        stuck_after_s: positive.default(D.stuckAfterS),
         /** A leased task whose run job is missing this long gets it back (reconciler). */
-        lease_grace_s: positive.default(60),
+        lease_grace_s: positive.default(D.leaseGraceS),
         /** BullMQ job lock: a job whose worker died is taken over after about this long. */
-        job_lock_s: positive.max(3600).default(30),
-        orphan_grace_s: positive.default(600),
+        job_lock_s: positive.max(3600).default(D.jobLockS),
+        orphan_grace_s: positive.default(D.orphanGraceS),
         rate_limits: z.object({ aws: rateLimit.optional(), azure: rateLimit.optional(), sim: rateLimit.optional() }).strict().default({}),
       })
       .strict()
-      .default({
-        run_concurrency: 32,
-        machine_concurrency: 16,
-        deadline_grace_s: 30,
-        shutdown_grace_s: 30,
-        supervise_every_ms: 1000,
-        reconcile_every_s: 30,
-        stuck_after_s: 300,
-        lease_grace_s: 60,
-        job_lock_s: 30,
-        orphan_grace_s: 600,
-        rate_limits: {},
-      }),
+      .prefault({}),
     pools: z.array(poolConfig).min(1, 'declare at least one pool'),
   })
   .strict();

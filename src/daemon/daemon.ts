@@ -65,13 +65,14 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     api = await buildApi({
       db: database.db,
       queues,
+      pools: scheduler.deps.lifecycle.pools,
       logger: log.child({ component: 'api' }),
       bodyLimit: config.api.body_limit_bytes,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       ready: async () => {
         const checks: Record<string, string> = { shutdown: stopping ? 'draining' : 'ok' };
         checks.database = await probe(() => database.db.execute(sql`SELECT 1`));
-        checks.queue = await probe(() => queues.tasks.getJobCounts('waiting'));
+        checks.queue = await probe(() => queues.runs.getJobCounts('waiting'));
         return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
       },
     });

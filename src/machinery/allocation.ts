@@ -1,12 +1,16 @@
-// Allocation (rule 7): the next queued task of a pool by priority then age, and the pool's
-// longest-ready machine, both taken with FOR UPDATE SKIP LOCKED so concurrent allocators never
-// pick the same row and never wait on each other; then lease and assign in one transaction.
-import { sql } from 'drizzle-orm';
+// Allocation (rule 7): queued tasks of a pool, highest priority then oldest first, are paired
+// with its longest-ready machines and leased, all in one statement; both sides are taken with
+// FOR UPDATE SKIP LOCKED, so concurrent claimers never pick the same row and never wait on each
+// other. `allocate` is the one-lease form (a given task, or the pool's next).
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../db/database.js';
 import { machines, tasks, type MachineRow, type TaskRow } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
-import { InvariantBreach } from './outcome.js';
-import { transitionMachine, transitionTask } from './transition.js';
+import { MACHINE_TRANSITIONS } from './machine-lifecycle.js';
+import { markReady } from './machines.js';
+import { InvariantBreach, rowOf } from './outcome.js';
+import { TASK_TRANSITIONS } from './task-lifecycle.js';
+import { machineEntity, reportTransitions, taskEntity, transitionMachine, transitionTask } from './transition.js';
 
 export interface Lease {
   task: TaskRow;
@@ -15,34 +19,112 @@ export interface Lease {
 
 export type AllocationTarget = { pool: string } | { taskId: string };
 
+/** The columns a lease sets beside the state change (the same for one lease or a batch). */
+const LEASE_SET = { machine: (taskId: SQL) => [sql`task_id = ${taskId}`] };
+const ASSIGN_SET = (machineId: SQL) => [sql`machine_id = ${machineId}`, sql`attempts = attempts + 1`, sql`assigned_at = now()`, sql`outcome = NULL`];
+
+/** Names the per-pool claim lock among advisory locks (two-key form: its own key space). */
+const CLAIM_LOCK_CLASS = 0x5f1ee7;
+
+/**
+ * Leases up to `limit` ready machines of `pool` to its queued tasks in one statement, inside the
+ * caller's transaction (after the write that made a task or machine claimable); answers the
+ * leases made, possibly none.
+ *
+ * Claims of one pool take turns under a transaction-scoped lock, and the claim statement, run
+ * after the lock is granted, sees everything committed before: so of two transactions that
+ * each make one side claimable at once (a submission and a machine becoming ready), the later
+ * one always sees the other's row. Without the turn each would see only its own, and both would
+ * commit a task queued beside a ready machine. The turn lasts one statement and the commit.
+ */
+export async function claimLeases(tx: Tx, pool: string, limit: number, actor = 'allocator'): Promise<Lease[]> {
+  if (limit <= 0) return [];
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool}))`);
+  const lease = MACHINE_TRANSITIONS.lease;
+  const assign = TASK_TRANSITIONS.assign;
+  const result = await tx.execute(sql`
+    WITH queued AS (
+      SELECT id, priority, created_at FROM ${tasks}
+      WHERE ${tasks.pool} = ${pool} AND ${tasks.state} = ANY(${sql.param([...assign.from])}::text[])
+      ORDER BY ${tasks.priority} DESC, ${tasks.createdAt}, ${tasks.id}
+      LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), ready AS (
+      SELECT id, state_changed_at FROM ${machines}
+      WHERE ${machines.pool} = ${pool} AND ${machines.state} = ANY(${sql.param([...lease.from])}::text[])
+      ORDER BY ${machines.stateChangedAt}, ${machines.id}
+      LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), pairs AS (
+      SELECT q.id AS task_id, r.id AS machine_id
+      FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, created_at, id) AS k FROM queued) q
+      JOIN (SELECT id, row_number() OVER (ORDER BY state_changed_at, id) AS k FROM ready) r USING (k)
+    ), leased AS (
+      UPDATE ${machines} m SET state = ${lease.to}, prev_state = m.state, version = m.version + 1, state_changed_at = now(),
+        ${sql.join(LEASE_SET.machine(sql`p.task_id`), sql`, `)}
+      FROM pairs p WHERE m.id = p.machine_id AND m.state = ANY(${sql.param([...lease.from])}::text[])
+      RETURNING m.*
+    ), assigned AS (
+      UPDATE ${tasks} t SET state = ${assign.to}, prev_state = t.state, version = t.version + 1, state_changed_at = now(),
+        ${sql.join(ASSIGN_SET(sql`p.machine_id`), sql`, `)}
+      FROM pairs p WHERE t.id = p.task_id AND t.state = ANY(${sql.param([...assign.from])}::text[])
+      RETURNING t.*
+    ), logged AS (
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+      SELECT 'machine', id, pool, prev_state, state, ${actor}, NULL FROM leased
+      UNION ALL
+      SELECT 'task', id, pool, prev_state, state, ${actor}, NULL FROM assigned
+    )
+    SELECT row_to_json(l) AS machine, row_to_json(a) AS task FROM leased l FULL JOIN assigned a ON a.machine_id = l.id`);
+  const leases = result.rows.map((r) => {
+    // Both rows were locked by this statement, so each pair is leased and assigned together.
+    if (!r.machine || !r.task) throw new InvariantBreach(`a claim in pool ${pool} leased a machine without its task or the reverse`);
+    return { machine: machineEntity.map(r.machine as Record<string, unknown>), task: taskEntity.map(r.task as Record<string, unknown>) };
+  });
+  reportTransitions('machine', lease.to, leases.length);
+  reportTransitions('task', assign.to, leases.length);
+  return leases;
+}
+
+export interface BecameReady {
+  /** The machine after this transaction: ready, leased if a claim took it, or wherever a conflict found it. */
+  machine: MachineRow | null;
+  /** Leases made for queued tasks of its pool in the same transaction. */
+  leases: Lease[];
+}
+
+/**
+ * booting | reimaging → ready, and in the same transaction queued tasks of the pool claim ready
+ * machines (this one among them): a machine that comes up serves waiting work without a
+ * dispatch round trip of its own.
+ */
+export function becomeReady(db: Db, machineId: string, ip: string | null, claimLimit: number, options: { actor: string }): Promise<BecameReady> {
+  return withTransaction(db, async (tx) => {
+    const ready = await markReady(tx, machineId, options, ip);
+    if (!ready.ok) return { machine: ready.current, leases: [] };
+    const leases = await claimLeases(tx, ready.row.pool, claimLimit, options.actor);
+    const mine = leases.find((l) => l.machine.id === machineId);
+    return { machine: mine ? mine.machine : rowOf(ready), leases };
+  });
+}
+
 /** Leases a ready machine to a queued task, or answers null when either is not available now. */
 export function allocate(db: Db, target: AllocationTarget, actor = 'allocator'): Promise<Lease | null> {
+  if ('pool' in target) return withTransaction(db, async (tx) => (await claimLeases(tx, target.pool, 1, actor))[0] ?? null);
   return withTransaction(db, async (tx) => {
-    const task = await lockQueuedTask(tx, target);
+    const task = await lockQueuedTask(tx, target.taskId);
     if (!task) return null;
     const machineId = await lockReadyMachine(tx, task.pool);
     if (!machineId) return null;
-    const leased = await transitionMachine(tx, machineId, 'lease', { actor }, { set: [sql`task_id = ${task.id}`] });
-    const assigned = await transitionTask(
-      tx,
-      task.id,
-      'assign',
-      { actor },
-      { set: [sql`machine_id = ${machineId}`, sql`attempts = ${tasks.attempts} + 1`, sql`assigned_at = now()`, sql`outcome = NULL`] },
-    );
+    const leased = await transitionMachine(tx, machineId, 'lease', { actor }, { set: LEASE_SET.machine(sql`${task.id}`) });
+    const assigned = await transitionTask(tx, task.id, 'assign', { actor }, { set: ASSIGN_SET(sql`${machineId}`) });
     // Both rows are locked by this transaction, so neither transition can lose.
     if (!leased.ok || !assigned.ok) throw new InvariantBreach(`locked rows changed under allocation of task ${task.id}`);
     return { task: assigned.row, machine: leased.row };
   });
 }
 
-async function lockQueuedTask(tx: Tx, target: AllocationTarget): Promise<{ id: string; pool: string } | null> {
-  const which =
-    'taskId' in target
-      ? sql`${tasks.id} = ${target.taskId}`
-      : sql`${tasks.pool} = ${target.pool} ORDER BY ${tasks.priority} DESC, ${tasks.createdAt}, ${tasks.id}`;
+async function lockQueuedTask(tx: Tx, taskId: string): Promise<{ id: string; pool: string } | null> {
   const result = await tx.execute(sql`
-    SELECT id, pool FROM ${tasks} WHERE ${tasks.state} = 'queued' AND ${which}
+    SELECT id, pool FROM ${tasks} WHERE ${tasks.state} = 'queued' AND ${tasks.id} = ${taskId}
     LIMIT 1 FOR UPDATE SKIP LOCKED`);
   const row = result.rows[0];
   return row ? { id: String(row.id), pool: String(row.pool) } : null;

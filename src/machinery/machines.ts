@@ -117,6 +117,18 @@ export async function idleReadyMachines(ex: Executor, pool: string, idleSince: D
   return result.rows.map(machineEntity.map);
 }
 
+/**
+ * Of the given tasks, those whose machine is still leased to them: one query for every lease a
+ * process is running, however many (cancel, the deadline watchdog and a lost machine all end
+ * the machine's lease first).
+ */
+export async function heldLeases(ex: Executor, taskIds: readonly string[]): Promise<Set<string>> {
+  if (taskIds.length === 0) return new Set();
+  const result = await ex.execute(sql`
+    SELECT task_id FROM ${machines} WHERE ${machines.taskId} = ANY(${sql.param([...taskIds])}::uuid[]) AND ${machines.state} = 'leased'`);
+  return new Set(result.rows.map((r) => String(r.task_id)));
+}
+
 /** The provider id a machine's row holds, if any. */
 export async function providerIdOf(ex: Executor, machineId: string): Promise<string | null> {
   const result = await ex.execute(sql`SELECT provider_id FROM ${machines} WHERE ${machines.id} = ${machineId}`);

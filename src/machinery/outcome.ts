@@ -17,6 +17,11 @@ export type Outcome<Row> = Ok<Row> | Conflict<Row>;
 export const ok = <Row>(row: Row): Ok<Row> => ({ ok: true, row });
 export const conflict = <Row>(current: Row | null): Conflict<Row> => ({ ok: false, current });
 
+/** The row after a transition: the new one, or the current one when it lost (null: gone). */
+export function rowOf<Row>(outcome: Outcome<Row>): Row | null {
+  return outcome.ok ? outcome.row : outcome.current;
+}
+
 /** Thrown only when the database contradicts what a held lock guarantees: a bug, not a race. */
 export class InvariantBreach extends Error {
   override readonly name = 'InvariantBreach';

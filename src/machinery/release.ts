@@ -6,8 +6,9 @@ import type { Db, Tx } from '../db/database.js';
 import { machines, tasks, type MachineRow, type TaskRow } from '../db/schema.js';
 import type { TaskOutcome } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
+import { claimLeases, type Lease } from './allocation.js';
 import { beginStop } from './machines.js';
-import type { Outcome } from './outcome.js';
+import { rowOf, type Outcome } from './outcome.js';
 import type { TaskTransition } from './task-lifecycle.js';
 import { isTerminal } from './tasks.js';
 import { getTask, taskEntity, transitionMachine, transitionTask, type TransitionOptions } from './transition.js';
@@ -64,13 +65,54 @@ export function releaseMachine(
   lease: { machineId: string; taskId: string | null },
   options: TransitionOptions,
 ): Promise<ReleaseResult> {
+  return withTransaction(db, (tx) => releaseIn(tx, lease, options));
+}
+
+async function releaseIn(tx: Tx, lease: { machineId: string; taskId: string | null }, options: TransitionOptions): Promise<ReleaseResult> {
+  const machine = await transitionMachine(tx, lease.machineId, 'release', options, {
+    set: [sql`task_id = NULL`, sql`uses = ${machines.uses} + ${lease.taskId === null ? 0 : 1}`],
+    where: [sql`${machines.taskId} IS NOT DISTINCT FROM ${lease.taskId}`],
+  });
+  if (!machine.ok || lease.taskId === null) return { machine, task: null };
+  return { machine, task: await recordFinalState(tx, lease.taskId, lease.machineId, options) };
+}
+
+/** A requeued task may take a ready machine in the transaction that requeues it (one is enough). */
+const REQUEUE_CLAIMS = 1;
+
+/** What becomes of a released machine: reimaged back into service, or deleted. */
+export type RecycleChoice = 'reimage' | 'delete';
+
+export interface SettleResult {
+  /** The machine as this transaction left it (reimaging, deleting, or wherever a conflict found it); null when gone. */
+  machine: MachineRow | null;
+  /** The task whose lease ended here, in its final state. */
+  task: TaskRow | null;
+  /** A task requeued here claims a ready machine of its pool at once: the leases made. */
+  leases: Lease[];
+}
+
+/**
+ * The provider has confirmed the instance off: in one transaction, stopping → stopped →
+ * released (the lease ends, the task's final state is recorded) → reimaging or deleting, as
+ * `choose` decides on the released row (its `uses` already counted). Every step is its own
+ * conditional transition with its own event, so the finishing order is kept and logged; a
+ * machine already past a step (a resumed job) skips it, and a conflict stops the chain there.
+ */
+export function settleStopped(db: Db, machine: MachineRow, choose: (released: MachineRow) => RecycleChoice, options: TransitionOptions): Promise<SettleResult> {
   return withTransaction(db, async (tx) => {
-    const machine = await transitionMachine(tx, lease.machineId, 'release', options, {
-      set: [sql`task_id = NULL`, sql`uses = ${machines.uses} + ${lease.taskId === null ? 0 : 1}`],
-      where: [sql`${machines.taskId} IS NOT DISTINCT FROM ${lease.taskId}`],
-    });
-    if (!machine.ok || lease.taskId === null) return { machine, task: null };
-    return { machine, task: await recordFinalState(tx, lease.taskId, lease.machineId, options) };
+    let row: MachineRow | null = machine;
+    let task: TaskRow | null = null;
+    if (row.state === 'stopping') row = rowOf(await transitionMachine(tx, row.id, 'stopped', options));
+    if (row?.state === 'stopped') {
+      // The row says which lease ends here: an id plus the expected task, not a copy.
+      const released = await releaseIn(tx, { machineId: row.id, taskId: row.taskId }, options);
+      task = released.task;
+      row = rowOf(released.machine);
+    }
+    if (row?.state === 'released') row = rowOf(await transitionMachine(tx, row.id, choose(row) === 'reimage' ? 'reimage' : 'requestDelete', options));
+    const leases = task?.state === 'queued' ? await claimLeases(tx, task.pool, REQUEUE_CLAIMS, options.actor) : [];
+    return { machine: row, task, leases };
   });
 }
 

@@ -46,6 +46,15 @@ export function observeTransitions(listener: (observation: TransitionObservation
   return () => listeners.delete(listener);
 }
 
+function report(observation: TransitionObservation): void {
+  for (const listener of listeners) listener(observation);
+}
+
+/** For statements that change many rows at once (a batched claim): `count` successful transitions. */
+export function reportTransitions(entity: 'machine' | 'task', to: string, count: number): void {
+  for (let i = 0; i < count; i++) report({ entity, to, ok: true });
+}
+
 export const machineEntity: Entity<MachineRow> = { kind: 'machine', table: machines, map: rowMapper(machines) };
 export const taskEntity: Entity<TaskRow> = { kind: 'task', table: tasks, map: rowMapper(tasks) };
 
@@ -103,7 +112,7 @@ async function applyTransition<S extends string, Row>(
     )
     SELECT * FROM changed`);
   const changed = result.rows[0];
-  for (const listener of listeners) listener({ entity: entity.kind, to: spec.to, ok: changed !== undefined });
+  report({ entity: entity.kind, to: spec.to, ok: changed !== undefined });
   if (changed) return ok(entity.map(changed));
   return conflict(await fetchRow(ex, entity, id));
 }

@@ -5,7 +5,7 @@
 // a policy asks for.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
-import type { PoolRow } from '../db/schema.js';
+import type { MachineRow, PoolRow } from '../db/schema.js';
 import { drainMachine, idleReadyMachines } from '../machinery/index.js';
 import { demandPolicy } from './policies/demand.js';
 
@@ -70,10 +70,11 @@ export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now = new Da
 }
 
 /** Drains the chosen machines; a machine leased in the meantime answers Conflict and stays. */
-export async function drainIdle(db: Db, machineIds: string[], actor: string): Promise<string[]> {
-  const drained: string[] = [];
+export async function drainIdle(db: Db, machineIds: string[], actor: string): Promise<MachineRow[]> {
+  const drained: MachineRow[] = [];
   for (const id of machineIds) {
-    if ((await drainMachine(db, id, { actor, reason: 'idle past idle_timeout_s' })).ok) drained.push(id);
+    const outcome = await drainMachine(db, id, { actor, reason: 'idle past idle_timeout_s' });
+    if (outcome.ok) drained.push(outcome.row);
   }
   return drained;
 }

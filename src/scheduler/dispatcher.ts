@@ -1,25 +1,26 @@
-// Dispatch: lease ready machines of a pool to its queued tasks, highest priority then oldest
-// first (allocate uses FOR UPDATE SKIP LOCKED), and hand each lease to a run job. Triggered by
-// a submission's task job and by every machine that becomes ready.
-import { allocate } from '../machinery/index.js';
-import type { SchedulerDependencies } from './dependencies.js';
-import { runJobId } from './queue.js';
+// Dispatch: queued tasks of a pool claim its ready machines (one batched statement, see
+// claimLeases), and each lease gets its run job. Claims happen where work meets capacity: in
+// the submission's transaction, in the transaction that makes a machine ready, and in the
+// reconciler's sweep; no job exists only to call this.
+import { claimLeases, type Lease } from '../machinery/index.js';
+import type { Db } from '../db/database.js';
+import { withTransaction } from '../db/transaction.js';
+import { addJobs, runJob, type JobSink, type RunJob } from './queue.js';
 
-/** A run job resumes where it stopped (every step is conditional), so it may be retried. */
-export const RUN_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+/** Leases at most this many per claim, so one claim never holds many rows locked for long. */
+export const MAX_LEASES_PER_CLAIM = 200;
 
-/** Leases at most this many per call, so one dispatch never monopolizes a worker. */
-const MAX_LEASES_PER_DISPATCH = 200;
+/**
+ * Gives each lease its run job. A crash between the lease and this enqueue leaves a lease
+ * without a run job; the reconciler restores it under the same job id.
+ */
+export async function startRuns(runs: JobSink<RunJob>, leases: readonly Lease[]): Promise<void> {
+  await addJobs(runs, leases.map((lease) => runJob(lease)));
+}
 
-export async function dispatch(deps: SchedulerDependencies, pool: string): Promise<number> {
-  let leased = 0;
-  while (leased < MAX_LEASES_PER_DISPATCH) {
-    const lease = await allocate(deps.lifecycle.db, { pool }, deps.lifecycle.actor);
-    if (!lease) break;
-    leased++;
-    // A crash between the lease and this enqueue leaves a lease without a run job; the
-    // reconciler re-enqueues it under the same job id.
-    await deps.queues.runs.add('run', { taskId: lease.task.id, machineId: lease.machine.id }, { ...RUN_JOB_OPTIONS, jobId: runJobId(lease.task.id, lease.task.attempts) });
-  }
-  return leased;
+/** Claims what the pool's queued tasks and ready machines allow now; answers how many leases. */
+export async function dispatch(db: Db, runs: JobSink<RunJob>, pool: string, actor: string): Promise<number> {
+  const leases = await withTransaction(db, (tx) => claimLeases(tx, pool, MAX_LEASES_PER_CLAIM, actor));
+  await startRuns(runs, leases);
+  return leases.length;
 }

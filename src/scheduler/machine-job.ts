@@ -1,20 +1,18 @@
-// Machine jobs: provision (create, boot, then dispatch the pool), retire (a drained or failed
-// machine down to a deleted row), or resume one a crash left half done. Retryable provider
-// errors are thrown for BullMQ to retry with backoff. Each job first takes a token from its
-// provider account's bucket; without one it is delayed, not failed, and costs no attempt.
+// Machine jobs: provision (create, boot, and let queued tasks claim it), retire (a drained or
+// failed machine down to a deleted row), or resume one a crash left half done. Retryable
+// provider errors are thrown for BullMQ to retry with backoff. Each job first takes a token
+// from its provider account's bucket; without one it is delayed, not failed, and costs no attempt.
 import { DelayedError, type Job } from 'bullmq';
-import { getMachine, getPool, takeToken } from '../machinery/index.js';
+import { getMachine, takeToken } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
-import { dispatch } from './dispatcher.js';
 import { converge } from './lifecycle/converge.js';
 import type { MachineJob } from './queue.js';
 
 export async function runMachineJob(deps: SchedulerDependencies, job: Job<MachineJob>, token?: string): Promise<void> {
-  const { db, providers } = deps.lifecycle;
+  const { db, providers, pools } = deps.lifecycle;
   const machine = await getMachine(db, job.data.machineId);
   if (!machine) return;
-  const pool = await getPool(db, machine.pool);
-  if (!pool) throw new Error(`machine ${machine.id} names pool ${machine.pool}, which does not exist`);
+  const pool = await pools.get(machine.pool);
   const limit = deps.machineRateLimits[pool.provider as keyof typeof deps.machineRateLimits];
   if (limit) {
     const grant = await takeToken(db, providers.accountOf(pool), limit);
@@ -24,7 +22,6 @@ export async function runMachineJob(deps: SchedulerDependencies, job: Job<Machin
     }
   }
   // Provision, retire or resume: every machine job drives the machine to rest from wherever it is.
-  const resting = await converge(deps.lifecycle, machine.id, deps.readinessFor(pool));
+  const resting = await converge(deps.lifecycle, machine, deps.readinessFor(pool));
   deps.log.info({ machine_id: machine.id, pool: pool.name, op: job.data.op, resting }, 'machine job done');
-  if (resting === 'ready') await dispatch(deps, pool.name);
 }

@@ -1,15 +1,14 @@
 // The job queues, on BullMQ 6 with either backend behind one API: PostgreSQL (default: the
 // `bullmq` schema of our own database, through the process's one pool) or Redis. Postgres
-// tables stay the truth; jobs only say "look at task X / machine Y now".
-import { createPostgresBackend, Queue, runMigrations, Worker, type ConnectionOptions, type JobsOptions, type PgPool, type Processor } from 'bullmq';
+// tables stay the truth; jobs only say "run lease X / bring machine Y to rest now". Every job's
+// name, id and options are made here.
+import { createPostgresBackend, Queue, runMigrations, Worker, type BulkJobOptions, type ConnectionOptions, type PgPool, type Processor } from 'bullmq';
 
 import type { Database } from '../db/database.js';
 
 export type QueueBackend = { kind: 'postgres' } | { kind: 'redis'; url: string; prefix?: string };
 
-/** One job per task (jobId = task id, so enqueueing twice is a no-op): dispatch its pool. */
-export const TASK_QUEUE = 'sandfleet-tasks';
-/** One job per lease (jobId = task id + attempt): run the task on its machine, then tear down. */
+/** One job per lease (jobId = task id + attempt, so enqueueing twice is a no-op): run the task on its machine, then tear down. */
 export const RUN_QUEUE = 'sandfleet-runs';
 /** Machine operations: provision (and boot), tear down a drained or failed machine. */
 export const MACHINE_QUEUE = 'sandfleet-machines';
@@ -26,13 +25,12 @@ export interface QueueSettings {
   onError?: (error: Error, queue: string) => void;
 }
 
-export interface TaskJob {
-  taskId: string;
-}
-
 export interface RunJob {
   taskId: string;
   machineId: string;
+  pool: string;
+  /** The leased machine as the runner needs it (what to reach); never written back. Absent on a restored job. */
+  machine?: { name: string; ip: string | null };
 }
 
 export interface MachineJob {
@@ -44,6 +42,42 @@ export interface MachineJob {
 /** BullMQ job ids may not contain ':' (Redis key separator). */
 export const runJobId = (taskId: string, attempt: number) => `run.${taskId}.${attempt}`;
 export const machineJobId = (op: MachineJob['op'], machineId: string, version: number) => `${op}.${machineId}.${version}`;
+
+/** Every step of a run or machine job is conditional, so a job may be retried from anywhere. */
+export const RUN_JOB_OPTIONS = { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+export const MACHINE_JOB_OPTIONS = RUN_JOB_OPTIONS;
+
+export interface QueuedJob<Data> {
+  name: string;
+  data: Data;
+  opts: BulkJobOptions;
+}
+
+/** The run job of a lease (its task's attempt names it). */
+export function runJob(lease: { task: { id: string; attempts: number; pool: string }; machine?: { id: string; name: string; ip: string | null } }, machineId = lease.machine?.id): QueuedJob<RunJob> {
+  if (!machineId) throw new Error(`run job of task ${lease.task.id} needs its machine`);
+  const machine = lease.machine ? { machine: { name: lease.machine.name, ip: lease.machine.ip } } : {};
+  return { name: 'run', data: { taskId: lease.task.id, machineId, pool: lease.task.pool, ...machine }, opts: { ...RUN_JOB_OPTIONS, jobId: runJobId(lease.task.id, lease.task.attempts) } };
+}
+
+/** A machine job; its id includes the machine's version, so repeats of one step collapse. */
+export function machineJob(op: MachineJob['op'], machineId: string, version: number): QueuedJob<MachineJob> {
+  return { name: op, data: { op, machineId }, opts: { ...MACHINE_JOB_OPTIONS, jobId: machineJobId(op, machineId, version) } };
+}
+
+/** Adds jobs in one call (one statement on the PostgreSQL backend); nothing to add costs nothing. */
+/** The part of a BullMQ Queue that adds jobs (what every Queue<Data> offers for its own Data). */
+export interface JobSink<Data> {
+  add(name: string, data: Data, opts: BulkJobOptions): Promise<unknown>;
+  addBulk(jobs: QueuedJob<Data>[]): Promise<unknown>;
+}
+
+export async function addJobs<Data>(queue: JobSink<Data>, jobs: QueuedJob<Data>[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const [only] = jobs;
+  if (jobs.length === 1 && only) await queue.add(only.name, only.data, only.opts);
+  else await queue.addBulk(jobs);
+}
 
 export function createQueue<Data>(name: string, settings: QueueSettings): Queue<Data> {
   const qualified = queueName(name, settings);
@@ -90,11 +124,6 @@ export async function migrateQueueSchema(database: Database): Promise<void> {
   } finally {
     client.release();
   }
-}
-
-/** Task jobs carry the task's priority; BullMQ's priority runs 1 (highest) upwards. */
-export function taskJobOptions(taskId: string, priority: number): JobsOptions {
-  return { jobId: taskId, priority: 101 - priority, removeOnComplete: 1000, removeOnFail: 5000 };
 }
 
 function queueName(name: string, settings: QueueSettings): string {

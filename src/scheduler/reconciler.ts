@@ -7,12 +7,13 @@
 //     requeued while attempts remain (release decides).
 //   cloud → tables: an instance of this cluster and pool that no row holds, older than the
 //     orphan grace, is deleted.
-import { beginStop, drainMachine, getPool, heldProviderIds, leasedTasks, listMachines, stuckMachines } from '../machinery/index.js';
+import type { TaskRow } from '../db/schema.js';
+import { beginStop, drainMachine, heldProviderIds, leasedTasks, listMachines, stuckMachines } from '../machinery/index.js';
 import { isProviderError } from '../providers/errors.js';
 import type { Instance } from '../providers/types.js';
 import type { SchedulerDependencies } from './dependencies.js';
-import { dispatch, RUN_JOB_OPTIONS } from './dispatcher.js';
-import { runJobId } from './queue.js';
+import { dispatch } from './dispatcher.js';
+import { addJobs, runJob, runJobId } from './queue.js';
 import { enqueueMachine } from './supervisor.js';
 
 export interface ReconcileOptions {
@@ -35,13 +36,12 @@ export interface ReconcileReport {
 export async function reconcile(deps: SchedulerDependencies, poolName: string, options: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { dispatched: 0, runJobsRestored: 0, resumed: 0, lost: 0, orphansDeleted: 0 };
   const { db, actor } = deps.lifecycle;
-  const pool = await getPool(db, poolName);
-  if (!pool) return report;
+  const pool = await deps.lifecycle.pools.get(poolName);
   const now = Date.now();
 
-  report.dispatched = await dispatch(deps, pool.name);
+  report.dispatched = await dispatch(db, deps.queues.runs, pool.name, actor);
   for (const task of await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs))) {
-    if (task.machineId && (await restoreRunJob(deps, task.id, task.machineId, task.attempts))) report.runJobsRestored++;
+    if (task.machineId && (await restoreRunJob(deps, task, task.machineId))) report.runJobsRestored++;
   }
   for (const machine of await stuckMachines(db, pool.name, new Date(now - options.stuckAfterMs))) {
     await enqueueMachine(deps, 'resume', machine.id, machine.version);
@@ -83,11 +83,10 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
  * Gives a lease its run job back when the job is missing (a flushed Redis, a crash between
  * lease and enqueue), has given up, or ended while the lease is still open; answers whether it did.
  */
-async function restoreRunJob(deps: SchedulerDependencies, taskId: string, machineId: string, attempt: number): Promise<boolean> {
-  const id = runJobId(taskId, attempt);
-  const job = await deps.queues.runs.getJob(id);
+async function restoreRunJob(deps: SchedulerDependencies, task: TaskRow, machineId: string): Promise<boolean> {
+  const job = await deps.queues.runs.getJob(runJobId(task.id, task.attempts));
   if (job && !(await job.isFailed()) && !(await job.isCompleted())) return false;
   await job?.remove();
-  await deps.queues.runs.add('run', { taskId, machineId }, { ...RUN_JOB_OPTIONS, jobId: id });
+  await addJobs(deps.queues.runs, [runJob({ task }, machineId)]);
   return true;
 }

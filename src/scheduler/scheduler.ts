@@ -4,40 +4,42 @@ import type { Worker } from 'bullmq';
 import type { Database } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
 import type { ProviderName } from '../db/states.js';
-import { getTask, listPools, reserveMachines, type RateLimit } from '../machinery/index.js';
+import { reserveMachines, type RateLimit } from '../machinery/index.js';
 import { readinessForPool, runnerForPool } from './pool-settings.js';
 import type { AutoscalePolicy } from './autoscaler.js';
+import { SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
 import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
-import { dispatch } from './dispatcher.js';
+import { startRuns } from './dispatcher.js';
+import { LeaseWatch } from './lease-watch.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
 import { runMachineJob } from './machine-job.js';
+import { PoolCache } from './pool-cache.js';
 import { ProviderRegistry, type ProviderOptions } from './providers.js';
 import {
+  addJobs,
   createQueue,
   createWorker,
   MACHINE_QUEUE,
-  machineJobId,
+  machineJob,
   RUN_QUEUE,
-  TASK_QUEUE,
   type MachineJob,
   type QueueBackend,
   type QueueSettings,
   type RunJob,
-  type TaskJob,
   type WorkerTiming,
 } from './queue.js';
 import { runLease } from './run-job.js';
 import { LeaderLeases } from './leader.js';
-import { MACHINE_JOB_OPTIONS, supervise } from './supervisor.js';
+import { supervise } from './supervisor.js';
 import { reconcile, type ReconcileOptions } from './reconciler.js';
+import type { Runner } from './runners/types.js';
 
 // EC2's mutating-API bucket refills at 5/s per region with bursts of 50, and a machine job makes
 // about two calls; Azure's per-subscription write limit is similar per minute. Sim is unlimited.
 const DEFAULT_MACHINE_RATE_LIMITS: Partial<Record<ProviderName, RateLimit>> = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } };
-const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: 120_000, leaseGraceMs: 60_000, orphanGraceMs: 600_000 };
-import type { Runner } from './runners/types.js';
+const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: D.stuckAfterS * 1000, leaseGraceMs: D.leaseGraceS * 1000, orphanGraceMs: D.orphanGraceS * 1000 };
 
 export interface SchedulerOptions {
   database: Database;
@@ -97,36 +99,37 @@ export class Scheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     const settings = this.queueSettings();
+    const db = options.database.db;
+    const log = options.log ?? SILENT;
+    const queues = { runs: createQueue<RunJob>(RUN_QUEUE, settings), machines: createQueue<MachineJob>(MACHINE_QUEUE, settings) };
     this.deps = {
       lifecycle: {
-        db: options.database.db,
+        db,
+        pools: new PoolCache(db),
         providers: new ProviderRegistry({
-          db: options.database.db,
+          db,
           cluster: options.cluster,
           ...(options.azure ? { azure: options.azure } : {}),
           ...(options.observeCalls ? { observeCalls: options.observeCalls } : {}),
         }),
         actor: options.actor ?? 'scheduler',
-        pollIntervalMs: options.pollIntervalMs ?? 1000,
+        startRuns: (leases) => startRuns(queues.runs, leases),
+        pollIntervalMs: options.pollIntervalMs ?? D.pollIntervalMs,
       },
-      queues: {
-        tasks: createQueue<TaskJob>(TASK_QUEUE, settings),
-        runs: createQueue<RunJob>(RUN_QUEUE, settings),
-        machines: createQueue<MachineJob>(MACHINE_QUEUE, settings),
-      },
+      queues,
       runnerFor: options.runnerFor ?? runnerForPool,
       readinessFor: options.readinessFor ?? readinessForPool,
       machineRateLimits: options.machineRateLimits ?? DEFAULT_MACHINE_RATE_LIMITS,
-      log: options.log ?? SILENT,
+      log,
       observeTask: options.observeTask ?? (() => {}),
-      leaseCheckMs: options.leaseCheckMs ?? 1000,
+      leaseWatch: new LeaseWatch(db, options.leaseCheckMs ?? D.leaseCheckMs, (error) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'lease check failed (retried next interval)')),
     };
     this.leases = new LeaderLeases(options.database, options.cluster);
   }
 
   /** Scales and watches, on a timer, every active pool whose leader lease this process holds. */
   startSupervising(): void {
-    const every = this.options.superviseEveryMs ?? 500;
+    const every = this.options.superviseEveryMs ?? D.superviseEveryMs;
     const loop = () => {
       this.tick = this.superviseOnce().catch((error: unknown) => this.options.onError?.(error));
       void this.tick.then(() => {
@@ -137,9 +140,10 @@ export class Scheduler {
   }
 
   async superviseOnce(): Promise<void> {
-    const reconcileNow = Date.now() - this.lastReconcile >= (this.options.reconcileEveryMs ?? 10_000);
+    const reconcileNow = Date.now() - this.lastReconcile >= (this.options.reconcileEveryMs ?? D.reconcileEveryS * 1000);
     if (reconcileNow) this.lastReconcile = Date.now();
-    for (const pool of await listPools(this.deps.lifecycle.db)) {
+    // One read of every pool per tick, which also keeps the hot path's pool cache fresh.
+    for (const pool of await this.deps.lifecycle.pools.refresh()) {
       // One pool's trouble (its cloud down, a bad setting) must not stop the others' supervision.
       try {
         if (!(await this.leases.tryLead(pool.name))) {
@@ -156,7 +160,7 @@ export class Scheduler {
         }
         const scaled = await supervise(this.deps, pool.name, {
           provision: (p, n) => this.provision(p, n),
-          deadlineGraceS: this.options.deadlineGraceS ?? 30,
+          deadlineGraceS: this.options.deadlineGraceS ?? D.deadlineGraceS,
           policy: this.options.autoscalePolicy,
         });
         if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool: pool.name, ...scaled }, 'pool scaled');
@@ -175,12 +179,8 @@ export class Scheduler {
     const settings = this.queueSettings();
     const deps = this.deps;
     this.workers.push(
-      createWorker<TaskJob>(TASK_QUEUE, settings, async (job) => {
-        const task = await getTask(deps.lifecycle.db, job.data.taskId);
-        if (task?.state === 'queued') await dispatch(deps, task.pool);
-      }, 4, this.options.workerTiming),
-      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? 32, this.options.workerTiming),
-      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), this.options.machineConcurrency ?? 16, this.options.workerTiming),
+      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? D.runConcurrency, this.options.workerTiming),
+      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), this.options.machineConcurrency ?? D.machineConcurrency, this.options.workerTiming),
     );
   }
 
@@ -198,7 +198,7 @@ export class Scheduler {
   /** Reserves up to `count` machines of the pool (never past max_size) and queues their creation. */
   async provision(pool: string, count: number): Promise<number> {
     const { machines } = await reserveMachines(this.deps.lifecycle.db, pool, count, { actor: this.deps.lifecycle.actor, globalLimit: this.options.maxMachinesTotal });
-    await Promise.all(machines.map((m) => this.deps.queues.machines.add('provision', { op: 'provision', machineId: m.id }, { ...MACHINE_JOB_OPTIONS, jobId: machineJobId('provision', m.id, m.version) })));
+    await addJobs(this.deps.queues.machines, machines.map((m) => machineJob('provision', m.id, m.version)));
     return machines.length;
   }
 
@@ -216,7 +216,7 @@ export class Scheduler {
   async close(options: { graceMs?: number } = {}): Promise<void> {
     await this.stopWorking(options);
     const q = this.deps.queues;
-    await Promise.all([q.tasks.close(), q.runs.close(), q.machines.close()]);
+    await Promise.all([q.runs.close(), q.machines.close()]);
   }
 
   private async drainWorkers(graceMs: number): Promise<void> {
@@ -230,6 +230,8 @@ export class Scheduler {
       // Past the grace period: cut the workers' connections rather than wait on them.
       await Promise.race([Promise.all(workers.map((w) => w.disconnect())), after(2000)]);
     }
+    // Runs abandoned past the grace must not keep checking their leases.
+    this.deps.leaseWatch.stop();
   }
 }
 

@@ -1,12 +1,14 @@
-// Submission: choose the pool, write the task (an upsert on the idempotency key), enqueue its
-// job (jobId = task id). A request no active pool can serve is refused here, never left queued.
+// Submission: choose the pool, write the task (an upsert on the idempotency key) and, in the
+// same transaction, let queued tasks of the pool claim its ready machines; the leases made get
+// their run jobs. A request no active pool can serve is refused here, never left queued.
 import { createHash } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Db } from '../db/database.js';
 import type { PoolRow, TaskRow } from '../db/schema.js';
 import type { Platform } from '../db/states.js';
-import { listPools, submitTask } from '../machinery/index.js';
-import { taskJobOptions, type TaskJob } from './queue.js';
+import { withTransaction } from '../db/transaction.js';
+import { claimLeases, listPools, submitTask } from '../machinery/index.js';
+import { startRuns } from './dispatcher.js';
+import type { JobSink, RunJob } from './queue.js';
 
 export interface SubmitRequest {
   pool?: string | undefined;
@@ -40,29 +42,41 @@ export interface SubmitResult {
   created: boolean;
 }
 
-export async function submit(db: Db, queue: Queue<TaskJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api'): Promise<SubmitResult> {
-  const pool = choosePool(await listPools(db), request);
+/** Where the pool rows come from: the daemon's cache, or the table (the CLI). */
+export interface PoolSource {
+  all(): Promise<PoolRow[]>;
+}
+
+/** A submission claims at most this many leases for its pool (its own task, or older ones first). */
+const CLAIMS_PER_SUBMISSION = 16;
+
+export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api', pools?: PoolSource): Promise<SubmitResult> {
+  const pool = choosePool(await (pools ? pools.all() : listPools(db)), request);
   const requestHash = hashRequest(request);
-  const { task, created } = await submitTask(
-    db,
-    {
-      pool: pool.name,
-      platform: request.platform ?? null,
-      tags: request.tags ?? [],
-      payload: request.payload,
-      priority: request.priority ?? 50,
-      timeoutS: request.timeoutS ?? 3600,
-      maxAttempts: request.maxAttempts ?? 3,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-    },
-    { actor },
-  );
-  if (!created && task.requestHash !== requestHash) throw new IdempotencyConflict(idempotencyKey ?? '', task.id);
-  // Also on a replay: if the first submission died between the insert and the enqueue, this
-  // repairs it; if not, the same job id makes it a no-op.
-  if (task.state === 'queued') await queue.add('run', { taskId: task.id }, taskJobOptions(task.id, task.priority));
-  return { task, created };
+  const { submission, leases } = await withTransaction(db, async (tx) => {
+    const submission = await submitTask(tx, taskInput(pool, request, idempotencyKey, requestHash), { actor });
+    if (!submission.created && submission.task.requestHash !== requestHash) throw new IdempotencyConflict(idempotencyKey ?? '', submission.task.id);
+    // Also on a replay: a queued task is offered the pool's ready machines again.
+    const leases = submission.task.state === 'queued' ? await claimLeases(tx, pool.name, CLAIMS_PER_SUBMISSION, 'allocator') : [];
+    return { submission, leases };
+  });
+  await startRuns(runs, leases);
+  const own = leases.find((l) => l.task.id === submission.task.id);
+  return { task: own ? own.task : submission.task, created: submission.created };
+}
+
+function taskInput(pool: PoolRow, request: SubmitRequest, idempotencyKey: string | undefined, requestHash: string) {
+  return {
+    pool: pool.name,
+    platform: request.platform ?? null,
+    tags: request.tags ?? [],
+    payload: request.payload,
+    priority: request.priority ?? 50,
+    timeoutS: request.timeoutS ?? 3600,
+    maxAttempts: request.maxAttempts ?? 3,
+    idempotencyKey: idempotencyKey ?? null,
+    requestHash,
+  };
 }
 
 /**

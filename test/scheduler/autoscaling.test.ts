@@ -72,7 +72,7 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
   it('grows with demand up to max_size and scales back to zero, with no placeholder rows', async () => {
     const pool = (await addPool(t.db, { maxSize: 3, minReady: 0, idleTimeoutS: 0, settings: fast })).name;
     const sampler = sampleSize(pool);
-    await Promise.all(Array.from({ length: 30 }, () => submit(t.db, scheduler.deps.queues.tasks, { pool, payload: {} })));
+    await Promise.all(Array.from({ length: 30 }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} })));
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 30);
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0);
     expect(await sampler.stop()).toBe(3);
@@ -81,7 +81,7 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
 
   it('keeps min_ready machines warm once the work is done', async () => {
     const pool = (await addPool(t.db, { maxSize: 4, minReady: 2, idleTimeoutS: 0, recycle: 'reimage', settings: fast })).name;
-    await Promise.all(Array.from({ length: 12 }, () => submit(t.db, scheduler.deps.queues.tasks, { pool, payload: {} })));
+    await Promise.all(Array.from({ length: 12 }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} })));
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 12);
     const machineStates = async () => ({
       machines: (await t.db.execute(sql`SELECT state, uses, last_error FROM machines WHERE pool = ${pool}`)).rows,
@@ -97,7 +97,7 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
 
   it('ends a task past its timeout as timed_out and retires its machine', async () => {
     const pool = (await addPool(t.db, { maxSize: 1, idleTimeoutS: 0, settings: fast })).name;
-    const { task } = await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 600_000 } }, timeoutS: 1, maxAttempts: 1 });
+    const { task } = await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { durationMs: 600_000 } }, timeoutS: 1, maxAttempts: 1 });
     await until(async () => (await getTask(t.db, task.id))?.state === 'timed_out');
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0);
     expect(await checkInvariants(t.db, { pool })).toEqual([]);

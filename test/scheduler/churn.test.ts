@@ -62,7 +62,7 @@ describe.each(QUEUE_BACKENDS)('scale-down racing allocation on %s', (_, backend)
       scheduler.startSupervising();
       const random = prng(5);
       for (let i = 0; i < BURSTS; i++) {
-        await Promise.all(Array.from({ length: 1 + Math.floor(random() * 3) }, () => submit(t.db, scheduler.deps.queues.tasks, { pool, payload: {}, maxAttempts: 1 })));
+        await Promise.all(Array.from({ length: 1 + Math.floor(random() * 3) }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {}, maxAttempts: 1 })));
         // Quiet spells of varying length let machines go idle, so scale-down keeps firing.
         await new Promise((r) => setTimeout(r, random() * 150));
       }
@@ -103,7 +103,7 @@ describe('operator drain', () => {
       expect((await drain(operator, idle!)).kind).toBe('draining');
       await until(async () => (await rows(sql`SELECT 1 FROM machines WHERE id = ${idle}`)).length === 0);
 
-      const { task } = await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 400 } } });
+      const { task } = await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { durationMs: 400 } } });
       await until(async () => (await rows(sql`SELECT 1 FROM tasks WHERE id = ${task.id} AND state = 'running'`)).length === 1);
       const refused = await drain(operator, busy!);
       expect(refused.kind === 'refused' && refused.machine.state).toBe('leased');

@@ -4,11 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, startTask } from '../../src/machinery/index.js';
+import type { MachineRow } from '../../src/db/index.js';
+import { PoolCache } from '../../src/scheduler/pool-cache.js';
 import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
 import { converge } from '../../src/scheduler/lifecycle/converge.js';
 import { provision } from '../../src/scheduler/lifecycle/provision.js';
 import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
-import { deleteMachine, stop } from '../../src/scheduler/lifecycle/teardown.js';
+import { stop } from '../../src/scheduler/lifecycle/teardown.js';
 import { ProviderRegistry } from '../../src/scheduler/providers.js';
 import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks } from '../support/fixtures.js';
@@ -16,7 +18,21 @@ import { addPool, queueTasks } from '../support/fixtures.js';
 const t = useTestDatabase('lifecycle', 8);
 const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
 const readiness = { bootTimeoutMs: 5000 };
-const context = (): LifecycleContext => ({ db: t.db, providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }), actor: 'test', pollIntervalMs: 5 });
+const context = (): LifecycleContext => ({
+  db: t.db,
+  pools: new PoolCache(t.db),
+  providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }),
+  actor: 'test',
+  startRuns: () => Promise.resolve(),
+  pollIntervalMs: 5,
+});
+
+/** The machine's row as it is now (phases take rows, as the jobs pass them along). */
+async function row(id: string): Promise<MachineRow> {
+  const m = await getMachine(t.db, id);
+  if (!m) throw new Error(`machine ${id} is gone`);
+  return m;
+}
 
 async function simInstances(pool: string): Promise<{ phase: string }[]> {
   return (await t.db.execute(sql`SELECT phase FROM sim_cloud.instances WHERE pool = ${pool}`)).rows as { phase: string }[];
@@ -30,8 +46,8 @@ async function path(machineId: string): Promise<string[]> {
 /** Provision and boot one machine of the pool; returns its id. */
 async function readyMachine(ctx: LifecycleContext, pool: string): Promise<string> {
   const [m] = (await reserveMachines(t.db, pool, 1)).machines;
-  expect(await provision(ctx, m!.id)).toBe('booting');
-  expect(await awaitReady(ctx, m!.id, readiness)).toBe('ready');
+  expect((await provision(ctx, m!))?.state).toBe('booting');
+  expect((await awaitReady(ctx, await row(m!.id), readiness))?.state).toBe('ready');
   return m!.id;
 }
 
@@ -41,7 +57,8 @@ async function runTaskOn(ctx: LifecycleContext, pool: string): Promise<{ machine
   const lease = (await allocate(t.db, { pool }))!;
   await startTask(t.db, lease.task.id, lease.machine.id, { actor: 'worker' });
   await finishTask(t.db, { machineId: lease.machine.id, taskId: lease.task.id }, { outcome: 'completed', result: { ok: true } }, { actor: 'worker' });
-  expect(await stop(ctx, lease.machine.id)).toBe('stopped');
+  // Stopping is confirmed by the provider, then settled in one transaction (stopped → released → …).
+  expect((await stop(ctx, await row(lease.machine.id)))?.state).toMatch(/^(reimaging|deleting)$/);
   return { machineId: lease.machine.id, taskId: lease.task.id };
 }
 
@@ -52,7 +69,7 @@ describe('machine lifecycle on the sim provider', () => {
     const machineId = await readyMachine(ctx, pool);
     expect((await getMachine(t.db, machineId))?.ip).toMatch(/^10\./);
     const { taskId } = await runTaskOn(ctx, pool);
-    expect(await converge(ctx, machineId, readiness)).toBe('gone');
+    expect(await converge(ctx, await row(machineId), readiness)).toBe('gone');
     expect(await getMachine(t.db, machineId)).toBeNull();
     expect((await getTask(t.db, taskId))?.state).toBe('completed');
     expect(await path(machineId)).toEqual(['provisioning', 'booting', 'ready', 'leased', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
@@ -65,11 +82,11 @@ describe('machine lifecycle on the sim provider', () => {
     const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage', maxUses: 2 })).name;
     const machineId = await readyMachine(ctx, pool);
     await runTaskOn(ctx, pool);
-    expect(await converge(ctx, machineId, readiness)).toBe('ready');
+    expect(await converge(ctx, await row(machineId), readiness)).toBe('ready');
     expect(await getMachine(t.db, machineId)).toMatchObject({ state: 'ready', uses: 1 });
     const second = await runTaskOn(ctx, pool);
     expect(second.machineId).toBe(machineId);
-    expect(await converge(ctx, machineId, readiness)).toBe('gone');
+    expect(await converge(ctx, await row(machineId), readiness)).toBe('gone');
     expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
     expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
@@ -78,9 +95,9 @@ describe('machine lifecycle on the sim provider', () => {
     const ctx = context();
     const pool = (await addPool(t.db, { settings: { ...fast, faults: { capacityRate: 1 } } })).name;
     const [m] = (await reserveMachines(t.db, pool, 1)).machines;
-    expect(await provision(ctx, m!.id)).toBe('failed');
+    expect((await provision(ctx, m!))?.state).toBe('failed');
     expect((await getMachine(t.db, m!.id))?.lastError).toMatch(/no capacity/);
-    expect(await deleteMachine(ctx, m!.id)).toBe('deleted');
+    expect(await converge(ctx, await row(m!.id), readiness)).toBe('gone');
     expect(await path(m!.id)).toEqual(['provisioning', 'failed', 'deleting', 'deleted']);
   });
 
@@ -88,9 +105,9 @@ describe('machine lifecycle on the sim provider', () => {
     const ctx = context();
     const pool = (await addPool(t.db, { settings: { ...fast, bootDelayMs: 600_000 } })).name;
     const [m] = (await reserveMachines(t.db, pool, 1)).machines;
-    expect(await provision(ctx, m!.id)).toBe('booting');
-    expect(await awaitReady(ctx, m!.id, { bootTimeoutMs: 50 })).toBe('failed');
-    expect(await deleteMachine(ctx, m!.id)).toBe('deleted');
+    expect((await provision(ctx, m!))?.state).toBe('booting');
+    expect((await awaitReady(ctx, await row(m!.id), { bootTimeoutMs: 50 }))?.state).toBe('failed');
+    expect(await converge(ctx, await row(m!.id), readiness)).toBe('gone');
     expect(await simInstances(pool)).toEqual([{ phase: 'terminating' }]);
   });
 
@@ -98,10 +115,11 @@ describe('machine lifecycle on the sim provider', () => {
     const ctx = context();
     const flaky = await addPool(t.db, { settings: { ...fast, faults: { transientRate: 1, seed: 3 } } });
     const [m] = (await reserveMachines(t.db, flaky.name, 1)).machines;
-    await expect(provision(ctx, m!.id)).rejects.toMatchObject({ kind: 'transient' });
+    await expect(provision(ctx, m!)).rejects.toMatchObject({ kind: 'transient' });
     // The cloud recovers (same pool, settings without the fault); the job runs again.
     await addPool(t.db, { ...flaky, settings: fast });
-    expect(await provision(ctx, m!.id)).toBe('booting');
+    await ctx.pools.refresh();
+    expect((await provision(ctx, m!))?.state).toBe('booting');
     expect(await simInstances(flaky.name)).toHaveLength(1);
   });
 
@@ -110,7 +128,7 @@ describe('machine lifecycle on the sim provider', () => {
     const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage' })).name;
     const machineId = await readyMachine(ctx, pool);
     expect((await drainMachine(t.db, machineId, { actor: 'scaler' })).ok).toBe(true);
-    expect(await converge(ctx, machineId, readiness)).toBe('gone');
+    expect(await converge(ctx, await row(machineId), readiness)).toBe('gone');
     expect(await path(machineId)).toEqual(['provisioning', 'booting', 'ready', 'draining', 'stopping', 'stopped', 'released', 'deleting', 'deleted']);
   });
 });

@@ -39,7 +39,7 @@ describe.each(QUEUE_BACKENDS)('1,000 tasks across 3 pools on %s', (_, backend) =
       for (let i = 0; i < TASKS; i += 50) {
         await Promise.all(
           Array.from({ length: 50 }, (_, j) =>
-            submit(t.db, scheduler.deps.queues.tasks, { pool: names[(i + j) % 3], payload: { sim: { failRate: failing.has(i + j) ? 1 : 0 } } }),
+            submit(t.db, scheduler.deps.queues.runs, { pool: names[(i + j) % 3], payload: { sim: { failRate: failing.has(i + j) ? 1 : 0 } } }),
           ),
         );
       }

@@ -32,7 +32,7 @@ describe.each(QUEUE_BACKENDS)('task pipeline on %s', (_, backend) => {
   it('runs 60 tasks on 4 reimaged machines to the end, every one completed or failed as its runner said', async () => {
     const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 } })).name;
     const ids = await Promise.all(
-      Array.from({ length: 60 }, async (_, i) => (await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { failRate: i % 10 === 0 ? 1 : 0 } } })).task.id),
+      Array.from({ length: 60 }, async (_, i) => (await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { failRate: i % 10 === 0 ? 1 : 0 } } })).task.id),
     );
     expect(await scheduler.provision(pool, 10)).toBe(4);
     await until(async () => {
@@ -48,8 +48,8 @@ describe.each(QUEUE_BACKENDS)('task pipeline on %s', (_, backend) => {
 
   it('deletes each machine after one use when max_uses is 1, and a cancel reaches a running task', async () => {
     const pool = (await addPool(t.db, { maxSize: 2, maxUses: 1, recycle: 'delete', settings: { bootDelayMs: 10, stopDelayMs: 5, terminateDelayMs: 5 } })).name;
-    const long = (await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 60_000 } }, priority: 90 })).task.id;
-    const short = (await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { sim: { durationMs: 5 } } })).task.id;
+    const long = (await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { durationMs: 60_000 } }, priority: 90 })).task.id;
+    const short = (await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { durationMs: 5 } } })).task.id;
     await scheduler.provision(pool, 2);
     await until(async () => (await getTask(t.db, long))?.state === 'running' && (await getTask(t.db, short))?.state === 'completed');
     expect((await cancelTask(t.db, long, { actor: 'operator' })).kind).toBe('ended');

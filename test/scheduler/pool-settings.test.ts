@@ -88,7 +88,7 @@ describe('pool settings in the scheduler', () => {
   it('runs tasks with the command runner the pool names, given the machine address', async () => {
     const script = 'console.log("working"); console.log(JSON.stringify({ ip: process.env.SANDFLEET_MACHINE_IP, n: JSON.parse(process.env.SANDFLEET_TASK).payload.n }))';
     const pool = (await addPool(t.db, { maxSize: 2, settings: local, runner: { kind: 'command', command: process.execPath, args: ['-e', script] } })).name;
-    const { task } = await submit(t.db, scheduler.deps.queues.tasks, { pool, payload: { n: 7 } });
+    const { task } = await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { n: 7 } });
     await scheduler.provision(pool, 1);
     await until(async () => (await getTask(t.db, task.id))?.state === 'completed');
     expect((await getTask(t.db, task.id))?.result).toEqual({ ip: '127.0.0.1', n: 7 });

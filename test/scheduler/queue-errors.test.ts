@@ -43,7 +43,7 @@ describe('queue errors', () => {
       expect(queueErrors()[0]!.fields.err).toEqual(expect.any(String));
       expect(stderr).not.toHaveBeenCalled();
       await redis.restart();
-      const { task } = await submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 10 } } });
+      const { task } = await submit(t.db, s.deps.queues.runs, { pool, payload: { sim: { durationMs: 10 } } });
       await until(async () => (await getTask(t.db, task.id))?.state === 'completed', 60_000);
     } finally {
       await redis.stop();
@@ -63,7 +63,7 @@ describe('queue errors', () => {
       return queueErrors().length > 0;
     }, 30_000);
     expect(stderr).not.toHaveBeenCalled();
-    const { task } = await submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 10 } } });
+    const { task } = await submit(t.db, s.deps.queues.runs, { pool, payload: { sim: { durationMs: 10 } } });
     await until(async () => (await getTask(t.db, task.id))?.state === 'completed', 60_000);
   });
 });

@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants, getMachine, getPool, getTask } from '../../src/machinery/index.js';
-import { createQueue, MACHINE_QUEUE, RUN_QUEUE, TASK_QUEUE, type QueueBackend } from '../../src/scheduler/queue.js';
+import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type QueueBackend } from '../../src/scheduler/queue.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { PrivateRedis } from '../support/private-redis.js';
@@ -49,7 +49,7 @@ describe('reconciler', () => {
     const s = scheduler();
     s.start();
     const pool = (await addPool(t.db, { maxSize: 1, settings: fast })).name;
-    const { task } = await submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 600_000 } }, maxAttempts: 2 });
+    const { task } = await submit(t.db, s.deps.queues.runs, { pool, payload: { sim: { durationMs: 600_000 } }, maxAttempts: 2 });
     s.startSupervising();
     await until(async () => (await getTask(t.db, task.id))?.state === 'running');
     const machine = (await getMachine(t.db, (await getTask(t.db, task.id))!.machineId!))!;
@@ -68,7 +68,7 @@ describe('reconciler', () => {
       s.start();
       s.startSupervising();
       const pool = (await addPool(t.db, { maxSize: 4, recycle: 'reimage', settings: fast })).name;
-      await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.tasks, { pool, payload: { sim: { durationMs: 30 } } })));
+      await Promise.all(Array.from({ length: 40 }, () => submit(t.db, s.deps.queues.runs, { pool, payload: { sim: { durationMs: 30 } } })));
       await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) >= 5, 20_000, () => Promise.resolve(supervisionErrors.slice(-5)));
       const client = new Redis(redis.url);
       try {
@@ -102,11 +102,11 @@ describe('reconciler', () => {
     });
     first.start();
     first.startSupervising();
-    const tasks = await Promise.all(Array.from({ length: 3 }, () => submit(t.db, first.deps.queues.tasks, { pool, payload: {}, maxAttempts: 3 })));
+    const tasks = await Promise.all(Array.from({ length: 3 }, () => submit(t.db, first.deps.queues.runs, { pool, payload: {}, maxAttempts: 3 })));
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'running'`)) === 3);
     // Crash: workers cut at once, and every job the daemon had is lost with its queue.
     await first.close({ graceMs: 0 });
-    const lost = [TASK_QUEUE, RUN_QUEUE, MACHINE_QUEUE].map((name) => createQueue(name, { database: t, backend: { kind: 'postgres' }, namespace: identity.namespace }));
+    const lost = [RUN_QUEUE, MACHINE_QUEUE].map((name) => createQueue(name, { database: t, backend: { kind: 'postgres' }, namespace: identity.namespace }));
     await Promise.all(lost.map((q) => q.obliterate({ force: true })));
     await Promise.all(lost.map((q) => q.close()));
     // The next daemon's thresholds are an hour: only startup recovery can finish this work now.

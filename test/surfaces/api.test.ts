@@ -5,8 +5,8 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
-import { allocate } from '../../src/machinery/index.js';
-import { createQueue, MACHINE_QUEUE, TASK_QUEUE, type MachineJob, type TaskJob } from '../../src/scheduler/queue.js';
+import { getMachine } from '../../src/machinery/index.js';
+import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type RunJob } from '../../src/scheduler/queue.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
 import type { Queue } from 'bullmq';
 import { useTestDatabase } from '../support/database.js';
@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 const t = useTestDatabase('api', 12, { queue: true });
 let app: FastifyInstance;
 let base = '';
-let queues: { tasks: Queue<TaskJob>; machines: Queue<MachineJob> };
+let queues: { runs: Queue<RunJob>; machines: Queue<MachineJob> };
 const tokens: Record<string, string> = {};
 // Named up front: the case table below is built before beforeAll runs.
 const pool = `linux-${randomUUID().slice(0, 6)}`;
@@ -24,7 +24,7 @@ const pool = `linux-${randomUUID().slice(0, 6)}`;
 beforeAll(async () => {
   const namespace = `api${randomUUID().slice(0, 6)}`;
   queues = {
-    tasks: createQueue<TaskJob>(TASK_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
+    runs: createQueue<RunJob>(RUN_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
     machines: createQueue<MachineJob>(MACHINE_QUEUE, { database: t, backend: { kind: 'postgres' }, namespace }),
   };
   app = await buildApi({ db: t.db, queues, ready: () => Promise.resolve({ ok: true, checks: { database: 'ok' } }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  await Promise.all([queues?.tasks.close(), queues?.machines.close()]);
+  await Promise.all([queues?.runs.close(), queues?.machines.close()]);
 });
 
 async function call(method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
@@ -109,10 +109,12 @@ describe('endpoints', () => {
   });
 
   it('answers 409 for a leased machine, and drains it after its task when asked', async () => {
-    await readyMachines(t.db, pool, 1);
-    const submitted = await call('POST', '/v1/tasks', { body: { pool, payload: {} } });
-    const lease = await allocate(t.db, { taskId: submitted.json.id }, 'test');
-    const m = lease?.machine;
+    // A pool of its own: its one ready machine is leased in the submission itself.
+    const own = (await addPool(t.db, { platform: 'linux' })).name;
+    await readyMachines(t.db, own, 1);
+    const submitted = await call('POST', '/v1/tasks', { body: { pool: own, payload: {} } });
+    expect(submitted.json.state).toBe('assigned');
+    const m = await getMachine(t.db, submitted.json.machine_id);
     expect(m?.state).toBe('leased');
     const refused = await call('POST', `/v1/machines/${m!.id}/drain`, { token: tokens.operator });
     expect(refused.status).toBe(409);

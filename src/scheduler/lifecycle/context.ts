@@ -1,35 +1,45 @@
 import type { Db } from '../../db/database.js';
 import type { MachineRow, PoolRow } from '../../db/schema.js';
-import { getMachine, getPool } from '../../machinery/index.js';
+import type { Lease } from '../../machinery/index.js';
 import type { Provider } from '../../providers/types.js';
+import type { PoolCache } from '../pool-cache.js';
 import type { ProviderRegistry } from '../providers.js';
 
-/** What a lifecycle phase needs: the database, the pools' adapters, and who is acting. */
+/** What a lifecycle phase needs: the database, the pools and their adapters, and who is acting. */
 export interface LifecycleContext {
   db: Db;
+  pools: PoolCache;
   providers: ProviderRegistry;
   actor: string;
-  /** How often to ask the provider while waiting for an instance to boot or go. */
+  /** Hands leases made when a machine became ready to their runs (queues their run jobs). */
+  startRuns: (leases: readonly Lease[]) => Promise<void>;
+  /** How often to ask the provider while waiting for an instance to boot, stop or go. */
   pollIntervalMs?: number;
-  /** Longest one job waits for the provider to report an instance gone before handing back. */
-  deleteWaitMs?: number;
+  /** Longest one job waits for the provider to report an instance stopped or gone before handing back. */
+  settleWaitMs?: number;
 }
 
-export interface MachineAndPool {
-  machine: MachineRow;
+export interface PoolAndProvider {
   pool: PoolRow;
   provider: Provider;
 }
 
-/** The machine as it is now, with its pool and adapter; null when the row is gone. */
-export async function load(ctx: LifecycleContext, machineId: string): Promise<MachineAndPool | null> {
-  const machine = await getMachine(ctx.db, machineId);
-  if (!machine) return null;
-  const pool = await getPool(ctx.db, machine.pool);
-  if (!pool) throw new Error(`machine ${machineId} names pool ${machine.pool}, which does not exist`);
-  return { machine, pool, provider: ctx.providers.for(pool) };
+/** The machine's pool (from the cache) and its adapter. */
+export async function adapterOf(ctx: LifecycleContext, machine: MachineRow): Promise<PoolAndProvider> {
+  const pool = await ctx.pools.get(machine.pool);
+  return { pool, provider: ctx.providers.for(pool) };
 }
 
 export function pause(ctx: LifecycleContext): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ctx.pollIntervalMs ?? 1000));
+}
+
+/** Polls `settled` (a provider read) until it answers true, for at most the context's settle wait. */
+export async function waitFor(ctx: LifecycleContext, settled: () => Promise<boolean>, giveUp: () => Error): Promise<void> {
+  const giveUpAt = Date.now() + (ctx.settleWaitMs ?? 10 * 60_000);
+  while (!(await settled())) {
+    // The row stays where it is; the job's retry (or the reconciler) asks again later.
+    if (Date.now() > giveUpAt) throw giveUp();
+    await pause(ctx);
+  }
 }

@@ -2,9 +2,11 @@
 // running and, where the pool sets a probe, the probe answers. One not ready within the boot
 // timeout, or whose instance dies on the way, fails and goes down the normal teardown.
 import net from 'node:net';
-import { markFailed, markReady } from '../../machinery/index.js';
+import type { MachineRow } from '../../db/schema.js';
+import { becomeReady, markFailed, rowOf } from '../../machinery/index.js';
 import { isProviderError } from '../../providers/errors.js';
-import { load, pause, type LifecycleContext } from './context.js';
+import { MAX_LEASES_PER_CLAIM } from '../dispatcher.js';
+import { adapterOf, pause, type LifecycleContext } from './context.js';
 
 export type ReadinessProbe = { kind: 'tcp'; port: number } | { kind: 'http'; port: number; path: string };
 
@@ -15,36 +17,52 @@ export interface ReadinessOptions {
   probeTimeoutMs?: number;
 }
 
-export type ReadinessResult = 'ready' | 'failed' | 'skipped';
+export interface ReadinessRecovery {
+  /**
+   * The reimage may never have been asked for (a crash between recording `reimaging` and the
+   * provider call): if the provider still reports the instance stopped, ask again. Set only when
+   * this job did not itself just request it.
+   */
+  reimageIfStopped: boolean;
+}
 
-export async function awaitReady(ctx: LifecycleContext, machineId: string, options: ReadinessOptions): Promise<ReadinessResult> {
+/**
+ * Waits for a booting (or reimaging) machine's instance to run and its probe to answer, then
+ * records it ready, letting queued tasks claim it in the same transaction. Answers the row as
+ * the outcome left it (ready, leased, failed, or wherever someone else moved it).
+ */
+export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, options: ReadinessOptions, recovery: ReadinessRecovery = { reimageIfStopped: false }): Promise<MachineRow | null> {
+  const { provider } = await adapterOf(ctx, machine);
+  const providerId = machine.providerId;
+  if (!providerId) return fail(ctx, machine, 'booting without a provider id');
+  let reimageIfStopped = recovery.reimageIfStopped && machine.state === 'reimaging' && provider.reimage !== undefined;
   for (;;) {
-    const loaded = await load(ctx, machineId);
-    if (!loaded || !['booting', 'reimaging'].includes(loaded.machine.state)) return 'skipped';
-    const { machine, provider } = loaded;
     if (Date.now() - machine.stateChangedAt.getTime() > options.bootTimeoutMs) {
-      return fail(ctx, machineId, `not ready within the boot timeout of ${Math.round(options.bootTimeoutMs / 1000)}s`);
+      return fail(ctx, machine, `not ready within the boot timeout of ${Math.round(options.bootTimeoutMs / 1000)}s`);
     }
-    if (!machine.providerId) return fail(ctx, machineId, 'booting without a provider id');
     try {
-      const instance = await provider.get(machine.providerId, { createdAt: machine.createdAt });
-      if (instance.state === 'terminated' || instance.state === 'terminating') return fail(ctx, machineId, `instance ${instance.state} while booting`);
+      const instance = await provider.get(providerId, { createdAt: machine.createdAt });
+      if (instance.state === 'terminated' || instance.state === 'terminating') return fail(ctx, machine, `instance ${instance.state} while booting`);
+      if (instance.state === 'stopped' && reimageIfStopped) {
+        await provider.reimage?.(providerId);
+        reimageIfStopped = false;
+      }
       const ip = instance.ip ?? machine.ip;
       if (instance.state === 'running' && (await probeAnswers(ip, options))) {
-        const ready = await markReady(ctx.db, machineId, { actor: ctx.actor }, ip);
-        return ready.ok ? 'ready' : 'skipped';
+        const ready = await becomeReady(ctx.db, machine.id, ip, MAX_LEASES_PER_CLAIM, { actor: ctx.actor });
+        await ctx.startRuns(ready.leases);
+        return ready.machine;
       }
     } catch (error) {
-      if (isProviderError(error, 'not_found')) return fail(ctx, machineId, 'instance vanished while booting');
+      if (isProviderError(error, 'not_found')) return fail(ctx, machine, 'instance vanished while booting');
       if (!isProviderError(error) || !error.retryable) throw error;
     }
     await pause(ctx);
   }
 }
 
-async function fail(ctx: LifecycleContext, machineId: string, reason: string): Promise<ReadinessResult> {
-  const failed = await markFailed(ctx.db, machineId, reason, { actor: ctx.actor, reason });
-  return failed.ok ? 'failed' : 'skipped';
+async function fail(ctx: LifecycleContext, machine: MachineRow, reason: string): Promise<MachineRow | null> {
+  return rowOf(await markFailed(ctx.db, machine.id, reason, { actor: ctx.actor, reason }));
 }
 
 async function probeAnswers(ip: string | null, options: ReadinessOptions): Promise<boolean> {

@@ -2,9 +2,12 @@
 // worker turns its verdict into the task's outcome through src/machinery.
 import type { MachineRow, TaskRow } from '../../db/schema.js';
 
+/** The leased machine as a runner sees it: what to reach, by which name. */
+export type LeasedMachine = Pick<MachineRow, 'id' | 'name' | 'ip'>;
+
 export interface RunContext {
   task: TaskRow;
-  machine: MachineRow;
+  machine: LeasedMachine;
   /** Aborted on cancel, shutdown, or when the task's timeout passes. */
   signal: AbortSignal;
 }

@@ -9,14 +9,16 @@ import type { MachineState, TaskState } from '../../db/states.js';
 import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks } from '../../machinery/index.js';
 import { desiredSize, poolLoad } from '../autoscaler.js';
 import { drain } from '../drain.js';
-import type { MachineJob, TaskJob } from '../queue.js';
-import { submit, type SubmitRequest } from '../submission.js';
+import type { JobSink, MachineJob, RunJob } from '../queue.js';
+import { submit, type PoolSource, type SubmitRequest } from '../submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from './errors.js';
 import { eventView, machineView, poolView, taskView, type EventView, type MachineView, type PoolView, type TaskView } from './views.js';
 
 export interface ServiceContext {
   db: Db;
-  queues: { tasks: Queue<TaskJob>; machines: Queue<MachineJob> };
+  queues: { runs: JobSink<RunJob>; machines: Queue<MachineJob> };
+  /** Pool rows from the daemon's cache; without it, from the table. */
+  pools?: PoolSource;
   /** Who acts, in the event log: `api:<token name>`, `cli`. */
   actor: string;
 }
@@ -30,7 +32,7 @@ const mapEvent = rowMapper(events);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function submitTask(ctx: ServiceContext, request: SubmitRequest, idempotencyKey?: string): Promise<{ task: TaskView; created: boolean }> {
-  const { task, created } = await submit(ctx.db, ctx.queues.tasks, request, idempotencyKey, ctx.actor);
+  const { task, created } = await submit(ctx.db, ctx.queues.runs, request, idempotencyKey, ctx.actor, ctx.pools);
   return { task: taskView(task), created };
 }
 

@@ -208,7 +208,7 @@ export async function replay(database: Database, submitter: Database, options: R
         for (const p of pools) {
           backlog.push(async () => {
             try {
-              await submit(submitter.db, scheduler.deps.queues.tasks, {
+              await submit(submitter.db, scheduler.deps.queues.runs, {
                 pool: p.name,
                 payload: { trace: { i: task.i, at: task.at, runS: task.runS }, sim: { durationMs: Math.round(wall(task.runS)) } },
               }, undefined, 'economics');
