@@ -54,6 +54,7 @@ export const configSchema = z
     /** Tags every cloud resource; daemons of one cluster share pools and work. */
     cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, at most 31').default('sandfleet'),
     database: z
+      // pool_size is a floor: the daemon raises it to what its queues, leader lock and handlers need (src/daemon/pool-size.ts).
       .object({ url: z.string().min(1).optional(), pool_size: positive.max(200).default(20) })
       .strict()
       .default({ pool_size: 20 }),

@@ -13,6 +13,7 @@ import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { createMetrics } from './metrics.js';
+import { daemonPoolDemand, planPool } from './pool-size.js';
 
 export interface RunningDaemon {
   /** The port the API listens on (useful when the config asks for port 0). */
@@ -26,7 +27,10 @@ export interface RunningDaemon {
 export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<RunningDaemon> {
   log.info({ database: redactUrl(config.databaseUrl), queue: config.queue.backend, pools: config.pools.map((p) => p.name) }, 'starting');
   await migrateDatabase({ url: config.databaseUrl });
-  const database = openDatabase({ url: config.databaseUrl, max: config.database.pool_size, applicationName: `sandfleet-daemon-${config.cluster}` });
+  // Sized from what the process runs (queue listeners, the leader lock, every handler), never below database.pool_size.
+  const poolPlan = planPool(daemonPoolDemand(config));
+  log.info({ pool_size: poolPlan.size, needed: poolPlan.needed, configured: poolPlan.configured }, poolPlan.summary);
+  const database = openDatabase({ url: config.databaseUrl, max: poolPlan.size, applicationName: `sandfleet-daemon-${config.cluster}` });
   let api: FastifyInstance | null = null;
   let scheduler: Scheduler | null = null;
   const metrics = createMetrics();

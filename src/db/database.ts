@@ -22,6 +22,14 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
+/**
+ * TCP keepalive on every connection, both ways. Our side probes a connection idle this long, so
+ * one whose peer vanished (a PostgreSQL host gone, a NAT or firewall that forgot the flow) fails
+ * instead of hanging until the OS default of two hours; the server probes us likewise and ends
+ * the session (and frees its locks) when this daemon's host is gone.
+ */
+export const KEEPALIVE = { idleMs: 10_000, serverIdleS: 10, serverIntervalS: 5, serverCount: 3 } as const;
+
 export type Schema = typeof schema;
 /** drizzle over the process's pool; `$client` is that pool (transactions check clients out of it). */
 export type Db = NodePgDatabase<Schema> & { $client: pg.Pool };
@@ -49,9 +57,16 @@ export function openDatabase(options: DatabaseOptions = {}): Database {
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'sandfleet',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE.idleMs,
     // Our tables first; then BullMQ's schema, whose functions the PostgreSQL queue backend calls
-    // unqualified through this same pool.
-    options: '-c search_path=public,bullmq',
+    // unqualified through this same pool. Then the server's keepalive (ignored on Unix sockets).
+    options: [
+      '-c search_path=public,bullmq',
+      `-c tcp_keepalives_idle=${KEEPALIVE.serverIdleS}`,
+      `-c tcp_keepalives_interval=${KEEPALIVE.serverIntervalS}`,
+      `-c tcp_keepalives_count=${KEEPALIVE.serverCount}`,
+    ].join(' '),
   });
   // An idle client that loses its server (restart, pg_terminate_backend) must not crash the
   // process; the pool drops it and the next checkout opens a fresh one.

@@ -4,7 +4,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../db/database.js';
 import { withTransaction } from '../db/transaction.js';
-import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_TRANSITIONS } from './machine-lifecycle.js';
+import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES, MACHINE_TRANSITIONS } from './machine-lifecycle.js';
 import { TASK_TRANSITIONS } from './task-lifecycle.js';
 import { isAllowedStep, type TransitionTable } from './transition-table.js';
 
@@ -134,7 +134,8 @@ async function eventHistories(tx: Tx, inPool: PoolFilter): Promise<Violation[]> 
 
 type Problem = { invariant: InvariantId; detail: string } | null;
 
-function pathProblem(steps: EventStep[], table: TransitionTable<string>, initial: string): string | null {
+/** `stays`: states in which a row may change without moving, logging an event from the state to itself. */
+function pathProblem(steps: EventStep[], table: TransitionTable<string>, initial: string, stays: readonly string[] = []): string | null {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     if (i === 0) {
@@ -144,13 +145,14 @@ function pathProblem(steps: EventStep[], table: TransitionTable<string>, initial
     const previous = steps[i - 1]!.to_state;
     if (step.from_state !== previous) return `event ${i} starts from ${step.from_state} but the row was ${previous}`;
     const finalizer = step.from_state === MACHINE_DELETABLE_STATE && step.to_state === MACHINE_DELETED;
-    if (!finalizer && !isAllowedStep(table, step.from_state, step.to_state)) return `forbidden step ${step.from_state} → ${step.to_state}`;
+    const stay = step.from_state === step.to_state && stays.includes(step.to_state);
+    if (!finalizer && !stay && !isAllowedStep(table, step.from_state, step.to_state)) return `forbidden step ${step.from_state} → ${step.to_state}`;
   }
   return null;
 }
 
 function machineHistoryProblem(steps: EventStep[], row: { state: string; version: number; uses: number | null } | undefined): Problem {
-  const broken = pathProblem(steps, MACHINE_TRANSITIONS, 'provisioning');
+  const broken = pathProblem(steps, MACHINE_TRANSITIONS, 'provisioning', MACHINE_RETIRE_REQUEST_STATES);
   const last = steps[steps.length - 1]!;
   if (last.to_state === MACHINE_DELETED) {
     if (broken) return { invariant: 'I3', detail: `deleted machine: ${broken}` };

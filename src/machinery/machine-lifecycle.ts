@@ -1,6 +1,6 @@
 // The machine state machine (DESIGN.md "Machine lifecycle"): the single source of which
 // transitions exist. Repository functions name a transition; they never list states themselves.
-import type { MachineState } from '../db/states.js';
+import { MACHINE_HOLDING_STATES, type MachineState } from '../db/states.js';
 import type { TransitionTable } from './transition-table.js';
 
 export const MACHINE_TRANSITIONS = {
@@ -24,6 +24,14 @@ export const MACHINE_TRANSITIONS = {
 } as const satisfies TransitionTable<MachineState>;
 
 export type MachineTransition = keyof typeof MACHINE_TRANSITIONS;
+
+/**
+ * Where an operator's retire request (drain after the task) is taken: a machine still holding its
+ * task, which will pass through release and be deleted there instead of reimaged. The row changes
+ * (`retire_requested`, its version) but stays in its state, so its event goes from the state to
+ * itself: the one kind of event that is not a transition of the table.
+ */
+export const MACHINE_RETIRE_REQUEST_STATES: readonly MachineState[] = MACHINE_HOLDING_STATES;
 
 /** The only state from which a machine row may be deleted (its finalizer). */
 export const MACHINE_DELETABLE_STATE = 'deleting' satisfies MachineState;

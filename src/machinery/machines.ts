@@ -3,8 +3,7 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.js';
 import { machines, type MachineRow } from '../db/schema.js';
-import { MACHINE_HOLDING_STATES } from '../db/states.js';
-import { MACHINE_DELETABLE_STATE, MACHINE_DELETED } from './machine-lifecycle.js';
+import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES } from './machine-lifecycle.js';
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
 
@@ -35,16 +34,27 @@ export function drainMachine(ex: Executor, id: string, options: TransitionOption
 
 /**
  * Ask that a machine still serving a task be deleted, not reimaged, once it is released (an
- * operator's drain-after-task). One conditional statement: only a machine that will pass through
- * release can take the request; the answer is the row as it is now, or null if it is gone.
+ * operator's drain-after-task). One conditional statement that, like a transition, bumps the
+ * version (a copy read before the request is stale: rule 4) and appends its event, from the
+ * state to itself: only a machine that will pass through release can take the request. Asking
+ * again is a no-op. The answer is the row as it is now, or null if it is gone.
  */
-export async function requestRetireAfterTask(ex: Executor, id: string): Promise<Outcome<MachineRow>> {
+export async function requestRetireAfterTask(ex: Executor, id: string, options: TransitionOptions): Promise<Outcome<MachineRow>> {
   const updated = await ex.execute(sql`
-    UPDATE ${machines} SET retire_requested = true, version = version + 1
-    WHERE ${machines.id} = ${id} AND ${machines.state} = ANY(${sql.param([...MACHINE_HOLDING_STATES])}::text[])
-    RETURNING *`);
+    WITH changed AS (
+      UPDATE ${machines} SET retire_requested = true, version = ${machines.version} + 1
+      WHERE ${machines.id} = ${id} AND ${machines.state} = ANY(${sql.param([...MACHINE_RETIRE_REQUEST_STATES])}::text[]) AND NOT ${machines.retireRequested}
+      RETURNING *
+    ), logged AS (
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+      SELECT 'machine', id, pool, state, state, ${options.actor}, ${options.reason ?? 'retire requested after task'} FROM changed
+    )
+    SELECT * FROM changed`);
   const row = updated.rows[0];
-  return row ? ok(machineEntity.map(row)) : conflict(await getMachine(ex, id));
+  if (row) return ok(machineEntity.map(row));
+  const current = await getMachine(ex, id);
+  const already = current !== null && current.retireRequested && MACHINE_RETIRE_REQUEST_STATES.some((s) => s === current.state);
+  return already ? ok(current) : conflict(current);
 }
 
 /**

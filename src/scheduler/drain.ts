@@ -34,7 +34,7 @@ export async function drain(ctx: DrainContext, machineId: string, options: { aft
   const current = drained.current ?? (await getMachine(db, machineId));
   if (!current) return { kind: 'not_found' };
   if (options.afterTask) {
-    const marked = await requestRetireAfterTask(db, machineId);
+    const marked = await requestRetireAfterTask(db, machineId, { actor });
     if (marked.ok) return { kind: 'after_task', machine: marked.row };
     return marked.current ? drainedOrRefused(marked.current) : { kind: 'not_found' };
   }

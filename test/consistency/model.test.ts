@@ -1,5 +1,6 @@
 // Model-based test: fast-check generates sequences of steps; each step is a batch of actions by
-// concurrent actors (allocate, start, finish, fail, cancel, drain, stop, release, delete, …)
+// concurrent actors (allocate, start, finish, fail, cancel, drain, drain after the task, stop,
+// release, delete, …)
 // run at once on real Postgres against targets chosen from a read taken before the batch, so
 // they race each other with stale information. After every step the invariants I1, I2, I3, I6,
 // I7 and I8 must hold, and the model's record of accepted submissions must match the tables.
@@ -26,6 +27,7 @@ import {
   markStopped,
   releaseMachine,
   requestDelete,
+  requestRetireAfterTask,
   reserveMachines,
   startTask,
   submitTask,
@@ -49,6 +51,7 @@ const WEIGHTED_OPS = {
   cancel: 1,
   timeout: 1,
   drain: 1,
+  retireAfterTask: 1,
   lose: 1,
   stop: 3,
   release: 3,
@@ -150,6 +153,11 @@ async function act(model: Model, world: World, x: Action, actor: string): Promis
     case 'drain': {
       const m = machine('ready');
       if (m) await drainMachine(db, m.id, a(actor));
+      return;
+    }
+    case 'retireAfterTask': {
+      const m = machine('leased', 'stopping', 'stopped');
+      if (m) await requestRetireAfterTask(db, m.id, a(actor));
       return;
     }
     case 'stop': {

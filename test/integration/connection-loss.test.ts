@@ -2,11 +2,12 @@
 // terminated) must fail that transaction, not crash the process through an unhandled 'error'
 // event on the checked-out client; the pool then serves fresh connections. Found by the chaos
 // harness: both daemons exited on a PostgreSQL restart. And a connection lost at BEGIN must go
-// back to the pool (drizzle's own transaction() leaks it; chaos saw pools run dry).
-import type net from 'node:net';
+// back to the pool (drizzle's own transaction() leaks it; chaos saw pools run dry). And a
+// connection whose peer vanished without a word is found out by TCP keepalive, both ways.
+import net from 'node:net';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
-import { openDatabase, withTransaction } from '../../src/db/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { KEEPALIVE, openDatabase, withTransaction } from '../../src/db/index.js';
 import { useTestDatabase } from '../support/database.js';
 
 const t = useTestDatabase('connection_loss', 4);
@@ -77,6 +78,35 @@ describe('losing a connection mid-transaction', () => {
       // A leaked client also keeps pool.end() waiting forever, which would hold a daemon past SIGTERM.
       const closed = await Promise.race([database.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000).unref())]);
       expect(closed).toBe('closed');
+    }
+  });
+});
+
+describe('TCP keepalive', () => {
+  it('is on for every connection of the pool, on our side and the server\'s', async () => {
+    const setKeepAlive = vi.spyOn(net.Socket.prototype, 'setKeepAlive');
+    const database = openDatabase({ url: t.url, max: 2, applicationName: 'sandfleet-test-keepalive' });
+    try {
+      const clients = await Promise.all([database.pool.connect(), database.pool.connect()]);
+      try {
+        for (const client of clients) {
+          const stream = (client as unknown as { connection: { stream: net.Socket } }).connection.stream;
+          const calls = setKeepAlive.mock.calls.filter((_, i) => setKeepAlive.mock.contexts[i] === stream);
+          expect(calls).toEqual([[true, KEEPALIVE.idleMs]]);
+          const server = await client.query<{ idle: string; interval: string; count: string }>(
+            `SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval, current_setting('tcp_keepalives_count') AS count`,
+          );
+          // Over a Unix socket (a DATABASE_URL without a host) the server reports 0 and keepalive does not apply.
+          if (new URL(t.url).hostname) {
+            expect(server.rows[0]).toEqual({ idle: String(KEEPALIVE.serverIdleS), interval: String(KEEPALIVE.serverIntervalS), count: String(KEEPALIVE.serverCount) });
+          }
+        }
+      } finally {
+        for (const client of clients) client.release();
+      }
+    } finally {
+      setKeepAlive.mockRestore();
+      await database.close();
     }
   });
 });

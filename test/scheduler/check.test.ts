@@ -5,7 +5,20 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrlFromEnv } from '../../src/db/index.js';
-import { allocate, getPool, markBooting, markReady, reserveMachines, startTask, submitTask } from '../../src/machinery/index.js';
+import {
+  allocate,
+  finishTask,
+  getMachine,
+  getPool,
+  markBooting,
+  markReady,
+  markStopped,
+  releaseMachine,
+  requestRetireAfterTask,
+  reserveMachines,
+  startTask,
+  submitTask,
+} from '../../src/machinery/index.js';
 import { checkSystem, type CheckReport } from '../../src/scheduler/check.js';
 import { ProviderRegistry } from '../../src/scheduler/providers.js';
 import type { MachineRow, PoolRow } from '../../src/db/index.js';
@@ -94,6 +107,40 @@ describe('checkSystem', () => {
     expect(found).toContainEqual({ invariant: 'I5', ids: [stray.providerId] });
     expect(found).toContainEqual({ invariant: 'I5', ids: [lost!.id] });
     expect(report.violations.some((v) => v.ids.includes(kept!.id))).toBe(false);
+  });
+
+  it('reports nothing for a machine asked to retire after its task, through release', async () => {
+    const pool = (await addPool(t.db, { settings: SIM })).name;
+    await readyWithInstances(pool, 1);
+    const { task } = await submitTask(t.db, { pool, payload: {} }, { actor: 'test' });
+    const lease = await allocate(t.db, { taskId: task.id });
+    const id = lease!.machine.id;
+    await startTask(t.db, task.id, id, { actor: 'test' });
+
+    // The operator's drain-after-task: the row changes (a copy read before it is stale) and the
+    // change is logged, so its version still counts its events (I8).
+    const before = (await getMachine(t.db, id))!;
+    const marked = await requestRetireAfterTask(t.db, id, { actor: 'operator' });
+    expect(marked.ok && marked.row).toMatchObject({ state: 'leased', retireRequested: true, version: before.version + 1 });
+    expect((await check({ pool })).violations).toEqual([]);
+    // Asking again changes nothing.
+    const again = await requestRetireAfterTask(t.db, id, { actor: 'operator' });
+    expect(again.ok && again.row.version).toBe(before.version + 1);
+
+    // Through the finishing order, still asked for in stopping, to release.
+    expect((await finishTask(t.db, { machineId: id, taskId: task.id }, { outcome: 'completed' }, { actor: 'test' })).machine.ok).toBe(true);
+    expect((await check({ pool })).violations).toEqual([]);
+    expect((await markStopped(t.db, id, { actor: 'test' })).ok).toBe(true);
+    expect((await releaseMachine(t.db, { machineId: id, taskId: task.id }, { actor: 'test' })).machine.ok).toBe(true);
+    expect((await check({ pool })).violations).toEqual([]);
+    const path = await t.db.execute(sql`SELECT from_state, to_state, actor FROM events WHERE entity_id = ${id} ORDER BY id`);
+    expect(path.rows.slice(-5)).toEqual([
+      { from_state: 'ready', to_state: 'leased', actor: expect.any(String) },
+      { from_state: 'leased', to_state: 'leased', actor: 'operator' },
+      { from_state: 'leased', to_state: 'stopping', actor: 'test' },
+      { from_state: 'stopping', to_state: 'stopped', actor: 'test' },
+      { from_state: 'stopped', to_state: 'released', actor: 'test' },
+    ]);
   });
 
   it('reports a lease broken behind the machinery under I1 with both ids', async () => {
