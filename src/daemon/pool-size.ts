@@ -10,6 +10,7 @@
 // timeout while the listeners and the lease hold their connections; so the figure the
 // concurrency needs wins, and the daemon says how it got it. Lower the concurrency to use fewer.
 import type { Config } from '../config/schema.js';
+import { schedulerWorkers } from '../scheduler/scheduler.js';
 
 export interface WorkerDemand {
   queue: string;
@@ -43,9 +44,6 @@ export interface PoolPlan {
 /** Connections for the rest: supervision (one pool at a time), the API and its readiness probe, metrics. */
 export const SPARE_CONNECTIONS = 4;
 
-/** Jobs the task (dispatch) worker runs at once: Scheduler.start() fixes it, not the config. */
-export const DISPATCH_CONCURRENCY = 4;
-
 export function planPool(demand: PoolDemand): PoolPlan {
   const onPostgres = demand.queueBackend === 'postgres';
   const listeners = onPostgres ? demand.workers.length : 0;
@@ -74,10 +72,6 @@ export function daemonPoolDemand(config: Pick<Config, 'database' | 'queue' | 'sc
   return {
     configured: config.database.pool_size,
     queueBackend: config.queue.backend,
-    workers: [
-      { queue: 'tasks', concurrency: DISPATCH_CONCURRENCY },
-      { queue: 'runs', concurrency: config.scheduler.run_concurrency },
-      { queue: 'machines', concurrency: config.scheduler.machine_concurrency },
-    ],
+    workers: schedulerWorkers({ runConcurrency: config.scheduler.run_concurrency, machineConcurrency: config.scheduler.machine_concurrency }),
   };
 }

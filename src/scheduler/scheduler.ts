@@ -86,6 +86,14 @@ export interface SchedulerOptions {
 }
 
 
+/** The workers a scheduler runs (one per queue) and how many jobs each runs at once; the daemon sizes its database pool from them. */
+export function schedulerWorkers(options: Pick<SchedulerOptions, 'runConcurrency' | 'machineConcurrency'>): { queue: 'runs' | 'machines'; concurrency: number }[] {
+  return [
+    { queue: 'runs', concurrency: options.runConcurrency ?? D.runConcurrency },
+    { queue: 'machines', concurrency: options.machineConcurrency ?? D.machineConcurrency },
+  ];
+}
+
 export class Scheduler {
   readonly deps: SchedulerDependencies;
   readonly leases: LeaderLeases;
@@ -178,9 +186,10 @@ export class Scheduler {
   start(): void {
     const settings = this.queueSettings();
     const deps = this.deps;
+    const [runs, machines] = schedulerWorkers(this.options);
     this.workers.push(
-      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), this.options.runConcurrency ?? D.runConcurrency, this.options.workerTiming),
-      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), this.options.machineConcurrency ?? D.machineConcurrency, this.options.workerTiming),
+      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), runs!.concurrency, this.options.workerTiming),
+      createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), machines!.concurrency, this.options.workerTiming),
     );
   }
 

@@ -43,13 +43,12 @@ describe('planPool', () => {
 });
 
 describe('daemonPoolDemand', () => {
-  it('reads the backend, the configured size and the concurrency of the three workers from the config', () => {
+  it('reads the backend, the configured size and the concurrency of the two workers from the config', () => {
     const demand = daemonPoolDemand(config((c) => ((c.scheduler.run_concurrency = 10), (c.scheduler.machine_concurrency = 5), (c.database.pool_size = 7))));
     expect(demand).toEqual({
       configured: 7,
       queueBackend: 'postgres',
       workers: [
-        { queue: 'tasks', concurrency: 4 },
         { queue: 'runs', concurrency: 10 },
         { queue: 'machines', concurrency: 5 },
       ],
@@ -58,6 +57,7 @@ describe('daemonPoolDemand', () => {
   });
 
   it('sizes the example config above its pool_size of 20', () => {
-    expect(planPool(daemonPoolDemand(config())).size).toBe(63);
+    // 2 listeners + 1 lock + 48 handlers + 2 polls + 4 spare.
+    expect(planPool(daemonPoolDemand(config())).size).toBe(57);
   });
 });
