@@ -38,3 +38,14 @@ export const tokenBody = z.object({ name: z.string().min(1).max(100), role: z.en
 
 /** The header must be visible ASCII, as an opaque key should be. */
 export const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be 1-200 visible ASCII characters');
+
+/** An agent's long-poll: how long to wait for the machine's lease before answering 204. */
+export const agentLeaseQuery = z.object({ wait_s: z.coerce.number().int('must be an integer').min(0).max(60).default(30) }).strict();
+
+/** An agent's verdict. The result is stored as given, up to 64 KiB of JSON (else 413). */
+export const agentFinishBody = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('completed'), result: z.unknown().optional() }).strict(),
+  z.object({ outcome: z.literal('failed'), error: z.string().min(1).max(4096) }).strict(),
+]);
+
+export const RESULT_LIMIT = 64 * 1024;

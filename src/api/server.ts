@@ -13,11 +13,14 @@ import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/error
 import { authenticate, noteTokenUse, roleAllows } from '../scheduler/service/tokens.js';
 import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
+import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
 import { registerRoutes } from './routes.js';
 
 export interface ApiOptions {
   db: Db;
   queues: ServiceContext['queues'];
+  /** The agent endpoints (agent pools), with the machine credentials they take. */
+  agent?: AgentApi;
   /** Pool rows from the scheduler's cache (submissions choose a pool on every request). */
   pools?: ServiceContext['pools'];
   /** Database and queue reachable, and not shutting down. */
@@ -71,7 +74,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'sandfleet', version: '1', description: 'Pools of disposable analysis machines; submit tasks, watch machines and pools.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, machine: { type: 'http', scheme: 'bearer', description: 'an agent pool machine\'s credential (sfm_…), handed to it in its user data' } } },
       security: [{ bearer: [] }],
     },
   });
@@ -112,8 +115,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
 
+  if (options.agent) registerAgentRoutes(app, options.agent);
   registerRoutes(app, (request) => ({ db: options.db, queues: options.queues, ...(options.pools ? { pools: options.pools } : {}), actor: `api:${request.token?.name ?? 'anonymous'}` }));
   return app;
+}
+
+function sizeOf(bytes: number): string {
+  return bytes >= 1_048_576 && bytes % 1_048_576 === 0 ? `${bytes / 1_048_576} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
 function toProblem(error: unknown, request: FastifyRequest): ReturnType<typeof problem> {
@@ -126,7 +134,7 @@ function toProblem(error: unknown, request: FastifyRequest): ReturnType<typeof p
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'body-too-large', 'the request body is larger than the 1 MiB limit');
+      return problem(413, 'body-too-large', `the request body is larger than the ${sizeOf(request.routeOptions.bodyLimit ?? 0)} limit`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem(415, 'unsupported-media-type', 'send the body as application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

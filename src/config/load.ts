@@ -97,6 +97,9 @@ function poolIssues(pools: PoolConfig[]): ConfigIssue[] {
     const settings = PROVIDER_SETTINGS[pool.provider].safeParse(pool.settings);
     if (!settings.success) issues.push(...settings.error.issues.map((s) => ({ field: fieldName([`pools[${i}]`, 'settings', ...s.path]), message: s.message })));
     if (pool.recycle === 'reimage' && pool.provider === 'aws') issues.push({ field: `pools[${i}].recycle`, message: 'aws instances cannot be reimaged; use recycle: delete' });
+    if (pool.runner.kind === 'agent' && pool.provider === 'azure') {
+      issues.push({ field: `pools[${i}].runner.kind`, message: 'agent pools hand each machine its own credential in user data, which uniform scale set instances cannot have; use an aws or sim pool, or the command runner' });
+    }
   });
   return issues;
 }
@@ -121,7 +124,9 @@ export function poolDefinition(pool: PoolConfig): PoolDefinition {
   const runner =
     r.kind === 'sim'
       ? compact({ kind: 'sim', minDurationMs: r.min_duration_ms, maxDurationMs: r.max_duration_ms, failRate: r.fail_rate })
-      : compact({ kind: 'command', command: r.command, args: r.args, killGraceMs: r.kill_grace_ms });
+      : r.kind === 'command'
+        ? compact({ kind: 'command', command: r.command, args: r.args, killGraceMs: r.kill_grace_ms })
+        : compact({ kind: 'agent', heartbeatTimeoutS: r.heartbeat_timeout_s, apiUrl: r.api_url });
   const probe = pool.readiness.probe;
   return {
     name: pool.name,

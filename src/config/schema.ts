@@ -14,6 +14,13 @@ const runner = z.discriminatedUnion('kind', [
   z
     .object({ kind: z.literal('command'), command: z.string().min(1), args: z.array(z.string()).optional(), kill_grace_ms: count.max(60_000).optional() })
     .strict(),
+  z
+    .object({
+      kind: z.literal('agent'),
+      heartbeat_timeout_s: positive.min(15).max(3600).optional(),
+      api_url: z.url('api_url must be a URL agents can reach, for example http://10.0.0.5:8080').optional(),
+    })
+    .strict(),
 ]);
 
 const port = z.number().int().min(1).max(65_535);

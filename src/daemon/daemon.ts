@@ -12,6 +12,8 @@ import { migrateDatabase, openDatabase, redactUrl, type Database } from '../db/i
 import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
+import { LeaseNotices } from '../scheduler/agent/lease-notices.js';
 import { createMetrics } from './metrics.js';
 import { daemonPoolDemand, planPool } from './pool-size.js';
 
@@ -33,6 +35,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
   const database = openDatabase({ url: config.databaseUrl, max: poolPlan.size, applicationName: `sandfleet-daemon-${config.cluster}` });
   let api: FastifyInstance | null = null;
   let scheduler: Scheduler | null = null;
+  let notices: LeaseNotices | null = null;
   const metrics = createMetrics();
   try {
     if (config.queue.backend === 'postgres') await migrateQueueSchema(database);
@@ -66,9 +69,12 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     metrics.bind(database.db, scheduler.deps.queues);
     let stopping = false;
     const queues = scheduler.deps.queues;
+    notices = new LeaseNotices(database);
+    const agentContext = { db: database.db, notices, heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
     api = await buildApi({
       db: database.db,
       queues,
+      agent: { context: agentContext, credentials: scheduler.credentials, onRefused: (reason) => metrics.agentRefused(reason) },
       pools: scheduler.deps.lifecycle.pools,
       logger: log.child({ component: 'api' }),
       bodyLimit: config.api.body_limit_bytes,
@@ -82,11 +88,13 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     });
     const address = await api.listen({ host: config.api.host, port: config.api.port });
     const port = Number(new URL(address).port);
+    scheduler.agentApiUrl = address;
     scheduler.start();
     scheduler.startSupervising();
     log.info({ address, docs: `${address}/docs` }, 'ready');
     const running = scheduler;
     const server = api;
+    const leaseNotices = notices;
     return {
       port,
       scheduler: running,
@@ -101,6 +109,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         const graceMs = s.shutdown_grace_s * 1000;
         await bounded('workers', running.stopWorking({ graceMs }), graceMs + CLOSE_STEP_MS);
         await bounded('api', server.close());
+        await bounded('lease notices', leaseNotices.close());
         await bounded('queues', running.close());
         metrics.close();
         await bounded('database', database.close());
@@ -109,12 +118,18 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     };
   } catch (error) {
     await api?.close();
+    await notices?.close();
     await scheduler?.close({ graceMs: 0 });
     metrics.close();
     await database.close();
     throw error;
   }
 }
+
+/** Agent heartbeats arriving within this long are answered by one statement. */
+const HEARTBEAT_BATCH_MS = 1000;
+/** A lease's heartbeat row is written at most this often (the shortest heartbeat timeout is 15 s). */
+const HEARTBEAT_REFRESH_S = 5;
 
 /** Past the shutdown grace, how long one closing step (API, queues, database pool) may take. */
 const CLOSE_STEP_MS = 5000;

@@ -13,6 +13,8 @@ export interface DaemonMetrics {
   registry: Registry;
   observeTask: (observation: TaskObservation) => void;
   observeCall: (call: CloudCall) => void;
+  /** An agent credential refused (missing, invalid, or of a machine that no longer lives). */
+  agentRefused: (reason: string) => void;
   /** Binds the gauges read at scrape time to the database and queues. */
   bind: (db: Db, queues: SchedulerDependencies['queues']) => void;
   close: () => void;
@@ -68,6 +70,8 @@ export function createMetrics(): DaemonMetrics {
   const calls = new Counter({ name: 'sandfleet_cloud_calls_total', help: 'Cloud API calls by provider, operation and outcome', labelNames: ['provider', 'operation', 'outcome'], registers: [registry] });
   const callSeconds = new Histogram({ name: 'sandfleet_cloud_call_seconds', help: 'Cloud API call duration', labelNames: ['provider', 'operation'], registers: [registry] });
 
+  const refusals = new Counter({ name: 'sandfleet_agent_credentials_refused_total', help: 'Agent calls refused for their machine credential', labelNames: ['reason'], registers: [registry] });
+
   const stopObserving = observeTransitions((o) => (o.ok ? transitions : conflicts).inc({ entity: o.entity, to: o.to }));
   return {
     registry,
@@ -78,6 +82,9 @@ export function createMetrics(): DaemonMetrics {
     observeCall(call) {
       calls.inc({ provider: call.provider, operation: call.operation, outcome: call.outcome });
       callSeconds.observe({ provider: call.provider, operation: call.operation }, call.seconds);
+    },
+    agentRefused(reason) {
+      refusals.inc({ reason });
     },
     bind(db, queues) {
       source = { db, queues };

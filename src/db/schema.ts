@@ -138,6 +138,8 @@ export const tasks = pgTable(
     assignedAt: timestamp('assigned_at', { withTimezone: true }),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
+    // Agent pools: the last heartbeat of the lease's agent, written at most once per refresh interval.
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
@@ -205,6 +207,16 @@ export const apiTokens = pgTable(
   },
   (t) => [uniqueIndex('api_tokens_hash_key').on(t.hash), check('api_tokens_role_check', sql`${t.role} IN ${list(TOKEN_ROLES)}`)],
 );
+
+/**
+ * The key that signs machine credentials for agents (HMAC of the machine id): a credential can
+ * be derived again after a crash between create and record, so nothing per machine is stored.
+ */
+export const agentKeys = pgTable('agent_keys', {
+  id: text().primaryKey(),
+  key: text().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 export type PoolRow = typeof pools.$inferSelect;
 export type MachineRow = typeof machines.$inferSelect;

@@ -23,6 +23,9 @@ export type AllocationTarget = { pool: string } | { taskId: string };
 const LEASE_SET = { machine: (taskId: SQL) => [sql`task_id = ${taskId}`] };
 const ASSIGN_SET = (machineId: SQL) => [sql`machine_id = ${machineId}`, sql`attempts = attempts + 1`, sql`assigned_at = now()`, sql`outcome = NULL`];
 
+/** Every lease is announced on this channel (payload: the machine id) when its transaction commits: agents waiting for their machine's lease hear of it at once. */
+export const LEASE_CHANNEL = 'sandfleet_lease';
+
 /** Names the per-pool claim lock among advisory locks (two-key form: its own key space). */
 const CLAIM_LOCK_CLASS = 0x5f1ee7;
 
@@ -72,8 +75,11 @@ export async function claimLeases(tx: Tx, pool: string, limit: number, actor = '
       SELECT 'machine', id, pool, prev_state, state, ${actor}, NULL FROM leased
       UNION ALL
       SELECT 'task', id, pool, prev_state, state, ${actor}, NULL FROM assigned
+    ), notified AS (
+      SELECT pg_notify(${LEASE_CHANNEL}, id::text) FROM leased
     )
-    SELECT row_to_json(l) AS machine, row_to_json(a) AS task FROM leased l FULL JOIN assigned a ON a.machine_id = l.id`);
+    SELECT row_to_json(l) AS machine, row_to_json(a) AS task, (SELECT count(*) FROM notified) AS notified
+    FROM leased l FULL JOIN assigned a ON a.machine_id = l.id`);
   const leases = result.rows.map((r) => {
     // Both rows were locked by this statement, so each pair is leased and assigned together.
     if (!r.machine || !r.task) throw new InvariantBreach(`a claim in pool ${pool} leased a machine without its task or the reverse`);

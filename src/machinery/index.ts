@@ -1,3 +1,4 @@
+export * from './agents.js';
 export * from './allocation.js';
 export * from './capacity.js';
 export * from './invariants.js';

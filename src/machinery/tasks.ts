@@ -65,7 +65,8 @@ export async function submitTask(ex: Executor, input: NewTask, options: Transiti
  */
 export function startTask(ex: Executor, id: string, machineId: string, options: TransitionOptions): Promise<Outcome<TaskRow>> {
   return transitionTask(ex, id, 'start', options, {
-    set: [sql`started_at = now()`],
+    // The start is the lease's first sign of life (agent pools count heartbeats from it).
+    set: [sql`started_at = now()`, sql`heartbeat_at = now()`],
     where: [
       sql`${tasks.machineId} = ${machineId}`,
       sql`EXISTS (SELECT 1 FROM ${machines} WHERE ${machines.id} = ${machineId} AND ${machines.state} = 'leased' AND ${machines.taskId} = ${id})`,

@@ -21,6 +21,8 @@ export interface CreateRequest {
   name: string;
   /** Extra tags from the pool; the adapter adds its own sandfleet:* tags. */
   tags?: Record<string, string>;
+  /** What the instance reads at boot (EC2 UserData; the sim keeps it beside the instance): an agent's credential. */
+  userData?: string;
 }
 
 export interface LookupOptions {
@@ -33,6 +35,8 @@ export interface LookupOptions {
 
 export interface ProviderCapabilities {
   reimage: boolean;
+  /** Each instance can be given its own user data at create (uniform scale sets cannot). */
+  perInstanceUserData: boolean;
   stopWithoutDelete: boolean;
   spot: boolean;
 }

@@ -4,6 +4,8 @@
 // reconciler's sweep; no job exists only to call this.
 import { claimLeases, type Lease } from '../machinery/index.js';
 import type { Db } from '../db/database.js';
+import type { PoolRow } from '../db/schema.js';
+import { agentSettingsOf } from './pool-settings.js';
 import { withTransaction } from '../db/transaction.js';
 import { addJobs, runJob, type JobSink, type RunJob } from './queue.js';
 
@@ -11,16 +13,19 @@ import { addJobs, runJob, type JobSink, type RunJob } from './queue.js';
 export const MAX_LEASES_PER_CLAIM = 200;
 
 /**
- * Gives each lease its run job. A crash between the lease and this enqueue leaves a lease
- * without a run job; the reconciler restores it under the same job id.
+ * Gives each lease of the pool its run job, unless agents run the pool's tasks (they learn of
+ * their lease from the lease announcement and drive it over the API). A crash between the lease
+ * and this enqueue leaves a lease without a run job; the reconciler restores it under the same
+ * job id.
  */
-export async function startRuns(runs: JobSink<RunJob>, leases: readonly Lease[]): Promise<void> {
+export async function startRuns(runs: JobSink<RunJob>, pool: PoolRow, leases: readonly Lease[]): Promise<void> {
+  if (leases.length === 0 || agentSettingsOf(pool)) return;
   await addJobs(runs, leases.map((lease) => runJob(lease)));
 }
 
 /** Claims what the pool's queued tasks and ready machines allow now; answers how many leases. */
-export async function dispatch(db: Db, runs: JobSink<RunJob>, pool: string, actor: string): Promise<number> {
-  const leases = await withTransaction(db, (tx) => claimLeases(tx, pool, MAX_LEASES_PER_CLAIM, actor));
-  await startRuns(runs, leases);
+export async function dispatch(db: Db, runs: JobSink<RunJob>, pool: PoolRow, actor: string): Promise<number> {
+  const leases = await withTransaction(db, (tx) => claimLeases(tx, pool.name, MAX_LEASES_PER_CLAIM, actor));
+  await startRuns(runs, pool, leases);
   return leases.length;
 }

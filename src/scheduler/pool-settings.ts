@@ -7,9 +7,21 @@ import { CommandRunner, commandRunnerSettings } from './runners/command-runner.j
 import { SimRunner, simRunnerSettings } from './runners/sim-runner.js';
 import type { Runner } from './runners/types.js';
 
+/** Agent pools: the analysis is driven over REST by an agent on the machine (no runner in the daemon). */
+export const agentRunnerSettings = z
+  .object({
+    kind: z.literal('agent'),
+    /** A lease whose agent is silent this long ends like a lost machine (its task requeued while attempts remain). */
+    heartbeatTimeoutS: z.number().int().min(15).max(3600).default(60),
+    /** The API address agents are told to call (default: the daemon's own). */
+    apiUrl: z.url().optional(),
+  })
+  .strict();
+
 export const runnerSettings = z.discriminatedUnion('kind', [
   simRunnerSettings.extend({ kind: z.literal('sim') }).strict(),
   commandRunnerSettings.extend({ kind: z.literal('command') }).strict(),
+  agentRunnerSettings,
 ]);
 
 const port = z.number().int().min(1).max(65_535);
@@ -28,6 +40,7 @@ export const readinessSettings = z
   .strict();
 
 export type RunnerSettings = z.infer<typeof runnerSettings>;
+export type AgentRunnerSettings = z.infer<typeof agentRunnerSettings>;
 export type ReadinessSettings = z.infer<typeof readinessSettings>;
 
 /** A pool row whose runner or readiness settings do not parse (written by something other than the config sync). */
@@ -37,7 +50,14 @@ export class PoolSettingsError extends Error {
 
 export function runnerForPool(pool: PoolRow): Runner {
   const settings = parse(runnerSettings, pool.runner, pool.name, 'runner');
+  if (settings.kind === 'agent') throw new PoolSettingsError(`pool ${pool.name}: its tasks are run by agents over the API, not by a runner in the daemon`);
   return settings.kind === 'sim' ? new SimRunner(withoutKind(settings)) : new CommandRunner(withoutKind(settings));
+}
+
+/** The pool's agent settings, or null when a runner in the daemon runs its tasks. */
+export function agentSettingsOf(pool: PoolRow): AgentRunnerSettings | null {
+  const settings = parse(runnerSettings, pool.runner, pool.name, 'runner');
+  return settings.kind === 'agent' ? settings : null;
 }
 
 export function readinessForPool(pool: PoolRow): ReadinessOptions {

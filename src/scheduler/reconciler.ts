@@ -13,6 +13,7 @@ import { isProviderError } from '../providers/errors.js';
 import type { Instance } from '../providers/types.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { dispatch } from './dispatcher.js';
+import { agentSettingsOf } from './pool-settings.js';
 import { addJobs, runJob, runJobId } from './queue.js';
 import { enqueueMachine } from './supervisor.js';
 
@@ -39,8 +40,10 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
   const pool = await deps.lifecycle.pools.get(poolName);
   const now = Date.now();
 
-  report.dispatched = await dispatch(db, deps.queues.runs, pool.name, actor);
-  for (const task of await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs))) {
+  report.dispatched = await dispatch(db, deps.queues.runs, pool, actor);
+  // Agent leases have no run job: their agents drive them, and silence ends them (supervisor).
+  const runJobs = agentSettingsOf(pool) === null;
+  for (const task of runJobs ? await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs)) : []) {
     if (task.machineId && (await restoreRunJob(deps, task, task.machineId))) report.runJobsRestored++;
   }
   for (const machine of await stuckMachines(db, pool.name, new Date(now - options.stuckAfterMs))) {

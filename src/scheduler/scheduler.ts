@@ -2,10 +2,11 @@
 // the same database (and Redis): BullMQ shares the jobs, the tables stay the truth.
 import type { Worker } from 'bullmq';
 import type { Database } from '../db/database.js';
-import type { PoolRow } from '../db/schema.js';
+import type { MachineRow, PoolRow } from '../db/schema.js';
+import { agentUserData, MachineCredentials } from './agent/credentials.js';
 import type { ProviderName } from '../db/states.js';
 import { reserveMachines, type RateLimit } from '../machinery/index.js';
-import { readinessForPool, runnerForPool } from './pool-settings.js';
+import { agentSettingsOf, readinessForPool, runnerForPool } from './pool-settings.js';
 import type { AutoscalePolicy } from './autoscaler.js';
 import { SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
@@ -83,6 +84,8 @@ export interface SchedulerOptions {
   observeCalls?: CloudCallObserver;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
   onError?: (error: unknown) => void;
+  /** The API address agents are told to call when their pool names none (the daemon's, once it listens). */
+  agentApiUrl?: string;
 }
 
 
@@ -97,6 +100,10 @@ export function schedulerWorkers(options: Pick<SchedulerOptions, 'runConcurrency
 export class Scheduler {
   readonly deps: SchedulerDependencies;
   readonly leases: LeaderLeases;
+  /** Signs and checks the credentials agent pools' machines are handed. */
+  readonly credentials: MachineCredentials;
+  /** Where agents are told to call when their pool names no address; the daemon sets it once it listens. */
+  agentApiUrl: string | undefined;
   private readonly workers: Worker[] = [];
   private supervising: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -109,6 +116,8 @@ export class Scheduler {
     const settings = this.queueSettings();
     const db = options.database.db;
     const log = options.log ?? SILENT;
+    this.credentials = new MachineCredentials(db);
+    this.agentApiUrl = options.agentApiUrl;
     const queues = { runs: createQueue<RunJob>(RUN_QUEUE, settings), machines: createQueue<MachineJob>(MACHINE_QUEUE, settings) };
     this.deps = {
       lifecycle: {
@@ -121,7 +130,8 @@ export class Scheduler {
           ...(options.observeCalls ? { observeCalls: options.observeCalls } : {}),
         }),
         actor: options.actor ?? 'scheduler',
-        startRuns: (leases) => startRuns(queues.runs, leases),
+        startRuns: (pool, leases) => startRuns(queues.runs, pool, leases),
+        userDataFor: (pool, machine) => this.agentUserData(pool, machine),
         pollIntervalMs: options.pollIntervalMs ?? D.pollIntervalMs,
       },
       queues,
@@ -202,6 +212,15 @@ export class Scheduler {
       // BullMQ reconnects and retries by itself; the operator hears of it in our log.
       onError: (error, queue) => log.warn({ queue, err: error.message }, 'queue error (BullMQ retries)'),
     };
+  }
+
+  /** An agent pool's instance is handed its machine's credential and where to call. */
+  private async agentUserData(pool: PoolRow, machine: MachineRow): Promise<string | undefined> {
+    const agent = agentSettingsOf(pool);
+    if (!agent) return undefined;
+    const apiUrl = agent.apiUrl ?? this.agentApiUrl;
+    if (!apiUrl) throw new Error(`pool ${pool.name} runs agents but no API address is known for them: set runner.api_url`);
+    return agentUserData(apiUrl, machine.id, await this.credentials.issue(machine.id));
   }
 
   /** Reserves up to `count` machines of the pool (never past max_size) and queues their creation. */

@@ -60,7 +60,7 @@ export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitReque
     const leases = submission.task.state === 'queued' ? await claimLeases(tx, pool.name, CLAIMS_PER_SUBMISSION, 'allocator') : [];
     return { submission, leases };
   });
-  await startRuns(runs, leases);
+  await startRuns(runs, pool, leases);
   const own = leases.find((l) => l.task.id === submission.task.id);
   return { task: own ? own.task : submission.task, created: submission.created };
 }

@@ -1,7 +1,8 @@
 // What the leader of a pool does on every tick: scale the pool, and end tasks past their
 // deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
-import { overdueTasks, timeOutTask } from '../machinery/index.js';
+import { finishTask, overdueTasks, quietAgentLeases, timeOutTask } from '../machinery/index.js';
+import { agentSettingsOf } from './pool-settings.js';
 import { decide, drainIdle, poolLoad, type AutoscalePolicy } from './autoscaler.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { addJobs, machineJob, type JobSink, type MachineJob } from './queue.js';
@@ -30,7 +31,22 @@ export async function supervise(
     timedOut++;
     if (task.machineId) await enqueueMachine(deps, 'resume', task.machineId);
   }
+  const agent = agentSettingsOf(pool);
+  if (agent) await endQuietLeases(deps, pool.name, agent.heartbeatTimeoutS);
   return { created, drained: drained.length, timedOut };
+}
+
+/** Agent leases silent past the pool's heartbeat timeout end like a lost machine: requeued while attempts remain. */
+async function endQuietLeases(deps: SchedulerDependencies, pool: string, timeoutS: number): Promise<void> {
+  const { db, actor } = deps.lifecycle;
+  for (const task of await quietAgentLeases(db, pool, timeoutS)) {
+    if (!task.machineId) continue;
+    const ended = await finishTask(db, { machineId: task.machineId, taskId: task.id }, { outcome: 'requeue', error: `no heartbeat from its agent for ${timeoutS}s` }, { actor });
+    if (ended.machine.ok) {
+      deps.log.warn({ task_id: task.id, machine_id: task.machineId, pool }, 'agent went quiet: lease ended');
+      await enqueueMachine(deps, 'resume', task.machineId, ended.machine.row.version);
+    }
+  }
 }
 
 /** Queues a machine job; the job id includes the machine's version, so repeats of one step collapse. */

@@ -38,7 +38,7 @@ const OFFERING_COOLDOWN_MS = 5 * 60_000;
 
 export class Ec2Provider implements Provider {
   readonly kind = 'aws';
-  readonly capabilities = { reimage: false, stopWithoutDelete: true, spot: true };
+  readonly capabilities = { reimage: false, stopWithoutDelete: true, spot: true, perInstanceUserData: true };
   private readonly settings: AwsSettings;
   private readonly client: EC2Client;
   private readonly cooling = new Map<string, number>();
@@ -160,6 +160,7 @@ export class Ec2Provider implements Provider {
       ...(s.instanceType ? { InstanceType: s.instanceType as _InstanceType } : {}),
       ...(offering.subnetId ? { SubnetId: offering.subnetId } : {}),
       ...(s.securityGroupIds.length ? { SecurityGroupIds: s.securityGroupIds } : {}),
+      ...(request.userData === undefined ? {} : { UserData: Buffer.from(request.userData).toString('base64') }),
       ...(offering.spot
         ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate', MaxPrice: s.spot?.maxPrice } } }
         : {}),

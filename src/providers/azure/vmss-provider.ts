@@ -36,7 +36,8 @@ const MAX_GROW_ATTEMPTS = 10;
 
 export class VmssProvider implements Provider {
   readonly kind = 'azure';
-  readonly capabilities = { reimage: true, stopWithoutDelete: true, spot: true };
+  // Uniform scale set instances share the model's custom data: none of their own.
+  readonly capabilities = { reimage: true, stopWithoutDelete: true, spot: true, perInstanceUserData: false };
   private readonly settings: AzureSettings;
   private readonly scaleSet: string;
   private readonly ledger: LaunchLedger;

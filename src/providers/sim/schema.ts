@@ -24,6 +24,8 @@ export const simInstances = simCloud.table(
     settlesAt: timestamp('settles_at', { withTimezone: true }).notNull(),
     /** Spontaneous death, decided at launch by the fault settings. */
     diesAt: timestamp('dies_at', { withTimezone: true }),
+    /** What the create handed the instance to read at boot (an agent's credential), as a real cloud's user data. */
+    userData: text('user_data'),
   },
   (t) => [
     uniqueIndex('sim_instances_token_key').on(t.cluster, t.pool, t.clientToken),

@@ -38,7 +38,7 @@ interface SimRow {
 
 export class SimProvider implements Provider {
   readonly kind = 'sim';
-  readonly capabilities = { reimage: true, stopWithoutDelete: true, spot: false };
+  readonly capabilities = { reimage: true, stopWithoutDelete: true, spot: false, perInstanceUserData: true };
   private readonly settings: SimSettings;
   private readonly ledger: LaunchLedger;
   private readonly random: () => number;
@@ -101,8 +101,8 @@ export class SimProvider implements Provider {
     const o = this.options;
     // Idempotent on the machine id: a repeated create returns the instance the first one made.
     const created = await o.db.execute(sql`
-      INSERT INTO ${si} (id, cluster, pool, client_token, name, tags, ip, phase, settles_at, dies_at)
-      VALUES (${id}, ${o.cluster}, ${o.pool}, ${request.machineId}, ${request.name}, ${JSON.stringify(tags)}::jsonb, ${ip}, 'launched',
+      INSERT INTO ${si} (id, cluster, pool, client_token, name, tags, ip, user_data, phase, settles_at, dies_at)
+      VALUES (${id}, ${o.cluster}, ${o.pool}, ${request.machineId}, ${request.name}, ${JSON.stringify(tags)}::jsonb, ${ip}, ${request.userData ?? null}, 'launched',
               now() + ${this.settings.bootDelayMs} * interval '1 millisecond',
               ${dies === null ? null : sql`now() + ${dies} * interval '1 millisecond'`})
       ON CONFLICT (cluster, pool, client_token) DO NOTHING`);

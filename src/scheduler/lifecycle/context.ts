@@ -11,8 +11,10 @@ export interface LifecycleContext {
   pools: PoolCache;
   providers: ProviderRegistry;
   actor: string;
-  /** Hands leases made when a machine became ready to their runs (queues their run jobs). */
-  startRuns: (leases: readonly Lease[]) => Promise<void>;
+  /** Hands leases made when a machine became ready (or a task was requeued) to their runs. */
+  startRuns: (pool: PoolRow, leases: readonly Lease[]) => Promise<void>;
+  /** What a new instance of the pool is handed at create (an agent pool's machine credential). */
+  userDataFor?: (pool: PoolRow, machine: MachineRow) => Promise<string | undefined>;
   /** How often to ask the provider while waiting for an instance to boot, stop or go. */
   pollIntervalMs?: number;
   /** Longest one job waits for the provider to report an instance stopped or gone before handing back. */

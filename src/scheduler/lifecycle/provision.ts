@@ -13,10 +13,11 @@ import { adapterOf, type LifecycleContext } from './context.js';
  * teardown then deletes the row).
  */
 export async function provision(ctx: LifecycleContext, machine: MachineRow): Promise<MachineRow | null> {
-  const { provider } = await adapterOf(ctx, machine);
+  const { pool, provider } = await adapterOf(ctx, machine);
+  const userData = await ctx.userDataFor?.(pool, machine);
   let instance;
   try {
-    instance = await provider.create({ machineId: machine.id, name: machine.name });
+    instance = await provider.create({ machineId: machine.id, name: machine.name, ...(userData === undefined ? {} : { userData }) });
   } catch (error) {
     // No capacity anywhere the adapter could fall back to, or a refusal that will not change:
     // this machine will not exist. Throttling and transient errors are the job's to retry.

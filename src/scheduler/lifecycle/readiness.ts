@@ -32,7 +32,7 @@ export interface ReadinessRecovery {
  * the outcome left it (ready, leased, failed, or wherever someone else moved it).
  */
 export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, options: ReadinessOptions, recovery: ReadinessRecovery = { reimageIfStopped: false }): Promise<MachineRow | null> {
-  const { provider } = await adapterOf(ctx, machine);
+  const { pool, provider } = await adapterOf(ctx, machine);
   const providerId = machine.providerId;
   if (!providerId) return fail(ctx, machine, 'booting without a provider id');
   let reimageIfStopped = recovery.reimageIfStopped && machine.state === 'reimaging' && provider.reimage !== undefined;
@@ -50,7 +50,7 @@ export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, opt
       const ip = instance.ip ?? machine.ip;
       if (instance.state === 'running' && (await probeAnswers(ip, options))) {
         const ready = await becomeReady(ctx.db, machine.id, ip, MAX_LEASES_PER_CLAIM, { actor: ctx.actor });
-        await ctx.startRuns(ready.leases);
+        await ctx.startRuns(pool, ready.leases);
         return ready.machine;
       }
     } catch (error) {

@@ -35,7 +35,7 @@ export async function stop(ctx: LifecycleContext, machine: MachineRow): Promise<
 export async function settle(ctx: LifecycleContext, machine: MachineRow, pool?: PoolRow, provider?: Provider): Promise<MachineRow | null> {
   const adapter = pool && provider ? { pool, provider } : await adapterOf(ctx, machine);
   const settled = await settleStopped(ctx.db, machine, (released) => recycleChoice(adapter.pool, adapter.provider, released), { actor: ctx.actor });
-  await ctx.startRuns(settled.leases);
+  await ctx.startRuns(adapter.pool, settled.leases);
   return settled.machine;
 }
 

@@ -9,6 +9,7 @@ import type { MachineState, TaskState } from '../../db/states.js';
 import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks } from '../../machinery/index.js';
 import { desiredSize, poolLoad } from '../autoscaler.js';
 import { drain } from '../drain.js';
+import { enqueueMachine } from '../supervisor.js';
 import type { JobSink, MachineJob, RunJob } from '../queue.js';
 import { submit, type PoolSource, type SubmitRequest } from '../submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from './errors.js';
@@ -58,6 +59,9 @@ export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskSt
 export async function cancel(ctx: ServiceContext, id: string): Promise<TaskView> {
   const result = UUID.test(id) ? await cancelTask(ctx.db, id, { actor: ctx.actor, reason: 'canceled' }) : { kind: 'not_found' as const };
   if (result.kind === 'not_found') throw new NotFound('task', id);
+  // The machine it ran on begins to stop; its teardown is queued here, since an agent pool has
+  // no run job in the daemon to notice (for the others this repeats what the run job does).
+  if (result.kind === 'ended' && result.task.prevState !== 'queued' && result.task.machineId) await enqueueMachine(ctx, 'resume', result.task.machineId);
   return taskView(result.task);
 }
 

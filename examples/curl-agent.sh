@@ -1,0 +1,28 @@
+#!/bin/sh
+# A minimal sandfleet agent in shell: what runs on an agent pool's machine. It reads the
+# credential sandfleet handed the machine in its user data, waits for the machine's lease,
+# runs the analysis while heartbeating, and reports the verdict. ONCE=1 handles one lease.
+#
+#   SANDFLEET_USER_DATA  file holding the user data (default: cloud-init's copy)
+#   ANALYSE              command run with the task's JSON on stdin; its stdout (JSON) is the result
+set -eu
+. "${SANDFLEET_USER_DATA:-/var/lib/cloud/instance/user-data.txt}"
+auth="Authorization: Bearer $SANDFLEET_MACHINE_TOKEN"
+api="$SANDFLEET_URL/v1/agent"
+while :; do
+  # Long-poll: 200 with the lease (already started), or 204 when none came within the wait.
+  lease=$(curl -sSf -H "$auth" "$api/lease?wait_s=30") || { sleep 5; continue; }
+  [ -n "$lease" ] || continue
+  task=$(printf '%s' "$lease" | sed -n 's/.*"task_id":"\([^"]*\)".*/\1/p')
+  # Beat every 10 s while the analysis runs; a 409 means the lease ended (canceled, timed out).
+  ( while sleep 10; do curl -sSf -X POST -H "$auth" "$api/leases/$task/heartbeat" >/dev/null || exit 0; done ) &
+  beating=$!
+  if result=$(printf '%s' "$lease" | ${ANALYSE:-cat}); then
+    body="{\"outcome\":\"completed\",\"result\":$result}"
+  else
+    body='{"outcome":"failed","error":"the analysis exited non-zero"}'
+  fi
+  kill "$beating" 2>/dev/null || true
+  curl -sSf -X POST -H "$auth" -H 'content-type: application/json' -d "$body" "$api/leases/$task/finish" >/dev/null || true
+  [ "${ONCE:-0}" = 1 ] && exit 0
+done

@@ -1,0 +1,141 @@
+// The agent runner end to end over real HTTP: a shell agent with curl runs a task from its
+// machine's user data; a silent agent's lease ends and its task is requeued; a finish after the
+// lease ended is 409; a wrong or expired credential is 401 and counted; refused calls write nothing.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/daemon/logger.js';
+import { useTestDatabase } from '../support/database.js';
+import { until } from '../support/until.js';
+import { ROOT } from './process.js';
+
+const t = useTestDatabase('agent', 8);
+let daemon: RunningDaemon;
+let base = '';
+let submitter = '';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sandfleet-agent-'));
+
+const CONFIG = `
+cluster: agent-test
+api: { host: 127.0.0.1, port: 0 }
+scheduler: { supervise_every_ms: 200, shutdown_grace_s: 1 }
+pools:
+  - name: agents
+    provider: sim
+    min_ready: 2
+    max_size: 2
+    recycle: reimage
+    idle_timeout_s: 3600
+    settings: { bootDelayMs: 50, stopDelayMs: 20, terminateDelayMs: 20 }
+    runner: { kind: agent, heartbeat_timeout_s: 15 }
+`;
+
+beforeAll(async () => {
+  const config = parseConfig(CONFIG, 'agent-test.yaml', { DATABASE_URL: t.url });
+  daemon = await startDaemon(config, createLogger('silent', { cluster: 'agent-test' }));
+  base = `http://127.0.0.1:${daemon.port}`;
+  const { createToken } = await import('../../src/scheduler/service/tokens.js');
+  submitter = (await createToken(t.db, 'agent-test', 'submitter')).token;
+  await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE state = 'ready'`)) === 2, 30_000);
+});
+afterAll(async () => {
+  await daemon?.stop();
+});
+
+async function count(query: ReturnType<typeof sql>): Promise<number> {
+  return Number((await t.db.execute(query)).rows[0]?.n);
+}
+
+async function submit(payload: object, maxAttempts = 3): Promise<{ id: string; state: string; machine_id: string | null }> {
+  const response = await fetch(`${base}/v1/tasks`, { method: 'POST', headers: { authorization: `Bearer ${submitter}`, 'content-type': 'application/json' }, body: JSON.stringify({ pool: 'agents', payload, max_attempts: maxAttempts }) });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { id: string; state: string; machine_id: string | null };
+}
+
+const task = async (id: string) => (await t.db.execute(sql`SELECT state, attempts, result, error, machine_id FROM tasks WHERE id = ${id}`)).rows[0] as { state: string; attempts: number; result: unknown; error: string | null; machine_id: string };
+
+/** What the sim cloud handed the machine's instance at create, as cloud-init would leave it. */
+async function userData(machineId: string): Promise<Record<string, string>> {
+  const r = await t.db.execute(sql`SELECT user_data FROM sim_cloud.instances WHERE client_token = ${machineId}`);
+  const text = String(r.rows[0]?.user_data ?? '');
+  return Object.fromEntries(text.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
+}
+
+function agentCall(method: string, url: string, credential: string, body?: unknown) {
+  return fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+}
+
+const writes = () => count(sql`SELECT (SELECT count(*) FROM events) + (SELECT coalesce(sum(version), 0) FROM tasks) + (SELECT coalesce(sum(version), 0) FROM machines) AS n`);
+
+describe('agent runner', () => {
+  it('a shell agent with curl runs its machine\'s lease from the user data, and the machine is reimaged back to ready', async () => {
+    const submitted = await submit({ sample: 'curl.exe' });
+    expect(submitted.state).toBe('assigned');
+    const data = await userData(submitted.machine_id!);
+    expect(data.SANDFLEET_MACHINE_TOKEN).toMatch(/^sfm_/);
+    expect(data.SANDFLEET_URL).toBe(base);
+    const file = path.join(dir, `user-data-${randomUUID()}`);
+    writeFileSync(file, Object.entries(data).map(([k, v]) => `${k}=${v}`).join('\n'));
+    const agent = spawn('sh', [path.join(ROOT, 'examples/curl-agent.sh')], { env: { PATH: process.env.PATH ?? '', SANDFLEET_USER_DATA: file, ONCE: '1', ANALYSE: 'sed s/.*/{"verdict":"clean"}/' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    agent.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => agent.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    await until(async () => (await task(submitted.id)).state === 'completed', 30_000);
+    expect((await task(submitted.id)).result).toEqual({ verdict: 'clean' });
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE id = ${submitted.machine_id} AND state = 'ready' AND uses = 1`)) === 1, 30_000);
+  });
+
+  it('refuses a wrong, a forged and an expired credential with 401, writes nothing, and counts them', async () => {
+    const before = await writes();
+    const forged = `sfm_${randomUUID()}.${'A'.repeat(43)}`;
+    const expired = await daemon.scheduler.credentials.issue(randomUUID());
+    for (const credential of ['nonsense', forged, expired]) {
+      expect((await agentCall('GET', '/v1/agent/lease?wait_s=0', credential)).status).toBe(401);
+      expect((await agentCall('POST', `/v1/agent/leases/${randomUUID()}/finish`, credential, { outcome: 'completed', result: {} })).status).toBe(401);
+    }
+    expect((await fetch(`${base}/v1/agent/lease?wait_s=0`)).status).toBe(401);
+    expect(await writes()).toBe(before);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="invalid"\} 4/);
+    expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="expired"\} 2/);
+    expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="missing"\} 1/);
+  });
+
+  it('answers 409 to a finish after the lease ended and changes nothing; 413 to a result over 64 KiB', async () => {
+    const submitted = await submit({ sample: 'late.exe' });
+    const credential = (await userData(submitted.machine_id!)).SANDFLEET_MACHINE_TOKEN!;
+    const lease = await agentCall('GET', '/v1/agent/lease?wait_s=5', credential);
+    expect(lease.status).toBe(200);
+    expect(((await lease.json()) as { task_id: string }).task_id).toBe(submitted.id);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, credential, { outcome: 'completed', result: { big: 'x'.repeat(70_000) } })).status).toBe(413);
+    const canceled = await fetch(`${base}/v1/tasks/${submitted.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${submitter}` } });
+    expect(canceled.status).toBe(200);
+    const before = await writes();
+    const late = await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, credential, { outcome: 'completed', result: { verdict: 'late' } });
+    expect(late.status).toBe(409);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(409);
+    expect(await writes()).toBe(before);
+    expect(await task(submitted.id)).toMatchObject({ state: 'canceled', result: null });
+  });
+
+  it('ends a lease whose agent stops beating and requeues its task while attempts remain', async () => {
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE state = 'ready'`)) === 2, 30_000);
+    const submitted = await submit({ sample: 'silent.exe' });
+    const credential = (await userData(submitted.machine_id!)).SANDFLEET_MACHINE_TOKEN!;
+    expect((await agentCall('GET', '/v1/agent/lease?wait_s=5', credential)).status).toBe(200);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(204);
+    // Silence past the pool's heartbeat timeout (15 s): the lease ends like a lost machine.
+    await until(async () => (await task(submitted.id)).attempts === 2, 60_000);
+    expect(await task(submitted.id)).toMatchObject({ error: expect.stringMatching(/no heartbeat from its agent for 15s/) });
+    const events = await t.db.execute(sql`SELECT to_state FROM events WHERE entity_id = ${submitted.id} ORDER BY id`);
+    expect(events.rows.map((e) => e.to_state).slice(0, 4)).toEqual(['queued', 'assigned', 'running', 'queued']);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(409);
+  });
+});
