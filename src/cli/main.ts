@@ -9,6 +9,7 @@ import { CommandFailed } from './commands/arguments.js';
 import { registerCheck } from './commands/check.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerMachines } from './commands/machines.js';
+import { registerSimAgents } from './commands/sim-agents.js';
 import { registerTasks } from './commands/tasks.js';
 import { registerTokens } from './commands/tokens.js';
 import { optionalConfig } from './context.js';
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   registerMachines(program, config);
   registerTokens(program, config);
   registerCheck(program, config);
+  registerSimAgents(program, config);
   // Subcommands inherit exit handling, so their usage errors also end as exit code 2.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

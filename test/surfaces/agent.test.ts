@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
+import { SimAgentFleet } from '../../src/providers/sim/agent-fleet.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { useTestDatabase } from '../support/database.js';
 import { until } from '../support/until.js';
@@ -71,6 +72,7 @@ function agentCall(method: string, url: string, credential: string, body?: unkno
   return fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 }
 
+const taskWrites = (id: string) => count(sql`SELECT (SELECT count(*) FROM events WHERE entity_id = ${id}) + (SELECT version FROM tasks WHERE id = ${id}) AS n`);
 const writes = () => count(sql`SELECT (SELECT count(*) FROM events) + (SELECT coalesce(sum(version), 0) FROM tasks) + (SELECT coalesce(sum(version), 0) FROM machines) AS n`);
 
 describe('agent runner', () => {
@@ -117,11 +119,12 @@ describe('agent runner', () => {
     expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, credential, { outcome: 'completed', result: { big: 'x'.repeat(70_000) } })).status).toBe(413);
     const canceled = await fetch(`${base}/v1/tasks/${submitted.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${submitter}` } });
     expect(canceled.status).toBe(200);
-    const before = await writes();
+    const before = await taskWrites(submitted.id);
     const late = await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, credential, { outcome: 'completed', result: { verdict: 'late' } });
     expect(late.status).toBe(409);
     expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(409);
-    expect(await writes()).toBe(before);
+    // The machine's own teardown goes on meanwhile; the task is not touched again.
+    expect(await taskWrites(submitted.id)).toBe(before);
     expect(await task(submitted.id)).toMatchObject({ state: 'canceled', result: null });
   });
 
@@ -137,5 +140,24 @@ describe('agent runner', () => {
     const events = await t.db.execute(sql`SELECT to_state FROM events WHERE entity_id = ${submitted.id} ORDER BY id`);
     expect(events.rows.map((e) => e.to_state).slice(0, 4)).toEqual(['queued', 'assigned', 'running', 'queued']);
     expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(409);
+  });
+
+  it('simulated agents (one loop per machine, one process) run a batch through the same API', async () => {
+    const fleet = new SimAgentFleet({ db: t.db, cluster: 'agent-test', heartbeatMs: 200, discoverEveryMs: 100, minDurationMs: 10, maxDurationMs: 300 });
+    fleet.start();
+    try {
+      const ids = [];
+      for (let i = 0; i < 20; i++) ids.push((await submit({ sim: { failRate: i % 5 === 0 ? 1 : 0 } })).id);
+      const ended = () => count(sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${sql.param(ids)}::uuid[]) AND state IN ('completed', 'failed')`);
+      await until(async () => (await ended()) === 20, 60_000);
+      const states = await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE id = ANY(${sql.param(ids)}::uuid[]) GROUP BY state ORDER BY state`);
+      expect(states.rows).toEqual([{ state: 'completed', n: 16 }, { state: 'failed', n: 4 }]);
+      // The silent agent's requeued task (above) may be among the leases the fleet ran.
+      expect(fleet.stats).toMatchObject({ failed: 4, lost: 0 });
+      expect(fleet.stats.completed).toBeGreaterThanOrEqual(16);
+      expect(fleet.stats.agents).toBe(2);
+    } finally {
+      await fleet.stop();
+    }
   });
 });
