@@ -11,6 +11,7 @@ import { poolDefinition } from '../config/load.js';
 import { migrateDatabase, openDatabase, redactUrl, type Database } from '../db/index.js';
 import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
+import { MACHINE_RATE_LIMITS } from '../scheduler/defaults.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
 import { LeaseNotices } from '../scheduler/agent/lease-notices.js';
@@ -57,8 +58,8 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: s.lease_grace_s * 1000, orphanGraceMs: s.orphan_grace_s * 1000 },
       workerTiming: { lockDurationMs: s.job_lock_s * 1000, stalledIntervalMs: s.job_lock_s * 1000 },
       machineRateLimits: {
-        aws: rate(s.rate_limits.aws) ?? { perSecond: 10, burst: 20 },
-        azure: rate(s.rate_limits.azure) ?? { perSecond: 10, burst: 20 },
+        aws: rate(s.rate_limits.aws) ?? MACHINE_RATE_LIMITS.aws,
+        azure: rate(s.rate_limits.azure) ?? MACHINE_RATE_LIMITS.azure,
         ...(s.rate_limits.sim ? { sim: rate(s.rate_limits.sim) } : {}),
       },
       log: log.child({ component: 'scheduler' }),

@@ -16,3 +16,10 @@ export const SCHEDULER_DEFAULTS = {
   /** How often the provider is asked while an instance boots, stops or goes. */
   pollIntervalMs: 1000,
 } as const;
+
+/**
+ * Machine jobs started per second per provider account, shared by every daemon. EC2's mutating
+ * API refills at a few calls a second per region and a machine job makes about two; Azure's
+ * per-subscription write limit is similar per minute. The sim cloud is unlimited.
+ */
+export const MACHINE_RATE_LIMITS = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } } as const;

@@ -8,7 +8,7 @@ import type { ProviderName } from '../db/states.js';
 import { reserveMachines, type RateLimit } from '../machinery/index.js';
 import { agentSettingsOf, readinessForPool, runnerForPool } from './pool-settings.js';
 import type { AutoscalePolicy } from './autoscaler.js';
-import { SCHEDULER_DEFAULTS as D } from './defaults.js';
+import { MACHINE_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
 import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -37,9 +37,6 @@ import { supervise } from './supervisor.js';
 import { reconcile, type ReconcileOptions } from './reconciler.js';
 import type { Runner } from './runners/types.js';
 
-// EC2's mutating-API bucket refills at 5/s per region with bursts of 50, and a machine job makes
-// about two calls; Azure's per-subscription write limit is similar per minute. Sim is unlimited.
-const DEFAULT_MACHINE_RATE_LIMITS: Partial<Record<ProviderName, RateLimit>> = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } };
 const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: D.stuckAfterS * 1000, leaseGraceMs: D.leaseGraceS * 1000, orphanGraceMs: D.orphanGraceS * 1000 };
 
 export interface SchedulerOptions {
@@ -137,7 +134,7 @@ export class Scheduler {
       queues,
       runnerFor: options.runnerFor ?? runnerForPool,
       readinessFor: options.readinessFor ?? readinessForPool,
-      machineRateLimits: options.machineRateLimits ?? DEFAULT_MACHINE_RATE_LIMITS,
+      machineRateLimits: options.machineRateLimits ?? MACHINE_RATE_LIMITS,
       log,
       observeTask: options.observeTask ?? (() => {}),
       leaseWatch: new LeaseWatch(db, options.leaseCheckMs ?? D.leaseCheckMs, (error) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'lease check failed (retried next interval)')),

@@ -146,7 +146,7 @@ describe('agent runner', () => {
     const fleet = new SimAgentFleet({ db: t.db, cluster: 'agent-test', heartbeatMs: 200, discoverEveryMs: 100, minDurationMs: 10, maxDurationMs: 300 });
     fleet.start();
     try {
-      const ids = [];
+      const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push((await submit({ sim: { failRate: i % 5 === 0 ? 1 : 0 } })).id);
       const ended = () => count(sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${sql.param(ids)}::uuid[]) AND state IN ('completed', 'failed')`);
       await until(async () => (await ended()) === 20, 60_000);
