@@ -32,16 +32,26 @@ export async function adapterOf(ctx: LifecycleContext, machine: MachineRow): Pro
   return { pool, provider: ctx.providers.for(pool) };
 }
 
-export function pause(ctx: LifecycleContext): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ctx.pollIntervalMs ?? 1000));
+/** The first wait of a poll: a stop or boot that settles at once is seen at once. */
+const FIRST_POLL_MS = 100;
+
+/**
+ * Waits before the `attempt`-th look at the provider (0-based): from 100 ms, doubling up to the
+ * context's poll interval, so a quick stop or boot costs a look or two and a slow one a look per
+ * interval.
+ */
+export function pause(ctx: LifecycleContext, attempt: number): Promise<void> {
+  const every = ctx.pollIntervalMs ?? 1000;
+  const ms = Math.min(every, FIRST_POLL_MS * 2 ** Math.min(attempt, 20));
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls `settled` (a provider read) until it answers true, for at most the context's settle wait. */
 export async function waitFor(ctx: LifecycleContext, settled: () => Promise<boolean>, giveUp: () => Error): Promise<void> {
   const giveUpAt = Date.now() + (ctx.settleWaitMs ?? 10 * 60_000);
-  while (!(await settled())) {
+  for (let attempt = 0; !(await settled()); attempt++) {
     // The row stays where it is; the job's retry (or the reconciler) asks again later.
     if (Date.now() > giveUpAt) throw giveUp();
-    await pause(ctx);
+    await pause(ctx, attempt);
   }
 }

@@ -36,7 +36,7 @@ export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, opt
   const providerId = machine.providerId;
   if (!providerId) return fail(ctx, machine, 'booting without a provider id');
   let reimageIfStopped = recovery.reimageIfStopped && machine.state === 'reimaging' && provider.reimage !== undefined;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     if (Date.now() - machine.stateChangedAt.getTime() > options.bootTimeoutMs) {
       return fail(ctx, machine, `not ready within the boot timeout of ${Math.round(options.bootTimeoutMs / 1000)}s`);
     }
@@ -57,7 +57,7 @@ export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, opt
       if (isProviderError(error, 'not_found')) return fail(ctx, machine, 'instance vanished while booting');
       if (!isProviderError(error) || !error.retryable) throw error;
     }
-    await pause(ctx);
+    await pause(ctx, attempt);
   }
 }
 
