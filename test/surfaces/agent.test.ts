@@ -108,6 +108,11 @@ describe('agent runner', () => {
     expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="invalid"\} 4/);
     expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="expired"\} 2/);
     expect(metrics).toMatch(/sandfleet_agent_credentials_refused_total\{reason="missing"\} 1/);
+    // The OpenAPI document describes the agent endpoints and the credential they take.
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as any;
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/agent/lease', '/v1/agent/leases/{id}/heartbeat', '/v1/agent/leases/{id}/finish']));
+    expect(openapi.paths['/v1/agent/lease'].get.security).toEqual([{ machine: [] }]);
+    expect(openapi.components.securitySchemes.machine).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   it('answers 409 to a finish after the lease ended and changes nothing; 413 to a result over 64 KiB', async () => {
