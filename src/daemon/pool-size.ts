@@ -25,6 +25,8 @@ export interface PoolDemand {
   queueBackend: 'postgres' | 'redis';
   /** The workers this process runs, one per queue. */
   workers: readonly WorkerDemand[];
+  /** Agent pools: one LISTEN connection wakes agents waiting for their machine's lease. */
+  leaseListener?: boolean;
 }
 
 export interface PoolPlan {
@@ -34,6 +36,7 @@ export interface PoolPlan {
   configured: number;
   listeners: number;
   leaderLock: number;
+  leaseListener: number;
   handlers: number;
   queuePolls: number;
   spare: number;
@@ -49,14 +52,16 @@ export function planPool(demand: PoolDemand): PoolPlan {
   const listeners = onPostgres ? demand.workers.length : 0;
   const queuePolls = onPostgres ? demand.workers.length : 0;
   const leaderLock = 1;
+  const leaseListener = demand.leaseListener ? 1 : 0;
   const handlers = demand.workers.reduce((sum, w) => sum + w.concurrency, 0);
   const spare = SPARE_CONNECTIONS;
-  const needed = listeners + leaderLock + handlers + queuePolls + spare;
+  const needed = listeners + leaderLock + leaseListener + handlers + queuePolls + spare;
   const size = Math.max(demand.configured, needed);
   const perWorker = demand.workers.map((w) => `${w.queue} ${w.concurrency}`).join(', ');
   const parts = [
     ...(onPostgres ? [`${listeners} queue listeners`] : []),
     `${leaderLock} leader lock`,
+    ...(leaseListener ? [`${leaseListener} lease listener`] : []),
     `${handlers} handlers (${perWorker})`,
     ...(onPostgres ? [`${queuePolls} queue polls`] : []),
     `${spare} spare`,
@@ -64,12 +69,13 @@ export function planPool(demand: PoolDemand): PoolPlan {
   const verdict = demand.configured >= needed ? `database.pool_size ${demand.configured} covers them` : `database.pool_size ${demand.configured} raised to that`;
   const where = onPostgres ? '' : ', queues on Redis';
   const summary = `database pool: ${size} connections (${parts} = ${needed} needed${where}; ${verdict})`;
-  return { size, needed, configured: demand.configured, listeners, leaderLock, handlers, queuePolls, spare, summary };
+  return { size, needed, configured: demand.configured, listeners, leaderLock, leaseListener, handlers, queuePolls, spare, summary };
 }
 
 /** What the daemon runs, from its config: the workers Scheduler.start() creates, one per queue. */
-export function daemonPoolDemand(config: Pick<Config, 'database' | 'queue' | 'scheduler'>): PoolDemand {
+export function daemonPoolDemand(config: Pick<Config, 'database' | 'queue' | 'scheduler' | 'pools'>): PoolDemand {
   return {
+    leaseListener: config.pools.some((p) => p.runner.kind === 'agent'),
     configured: config.database.pool_size,
     queueBackend: config.queue.backend,
     workers: schedulerWorkers({ runConcurrency: config.scheduler.run_concurrency, machineConcurrency: config.scheduler.machine_concurrency }),

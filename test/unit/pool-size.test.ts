@@ -18,7 +18,7 @@ function config(change: (c: any) => void = () => {}) {
 describe('planPool', () => {
   it('counts a listener and a poll per worker on PostgreSQL, the leader lock, every handler and the spare', () => {
     const plan = planPool({ configured: 20, queueBackend: 'postgres', workers: [{ queue: 'tasks', concurrency: 4 }, { queue: 'runs', concurrency: 32 }, { queue: 'machines', concurrency: 16 }] });
-    expect(plan).toMatchObject({ listeners: 3, leaderLock: 1, handlers: 52, queuePolls: 3, spare: SPARE_CONNECTIONS, needed: 63, size: 63, configured: 20 });
+    expect(plan).toMatchObject({ listeners: 3, leaderLock: 1, leaseListener: 0, handlers: 52, queuePolls: 3, spare: SPARE_CONNECTIONS, needed: 63, size: 63, configured: 20 });
     expect(plan.summary).toBe(
       'database pool: 63 connections (3 queue listeners + 1 leader lock + 52 handlers (tasks 4, runs 32, machines 16) + 3 queue polls + 4 spare = 63 needed; database.pool_size 20 raised to that)',
     );
@@ -48,12 +48,17 @@ describe('daemonPoolDemand', () => {
     expect(demand).toEqual({
       configured: 7,
       queueBackend: 'postgres',
+      leaseListener: false,
       workers: [
         { queue: 'runs', concurrency: 10 },
         { queue: 'machines', concurrency: 5 },
       ],
     });
     expect(daemonPoolDemand(config((c) => (c.queue.backend = 'redis'))).queueBackend).toBe('redis');
+    // An agent pool adds the connection that listens for lease announcements.
+    const agents = daemonPoolDemand(config((c) => (c.pools[0]!.runner = { kind: 'agent' })));
+    expect(agents.leaseListener).toBe(true);
+    expect(planPool(agents).summary).toMatch(/1 leader lock \+ 1 lease listener \+/);
   });
 
   it('sizes the example config above its pool_size of 20', () => {
