@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, startTask } from '../../src/machinery/index.js';
+import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, settleStopped, startTask } from '../../src/machinery/index.js';
+import { until } from '../support/until.js';
 import type { MachineRow } from '../../src/db/index.js';
 import { PoolCache } from '../../src/scheduler/pool-cache.js';
 import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
@@ -121,6 +122,42 @@ describe('machine lifecycle on the sim provider', () => {
     await ctx.pools.refresh();
     expect((await provision(ctx, m!))?.state).toBe('booting');
     expect(await simInstances(flaky.name)).toHaveLength(1);
+  });
+
+  it('records stopped only once the provider reports the instance stopped, not when the stop was asked for', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: { ...fast, stopDelayMs: 300 }, recycle: 'reimage' })).name;
+    const machineId = await readyMachine(ctx, pool);
+    const { taskId } = await runTaskOn(ctx, pool);
+    const stopped = await t.db.execute(sql`
+      SELECT e.at AS recorded, i.settles_at AS off FROM events e JOIN machines m ON m.id = e.entity_id
+      JOIN sim_cloud.instances i ON i.id = m.provider_id
+      WHERE e.entity_id = ${machineId} AND e.to_state = 'stopped'`);
+    const { recorded, off } = stopped.rows[0] as { recorded: Date; off: Date };
+    expect(new Date(recorded).getTime()).toBeGreaterThanOrEqual(new Date(off).getTime());
+    expect((await getTask(t.db, taskId))?.state).toBe('completed');
+  });
+
+  it('re-requests a reimage a crash left recorded but never asked of the provider, instead of waiting out the boot timeout', async () => {
+    const ctx = context();
+    const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage' })).name;
+    const machineId = await readyMachine(ctx, pool);
+    await queueTasks(t.db, pool, 1);
+    const lease = (await allocate(t.db, { pool }))!;
+    await startTask(t.db, lease.task.id, machineId, { actor: 'worker' });
+    await finishTask(t.db, { machineId, taskId: lease.task.id }, { outcome: 'completed' }, { actor: 'worker' });
+    // The instance is stopped and the reimage recorded; the process dies before calling the provider.
+    const provider = ctx.providers.for((await ctx.pools.get(pool)));
+    const before = await row(machineId);
+    await provider.stop(before.providerId!);
+    await until(async () => (await provider.get(before.providerId!)).state === 'stopped');
+    const settled = await settleStopped(t.db, before, () => 'reimage', { actor: 'worker' });
+    expect(settled.machine?.state).toBe('reimaging');
+    const started = Date.now();
+    expect(await converge(ctx, await row(machineId), { bootTimeoutMs: 10_000 })).toBe('ready');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await row(machineId)).toMatchObject({ state: 'ready', uses: 1 });
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 
   it('deletes a drained machine of a reimage pool instead of reimaging it back', async () => {
