@@ -7,10 +7,8 @@ import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
 import { agentSettingsOf } from './pool-settings.js';
 import { withTransaction } from '../db/transaction.js';
+import { MAX_LEASES_PER_CLAIM } from './defaults.js';
 import { addJobs, runJob, type JobSink, type RunJob } from './queue.js';
-
-/** Leases at most this many per claim, so one claim never holds many rows locked for long. */
-export const MAX_LEASES_PER_CLAIM = 200;
 
 /**
  * Gives each lease of the pool its run job, unless agents run the pool's tasks (they learn of
