@@ -3,7 +3,6 @@
 // the pool to queued + leased + min_ready and drains machines idle past idle_timeout_s). Capacity
 // is reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
 // a policy asks for.
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import type { MachineRow, PoolRow } from '../db/schema.js';
 import { drainMachine, idleReadyMachines } from '../machinery/index.js';
@@ -16,21 +15,6 @@ export type { AutoscalePolicy, PoolLoad, ScalePlan } from './policies/policy.js'
 export interface ScaleDecision {
   create: number;
   drain: string[];
-}
-
-export async function poolLoad(db: Db, pool: PoolRow): Promise<PoolLoad> {
-  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
-  const result = await db.execute(sql`
-    SELECT
-      (SELECT count(*) FROM tasks WHERE pool = ${pool.name} AND state = 'queued')::int AS queued,
-      count(*) FILTER (WHERE state = 'leased')::int AS leased,
-      count(*) FILTER (WHERE state = 'ready')::int AS ready,
-      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
-      count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling
-    FROM machines WHERE pool = ${pool.name}`);
-  const r = result.rows[0] ?? {};
-  const n = (v: unknown) => Number(v ?? 0);
-  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling) };
 }
 
 /** How many to create, and which idle machines to drain. */

@@ -1,17 +1,11 @@
 // What a scaling policy is given and what it answers: the interface between the autoscaler
-// (src/scheduler/autoscaler.ts, which reads the load and carries out the plan) and the policies
-// in this folder. Both import it; neither imports the other's module for its types.
+// (src/scheduler/autoscaler.ts, which hands a policy the pool's load and carries out its plan)
+// and the policies in this folder. Both import it; neither imports the other's module for its types.
 import type { PoolRow } from '../../db/schema.js';
+import type { PoolLoad } from '../../machinery/index.js';
 
-export interface PoolLoad {
-  queued: number;
-  leased: number;
-  ready: number;
-  /** Machines on their way to ready: provisioning, booting, reimaging, and (reimage pools) being recycled. */
-  coming: number;
-  /** The part of `coming` that is on its way back from a task (reimage pools: stopping … reimaging). */
-  recycling: number;
-}
+/** What the policy weighs: read by the repository in one statement (src/machinery/fleet-stats.ts). */
+export type { PoolLoad };
 
 /** A policy's answer for one tick: how many machines to create, and how many idle ready ones may go. */
 export interface ScalePlan {

@@ -6,8 +6,8 @@ import type { Db } from '../../db/database.js';
 import { rowMapper } from '../../db/rows.js';
 import { events } from '../../db/schema.js';
 import type { MachineState, TaskState } from '../../db/states.js';
-import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks } from '../../machinery/index.js';
-import { desiredSize, poolLoad } from '../autoscaler.js';
+import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks, machineCounts, poolLoad } from '../../machinery/index.js';
+import { desiredSize } from '../autoscaler.js';
 import { drain } from '../drain.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { JobSink, MachineJob, RunJob } from '../queue.js';
@@ -95,10 +95,10 @@ export async function drainOne(ctx: ServiceContext, id: string, options: { after
 }
 
 export async function poolSummaries(ctx: ServiceContext): Promise<PoolView[]> {
-  const counts = await ctx.db.execute(sql`SELECT pool, state, count(*)::int AS n FROM machines GROUP BY pool, state`);
+  const counts = await machineCounts(ctx.db);
   const views: PoolView[] = [];
   for (const pool of await listPools(ctx.db)) {
-    const byState = Object.fromEntries(counts.rows.filter((r) => r.pool === pool.name).map((r) => [String(r.state), Number(r.n)]));
+    const byState = Object.fromEntries(counts.filter((c) => c.pool === pool.name).map((c) => [c.state, c.count]));
     const load = await poolLoad(ctx.db, pool);
     views.push(poolView(pool, byState, load.queued, desiredSize(pool, load)));
   }
