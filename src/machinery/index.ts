@@ -10,6 +10,7 @@ export * from './pools.js';
 export * from './release.js';
 export * from './task-lifecycle.js';
 export * from './tasks.js';
+export * from './tokens.js';
 export * from './transition-table.js';
 export { observeTransitions, transitionMachine, transitionTask, type TransitionObservation, type TransitionOptions } from './transition.js';
 export * from './rate-buckets.js';
