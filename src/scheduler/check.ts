@@ -87,13 +87,14 @@ async function instanceLeaks(db: Db, pool: string, instances: Instance[], graceM
   const old = (since: Date | null) => since !== null && now.getTime() - since.getTime() > graceMs;
   const alive = instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating');
   for (const instance of alive) {
+    // A row is deleted only by its finalizer, once its instance is gone ('deleted' is the last
+    // event, never a row's state): an instance is unclaimed exactly when no row holds it.
     const row = byProviderId.get(instance.providerId) ?? (instance.machineId ? byId.get(instance.machineId) : undefined);
-    const unclaimed = !row || (row.state === 'deleted' && old(row.stateChangedAt));
-    if (unclaimed && old(instance.launchedAt)) {
+    if (!row && old(instance.launchedAt)) {
       found.push({
         invariant: 'I5',
-        ids: [instance.providerId, ...(row ? [row.id] : [])],
-        detail: `instance ${instance.providerId} of pool ${pool} is ${instance.state} ${row ? `but its machine ${row.id} is deleted` : 'and no machine row holds it'} (launched ${instance.launchedAt?.toISOString() ?? '?'})`,
+        ids: [instance.providerId],
+        detail: `instance ${instance.providerId} of pool ${pool} is ${instance.state} and no machine row holds it (launched ${instance.launchedAt?.toISOString() ?? '?'})`,
       });
     }
   }
