@@ -1,5 +1,5 @@
 // The operations people and programs perform, shared by the REST API and the CLI (which runs
-// them straight against Postgres, daemon or not). Every write goes through src/machinery.
+// them straight against Postgres, daemon or not). Every read and write goes through src/machinery.
 import type { Queue } from 'bullmq';
 import type { Db } from '../../db/database.js';
 import type { MachineState, TaskState } from '../../db/states.js';
