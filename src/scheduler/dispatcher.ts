@@ -1,7 +1,7 @@
 // Dispatch: queued tasks of a pool claim its ready machines (one batched statement, see
 // claimLeases), and each lease gets its run job. Claims happen where work meets capacity: in
-// the submission's transaction, in the transaction that makes a machine ready, and in the
-// reconciler's sweep; no job exists only to call this.
+// the submission's transaction, in the transaction that makes a machine ready, in the one in
+// which a release requeues a task, and in the reconciler's sweep; no job exists only to call this.
 import { claimLeases, type Lease } from '../machinery/index.js';
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
