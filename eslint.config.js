@@ -29,6 +29,19 @@ export default tseslint.config(
   { files: ['src/db/**'], rules: forbid('machinery', 'providers', 'scheduler', 'api', 'cli', 'daemon', 'config') },
   { files: ['src/machinery/**'], rules: forbid('providers', 'scheduler', 'api', 'cli', 'daemon') },
   {
+    // Reads and writes of the tables live in the repository (src/machinery) and src/db, not in SQL above them.
+    files: ['src/scheduler/**', 'src/api/**', 'src/cli/**', 'src/daemon/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'drizzle-orm', message: 'SQL lives in src/machinery (the repository) or src/db; add a named read or write there' }],
+          patterns: [{ group: ['drizzle-orm/*'], message: 'SQL lives in src/machinery (the repository) or src/db; add a named read or write there' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**'],
     rules: {
       // Tests read raw rows and error shapes; the production code does not get this latitude.

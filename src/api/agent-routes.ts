@@ -7,8 +7,8 @@ import type { z } from 'zod';
 import type { MachineCredentials } from '../scheduler/agent/credentials.js';
 import { CredentialExpired, finish, heartbeat, LeaseEnded, nextLease, type AgentContext } from '../scheduler/agent/agent-service.js';
 import { problem, sendProblem } from './problems.js';
+import { documented } from './route-schema.js';
 import { agentFinishBody, agentLeaseQuery, emptyQuery, idParams, RESULT_LIMIT } from './schemas.js';
-import { documented } from './server.js';
 
 export type AgentRefusal = 'missing' | 'invalid' | 'expired';
 

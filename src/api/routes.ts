@@ -6,7 +6,7 @@ import { cancel, drainOne, listTaskPage, machinesOf, poolSummaries, showMachine,
 import { createToken, listTokens, revokeToken } from '../scheduler/service/tokens.js';
 import { ValidationFailed } from './problems.js';
 import { drainQuery, emptyQuery, idempotencyKey, idParams, machineListQuery, submitBody, taskListQuery, tokenBody } from './schemas.js';
-import { documented } from './server.js';
+import { documented } from './route-schema.js';
 
 type Context = (request: FastifyRequest) => ServiceContext;
 

@@ -4,16 +4,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { Db } from '../db/database.js';
-import type { ApiTokenRow } from '../db/schema.js';
-import type { TokenRole } from '../db/states.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
 import { authenticate, noteTokenUse, roleAllows } from '../scheduler/service/tokens.js';
 import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
+import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
 
 export interface ApiOptions {
@@ -30,25 +28,6 @@ export interface ApiOptions {
   bodyLimit?: number;
 }
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    token: ApiTokenRow | null;
-  }
-  interface FastifyContextConfig {
-    /** Least role a route needs; routes without one are public (health, metrics, docs). */
-    role?: TokenRole;
-  }
-}
-
-const schemas = new WeakMap<object, z.ZodType>();
-
-/** A route schema for the docs that validates with zod: the JSON Schema object keys the zod schema. */
-export function documented(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...json } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  schemas.set(json, schema);
-  return json;
-}
-
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -61,15 +40,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.decorateRequest('token', null);
   // JSON only: a text body is refused as 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
-  app.setValidatorCompiler(({ schema, httpPart }) => {
-    const zod = schemas.get(schema);
-    if (!zod) throw new Error(`route schema for ${httpPart ?? 'input'} was not built with documented()`);
-    const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'input');
-    return (data: unknown) => {
-      const parsed = zod.safeParse(data);
-      return parsed.success ? { value: parsed.data } : { error: ValidationFailed.fromZod(part, parsed.error) };
-    };
-  });
+  app.setValidatorCompiler(zodValidatorCompiler);
 
   await app.register(swagger, {
     openapi: {

@@ -4,11 +4,10 @@
 // recovery) to finish, and then the API closes.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { sql } from 'drizzle-orm';
 import { buildApi } from '../api/server.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { poolDefinition } from '../config/load.js';
-import { migrateDatabase, openDatabase, redactUrl, type Database } from '../db/index.js';
+import { migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
 import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { MACHINE_RATE_LIMITS } from '../scheduler/defaults.js';
@@ -82,7 +81,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       ready: async () => {
         const checks: Record<string, string> = { shutdown: stopping ? 'draining' : 'ok' };
-        checks.database = await probe(() => database.db.execute(sql`SELECT 1`));
+        checks.database = await probe(() => ping(database.db));
         checks.queue = await probe(() => queues.runs.getJobCounts('waiting'));
         return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
       },

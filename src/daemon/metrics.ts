@@ -1,10 +1,9 @@
 // Prometheus metrics: machines by pool and state and queued tasks (read from the tables at each
 // scrape, so every daemon reports the same truth), queue jobs, task wait and run time, transitions
 // and conflicts, and cloud calls by provider, operation and outcome.
-import { sql } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database.js';
-import { observeTransitions } from '../machinery/index.js';
+import { machineCounts, observeTransitions, queuedTaskCounts } from '../machinery/index.js';
 import type { CloudCall } from '../scheduler/instrumented-provider.js';
 import type { TaskObservation } from '../scheduler/log.js';
 import type { SchedulerDependencies } from '../scheduler/dependencies.js';
@@ -33,8 +32,7 @@ export function createMetrics(): DaemonMetrics {
     async collect() {
       this.reset();
       if (!source) return;
-      const rows = await source.db.execute(sql`SELECT pool, state, count(*)::int AS n FROM machines GROUP BY pool, state`);
-      for (const r of rows.rows) this.set({ pool: String(r.pool), state: String(r.state) }, Number(r.n));
+      for (const c of await machineCounts(source.db)) this.set({ pool: c.pool, state: c.state }, c.count);
     },
   });
   new Gauge({
@@ -45,8 +43,7 @@ export function createMetrics(): DaemonMetrics {
     async collect() {
       this.reset();
       if (!source) return;
-      const rows = await source.db.execute(sql`SELECT pool, count(*)::int AS n FROM tasks WHERE state = 'queued' GROUP BY pool`);
-      for (const r of rows.rows) this.set({ pool: String(r.pool) }, Number(r.n));
+      for (const c of await queuedTaskCounts(source.db)) this.set({ pool: c.pool }, c.count);
     },
   });
   new Gauge({

@@ -3,7 +3,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgTransaction } from 'drizzle-orm/pg-core';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { sql, type ExtractTablesWithRelations } from 'drizzle-orm';
 import pg from 'pg';
 import * as schema from './schema.js';
 
@@ -87,4 +87,9 @@ export function openDatabase(options: DatabaseOptions = {}): Database {
       await pool.end();
     },
   };
+}
+
+/** Resolves once the server answers a trivial query (readiness probes). */
+export async function ping(ex: Executor): Promise<void> {
+  await ex.execute(sql`SELECT 1`);
 }

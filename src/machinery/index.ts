@@ -1,6 +1,7 @@
 export * from './agents.js';
 export * from './allocation.js';
 export * from './capacity.js';
+export * from './fleet-stats.js';
 export * from './invariants.js';
 export * from './machine-lifecycle.js';
 export * from './machines.js';
@@ -9,6 +10,7 @@ export * from './pools.js';
 export * from './release.js';
 export * from './task-lifecycle.js';
 export * from './tasks.js';
+export * from './tokens.js';
 export * from './transition-table.js';
 export { observeTransitions, transitionMachine, transitionTask, type TransitionObservation, type TransitionOptions } from './transition.js';
 export * from './rate-buckets.js';

@@ -2,12 +2,15 @@
 // transition (or the one finalizer that deletes a row).
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.js';
-import { machines, type MachineRow } from '../db/schema.js';
+import { rowMapper } from '../db/rows.js';
+import { events, machines, type EventRow, type MachineRow } from '../db/schema.js';
 import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES } from './machine-lifecycle.js';
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
 
 export { getMachine };
+
+const mapEvent = rowMapper(events);
 
 /** The provider accepted the create: remember its resource id beside ours (rule 8). */
 export function markBooting(
@@ -158,4 +161,14 @@ export async function stuckMachines(ex: Executor, pool: string, before: Date): P
     SELECT * FROM ${machines}
     WHERE ${machines.pool} = ${pool} AND ${machines.state} NOT IN ('ready', 'leased') AND ${machines.stateChangedAt} < ${before.toISOString()}`);
   return result.rows.map(machineEntity.map);
+}
+
+/**
+ * A machine's latest `limit` events, oldest first. The log outlives the row: a deleted machine
+ * still has its history.
+ */
+export async function machineEvents(ex: Executor, machineId: string, limit = 50): Promise<EventRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM (SELECT * FROM ${events} WHERE ${events.entityId} = ${machineId} ORDER BY ${events.id} DESC LIMIT ${limit}) recent ORDER BY id`);
+  return result.rows.map(mapEvent);
 }

@@ -148,12 +148,17 @@ export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<
   return result.rows.map(taskEntity.map);
 }
 
-/** Active tasks of a pool past their timeout plus `graceS`: the deadline watchdog's work. */
-export async function overdueTasks(ex: Executor, pool: string, graceS: number): Promise<TaskRow[]> {
+/**
+ * Active tasks past (started_at, else assigned_at) + timeout_s + `graceS`: of one pool (the
+ * deadline watchdog's work) or of every pool (`sandfleet check`'s I4), as of `now` (without it,
+ * the database's clock).
+ */
+export async function overdueTasks(ex: Executor, pool: string | undefined, graceS: number, now?: Date): Promise<TaskRow[]> {
   const result = await ex.execute(sql`
     SELECT * FROM ${tasks}
-    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running')
-      AND coalesce(${tasks.startedAt}, ${tasks.assignedAt}) + (${tasks.timeoutS} + ${graceS}) * interval '1 second' < now()`);
+    WHERE ${pool === undefined ? sql`true` : sql`${tasks.pool} = ${pool}`} AND ${tasks.state} IN ('assigned', 'running')
+      AND coalesce(${tasks.startedAt}, ${tasks.assignedAt}) + (${tasks.timeoutS} + ${graceS}) * interval '1 second'
+        < ${now === undefined ? sql`now()` : sql`${now.toISOString()}::timestamptz`}`);
   return result.rows.map(taskEntity.map);
 }
 

@@ -3,60 +3,18 @@
 // the pool to queued + leased + min_ready and drains machines idle past idle_timeout_s). Capacity
 // is reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
 // a policy asks for.
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import type { MachineRow, PoolRow } from '../db/schema.js';
 import { drainMachine, idleReadyMachines } from '../machinery/index.js';
 import { demandPolicy } from './policies/demand.js';
+import type { AutoscalePolicy, PoolLoad } from './policies/policy.js';
 
 export { desiredSize } from './policies/demand.js';
-
-export interface PoolLoad {
-  queued: number;
-  leased: number;
-  ready: number;
-  /** Machines on their way to ready: provisioning, booting, reimaging, and (reimage pools) being recycled. */
-  coming: number;
-  /** The part of `coming` that is on its way back from a task (reimage pools: stopping … reimaging). */
-  recycling: number;
-}
-
-/** A policy's answer for one tick: how many machines to create, and how many idle ready ones may go. */
-export interface ScalePlan {
-  create: number;
-  /** At most this many ready machines are drained, oldest idle first… */
-  drain: number;
-  /** …and only those idle (ready, unleased) for at least this long. */
-  drainIdleForMs: number;
-}
-
-/**
- * Decides a pool's scaling on every tick of its leader. A policy may keep state between ticks
- * (per pool); it starts afresh when the pool's lease moves to another process.
- */
-export interface AutoscalePolicy {
-  readonly name: string;
-  plan(pool: PoolRow, load: PoolLoad, now: Date): ScalePlan;
-}
+export type { AutoscalePolicy, PoolLoad, ScalePlan } from './policies/policy.js';
 
 export interface ScaleDecision {
   create: number;
   drain: string[];
-}
-
-export async function poolLoad(db: Db, pool: PoolRow): Promise<PoolLoad> {
-  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
-  const result = await db.execute(sql`
-    SELECT
-      (SELECT count(*) FROM tasks WHERE pool = ${pool.name} AND state = 'queued')::int AS queued,
-      count(*) FILTER (WHERE state = 'leased')::int AS leased,
-      count(*) FILTER (WHERE state = 'ready')::int AS ready,
-      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
-      count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling
-    FROM machines WHERE pool = ${pool.name}`);
-  const r = result.rows[0] ?? {};
-  const n = (v: unknown) => Number(v ?? 0);
-  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling) };
 }
 
 /** How many to create, and which idle machines to drain. */

@@ -2,10 +2,9 @@
 // database invariants (I1, I2, I3, I6, I7, I8, from src/machinery), plus the two that need the
 // clock and the clouds: I4 (no active task past its deadline plus the grace) and I5 (no
 // instance without a row past the orphan grace, no ready or leased row without its instance).
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { checkInvariants, listMachines, listPools, type InvariantId } from '../machinery/index.js';
+import { checkInvariants, listMachines, listPools, overdueTasks, rowCounts, type InvariantId } from '../machinery/index.js';
 import { isProviderError } from '../providers/errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 
@@ -41,7 +40,7 @@ export async function checkSystem(options: CheckOptions): Promise<CheckReport> {
   const pools = (await listPools(options.db)).filter((p) => options.pool === undefined || p.name === options.pool);
   const report: CheckReport = { violations: [], unchecked: [], checked: { pools: pools.length, machines: 0, tasks: 0, instances: 0 } };
   report.violations.push(...(await checkInvariants(options.db, { pool: options.pool })));
-  report.violations.push(...(await overdueTasks(options.db, options.deadlineGraceS, now, options.pool)));
+  report.violations.push(...(await pastDeadline(options.db, options.deadlineGraceS, now, options.pool)));
   for (const pool of pools) {
     const instances = await listInstances(options.providerFor(pool));
     if (!Array.isArray(instances)) {
@@ -51,26 +50,18 @@ export async function checkSystem(options: CheckOptions): Promise<CheckReport> {
     report.checked.instances += instances.length;
     report.violations.push(...(await instanceLeaks(options.db, pool.name, instances, options.orphanGraceS * 1000, now)));
   }
-  const counts = await options.db.execute(sql`
-    SELECT (SELECT count(*) FROM machines WHERE ${options.pool === undefined ? sql`true` : sql`pool = ${options.pool}`})::int AS machines,
-           (SELECT count(*) FROM tasks WHERE ${options.pool === undefined ? sql`true` : sql`pool = ${options.pool}`})::int AS tasks`);
-  report.checked.machines = Number(counts.rows[0]?.machines ?? 0);
-  report.checked.tasks = Number(counts.rows[0]?.tasks ?? 0);
+  const counts = await rowCounts(options.db, options.pool);
+  report.checked.machines = counts.machines;
+  report.checked.tasks = counts.tasks;
   return report;
 }
 
 /** I4: assigned or running past (started_at, else assigned_at) + timeout_s + grace. */
-async function overdueTasks(db: Db, graceS: number, now: Date, pool: string | undefined): Promise<SystemViolation[]> {
-  const result = await db.execute(sql`
-    SELECT id::text, state, machine_id::text, timeout_s, coalesce(started_at, assigned_at) AS since
-    FROM tasks
-    WHERE state IN ('assigned', 'running') AND ${pool === undefined ? sql`true` : sql`pool = ${pool}`}
-      AND coalesce(started_at, assigned_at) + make_interval(secs => timeout_s + ${graceS}) < ${now.toISOString()}::timestamptz`);
-  const overdue = result.rows as { id: string; state: string; machine_id: string | null; timeout_s: number; since: string | Date }[];
-  return overdue.map((r) => ({
+async function pastDeadline(db: Db, graceS: number, now: Date, pool: string | undefined): Promise<SystemViolation[]> {
+  return (await overdueTasks(db, pool, graceS, now)).map((t) => ({
     invariant: 'I4' as const,
-    ids: [r.id, ...(r.machine_id ? [r.machine_id] : [])],
-    detail: `task ${r.id} is still ${r.state} past its deadline (timeout ${r.timeout_s} s + grace ${graceS} s since ${new Date(r.since).toISOString()})`,
+    ids: [t.id, ...(t.machineId ? [t.machineId] : [])],
+    detail: `task ${t.id} is still ${t.state} past its deadline (timeout ${t.timeoutS} s + grace ${graceS} s since ${(t.startedAt ?? t.assignedAt)?.toISOString() ?? '?'})`,
   }));
 }
 
@@ -96,13 +87,14 @@ async function instanceLeaks(db: Db, pool: string, instances: Instance[], graceM
   const old = (since: Date | null) => since !== null && now.getTime() - since.getTime() > graceMs;
   const alive = instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating');
   for (const instance of alive) {
+    // A row is deleted only by its finalizer, once its instance is gone ('deleted' is the last
+    // event, never a row's state): an instance is unclaimed exactly when no row holds it.
     const row = byProviderId.get(instance.providerId) ?? (instance.machineId ? byId.get(instance.machineId) : undefined);
-    const unclaimed = !row || (row.state === 'deleted' && old(row.stateChangedAt));
-    if (unclaimed && old(instance.launchedAt)) {
+    if (!row && old(instance.launchedAt)) {
       found.push({
         invariant: 'I5',
-        ids: [instance.providerId, ...(row ? [row.id] : [])],
-        detail: `instance ${instance.providerId} of pool ${pool} is ${instance.state} ${row ? `but its machine ${row.id} is deleted` : 'and no machine row holds it'} (launched ${instance.launchedAt?.toISOString() ?? '?'})`,
+        ids: [instance.providerId],
+        detail: `instance ${instance.providerId} of pool ${pool} is ${instance.state} and no machine row holds it (launched ${instance.launchedAt?.toISOString() ?? '?'})`,
       });
     }
   }

@@ -23,3 +23,9 @@ export const SCHEDULER_DEFAULTS = {
  * per-subscription write limit is similar per minute. The sim cloud is unlimited.
  */
 export const MACHINE_RATE_LIMITS = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } } as const;
+
+/**
+ * A claim that is not bound to one task (a machine becoming ready, the reconciler's sweep) leases
+ * at most this many at once, so one claim never holds many rows locked for long.
+ */
+export const MAX_LEASES_PER_CLAIM = 200;

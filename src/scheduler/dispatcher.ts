@@ -1,16 +1,14 @@
 // Dispatch: queued tasks of a pool claim its ready machines (one batched statement, see
 // claimLeases), and each lease gets its run job. Claims happen where work meets capacity: in
-// the submission's transaction, in the transaction that makes a machine ready, and in the
-// reconciler's sweep; no job exists only to call this.
+// the submission's transaction, in the transaction that makes a machine ready, in the one in
+// which a release requeues a task, and in the reconciler's sweep; no job exists only to call this.
 import { claimLeases, type Lease } from '../machinery/index.js';
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
 import { agentSettingsOf } from './pool-settings.js';
 import { withTransaction } from '../db/transaction.js';
+import { MAX_LEASES_PER_CLAIM } from './defaults.js';
 import { addJobs, runJob, type JobSink, type RunJob } from './queue.js';
-
-/** Leases at most this many per claim, so one claim never holds many rows locked for long. */
-export const MAX_LEASES_PER_CLAIM = 200;
 
 /**
  * Gives each lease of the pool its run job, unless agents run the pool's tasks (they learn of

@@ -1,7 +1,8 @@
 // The reconciler of one pool, run by the pool's leader. Postgres is the truth; the queue and the
 // cloud are brought in line with it:
-//   queue → tables: queued work is dispatched again (a flushed Redis loses task jobs); a lease
-//     whose run job is gone gets it back under the same job id; a machine resting in an
+//   queue → tables: queued tasks claim the ready machines the in-transaction claims left (each
+//     claims a bounded number); a lease whose run job is gone (a flushed Redis, a crash between
+//     lease and enqueue) gets it back under the same job id; a machine resting in an
 //     intermediate state gets a resume job (converge finishes what a crash left).
 //   tables → cloud: a ready or leased machine whose instance is gone is retired; its task is
 //     requeued while attempts remain (release decides).

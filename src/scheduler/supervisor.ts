@@ -1,9 +1,9 @@
 // What the leader of a pool does on every tick: scale the pool, and end tasks past their
 // deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
-import { finishTask, overdueTasks, quietAgentLeases, timeOutTask } from '../machinery/index.js';
+import { finishTask, overdueTasks, poolLoad, quietAgentLeases, timeOutTask } from '../machinery/index.js';
 import { agentSettingsOf } from './pool-settings.js';
-import { decide, drainIdle, poolLoad, type AutoscalePolicy } from './autoscaler.js';
+import { decide, drainIdle, type AutoscalePolicy } from './autoscaler.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { addJobs, machineJob, type JobSink, type MachineJob } from './queue.js';
 

@@ -3,7 +3,7 @@
 // then sets the target from the time-weighted mean demand with 20 % on top.
 import { describe, expect, it } from 'vitest';
 import type { PoolRow } from '../../src/db/schema.js';
-import type { PoolLoad } from '../../src/scheduler/autoscaler.js';
+import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
 import { demandPlan } from '../../src/scheduler/policies/demand.js';
 import { leakyBucketPolicy, leakyBucketStep, targetFor, type LeakyBucketSettings } from '../../src/scheduler/policies/leaky-bucket.js';
 

@@ -2,6 +2,7 @@
 // was found, or if a pool's instances could not be listed (I5 unknown).
 import type { Command } from 'commander';
 import { checkSystem } from '../../scheduler/check.js';
+import { SCHEDULER_DEFAULTS } from '../../scheduler/defaults.js';
 import { optionalConfig, withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { CommandFailed, integer } from './arguments.js';
@@ -30,8 +31,8 @@ export function registerCheck(program: Command, config: () => string | undefined
         const report = await checkSystem({
           db: database.db,
           providerFor: (pool) => providers.for(pool),
-          deadlineGraceS: o.deadlineGraceS ?? settings?.scheduler.deadline_grace_s ?? 30,
-          orphanGraceS: o.orphanGraceS ?? settings?.scheduler.orphan_grace_s ?? 600,
+          deadlineGraceS: o.deadlineGraceS ?? settings?.scheduler.deadline_grace_s ?? SCHEDULER_DEFAULTS.deadlineGraceS,
+          orphanGraceS: o.orphanGraceS ?? settings?.scheduler.orphan_grace_s ?? SCHEDULER_DEFAULTS.orphanGraceS,
           pool: o.pool,
         });
         emit(o, { ok: report.violations.length === 0 && report.unchecked.length === 0, ...report }, () => {

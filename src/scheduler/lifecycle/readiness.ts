@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { MachineRow } from '../../db/schema.js';
 import { becomeReady, markFailed, rowOf } from '../../machinery/index.js';
 import { isProviderError } from '../../providers/errors.js';
-import { MAX_LEASES_PER_CLAIM } from '../dispatcher.js';
+import { MAX_LEASES_PER_CLAIM } from '../defaults.js';
 import { adapterOf, pause, type LifecycleContext } from './context.js';
 
 export type ReadinessProbe = { kind: 'tcp'; port: number } | { kind: 'http'; port: number; path: string };

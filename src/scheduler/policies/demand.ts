@@ -3,7 +3,7 @@
 // counting machines that are (or will be) available; shrink only when nothing is to be created,
 // by draining ready machines idle past idle_timeout_s beyond what queued work and min_ready need.
 import type { PoolRow } from '../../db/schema.js';
-import type { AutoscalePolicy, PoolLoad, ScalePlan } from '../autoscaler.js';
+import type { AutoscalePolicy, PoolLoad, ScalePlan } from './policy.js';
 
 export interface DemandPolicyOptions {
   /**

@@ -9,7 +9,7 @@
 // time, never more than the queue leaves spare). Between evaluations it does nothing: work that
 // arrives fills the bucket (the queue), which the fixed capacity drains at its own rate.
 import type { PoolRow } from '../../db/schema.js';
-import type { AutoscalePolicy, PoolLoad, ScalePlan } from '../autoscaler.js';
+import type { AutoscalePolicy, PoolLoad, ScalePlan } from './policy.js';
 
 export interface LeakyBucketSettings {
   /** Re-evaluation interval, in milliseconds of the clock `now` is read from. */

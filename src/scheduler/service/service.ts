@@ -1,13 +1,10 @@
 // The operations people and programs perform, shared by the REST API and the CLI (which runs
-// them straight against Postgres, daemon or not). Every write goes through src/machinery.
+// them straight against Postgres, daemon or not). Every read and write goes through src/machinery.
 import type { Queue } from 'bullmq';
-import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/database.js';
-import { rowMapper } from '../../db/rows.js';
-import { events } from '../../db/schema.js';
 import type { MachineState, TaskState } from '../../db/states.js';
-import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks } from '../../machinery/index.js';
-import { desiredSize, poolLoad } from '../autoscaler.js';
+import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks, machineCounts, machineEvents, poolLoad } from '../../machinery/index.js';
+import { desiredSize } from '../autoscaler.js';
 import { drain } from '../drain.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { JobSink, MachineJob, RunJob } from '../queue.js';
@@ -29,7 +26,6 @@ export interface TaskPage {
   next_cursor: string | null;
 }
 
-const mapEvent = rowMapper(events);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function submitTask(ctx: ServiceContext, request: SubmitRequest, idempotencyKey?: string): Promise<{ task: TaskView; created: boolean }> {
@@ -76,13 +72,7 @@ export async function showMachine(ctx: ServiceContext, id: string, eventLimit = 
   const machine = UUID.test(id) ? await getMachine(ctx.db, id) : null;
   if (!machine) throw new NotFound('machine', id);
   const pool = await getPool(ctx.db, machine.pool);
-  return { ...machineView(machine, pool?.provider ?? 'unknown'), events: await machineEvents(ctx.db, id, eventLimit) };
-}
-
-export async function machineEvents(db: Db, id: string, limit = 50): Promise<EventView[]> {
-  const result = await db.execute(sql`
-    SELECT * FROM (SELECT * FROM ${events} WHERE entity_id = ${id} ORDER BY id DESC LIMIT ${limit}) recent ORDER BY id`);
-  return result.rows.map((r) => eventView(mapEvent(r)));
+  return { ...machineView(machine, pool?.provider ?? 'unknown'), events: (await machineEvents(ctx.db, id, eventLimit)).map(eventView) };
 }
 
 export async function drainOne(ctx: ServiceContext, id: string, options: { afterTask: boolean }): Promise<MachineView> {
@@ -95,10 +85,10 @@ export async function drainOne(ctx: ServiceContext, id: string, options: { after
 }
 
 export async function poolSummaries(ctx: ServiceContext): Promise<PoolView[]> {
-  const counts = await ctx.db.execute(sql`SELECT pool, state, count(*)::int AS n FROM machines GROUP BY pool, state`);
+  const counts = await machineCounts(ctx.db);
   const views: PoolView[] = [];
   for (const pool of await listPools(ctx.db)) {
-    const byState = Object.fromEntries(counts.rows.filter((r) => r.pool === pool.name).map((r) => [String(r.state), Number(r.n)]));
+    const byState = Object.fromEntries(counts.filter((c) => c.pool === pool.name).map((c) => [c.state, c.count]));
     const load = await poolLoad(ctx.db, pool);
     views.push(poolView(pool, byState, load.queued, desiredSize(pool, load)));
   }

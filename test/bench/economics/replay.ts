@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { databaseUrlFromEnv, dropDatabase, migrateDatabase, openDatabase, type Database } from '../../../src/db/index.js';
 import { upsertPool, type PoolDefinition } from '../../../src/machinery/index.js';
-import type { AutoscalePolicy } from '../../../src/scheduler/autoscaler.js';
+import type { AutoscalePolicy } from '../../../src/scheduler/policies/policy.js';
 import { demandPolicy } from '../../../src/scheduler/policies/demand.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
 import { migrateQueueSchema, type QueueBackend } from '../../../src/scheduler/queue.js';

@@ -1,0 +1,60 @@
+// Counts over the fleet: what a pool's autoscaler weighs, what the pool summaries and the
+// metrics show, and how much `sandfleet check` looked at. Reads only, each one statement.
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../db/database.js';
+import type { PoolRow } from '../db/schema.js';
+import type { MachineState } from '../db/states.js';
+
+/** A pool's tasks and machines as its scaling policy weighs them. */
+export interface PoolLoad {
+  queued: number;
+  leased: number;
+  ready: number;
+  /** Machines on their way to ready: provisioning, booting, reimaging, and (reimage pools) being recycled. */
+  coming: number;
+  /** The part of `coming` that is on its way back from a task (reimage pools: stopping … reimaging). */
+  recycling: number;
+}
+
+/** The load of one pool, in one statement: its queued tasks and its machines by what they are good for. */
+export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recycle'>): Promise<PoolLoad> {
+  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
+  const result = await ex.execute(sql`
+    SELECT
+      (SELECT count(*) FROM tasks WHERE pool = ${pool.name} AND state = 'queued')::int AS queued,
+      count(*) FILTER (WHERE state = 'leased')::int AS leased,
+      count(*) FILTER (WHERE state = 'ready')::int AS ready,
+      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
+      count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling
+    FROM machines WHERE pool = ${pool.name}`);
+  const r = result.rows[0] ?? {};
+  const n = (v: unknown) => Number(v ?? 0);
+  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling) };
+}
+
+export interface MachineCount {
+  pool: string;
+  state: MachineState;
+  count: number;
+}
+
+/** How many machines each pool has in each state; states with none are absent. */
+export async function machineCounts(ex: Executor): Promise<MachineCount[]> {
+  const result = await ex.execute(sql`SELECT pool, state, count(*)::int AS n FROM machines GROUP BY pool, state`);
+  return result.rows.map((r) => ({ pool: String(r.pool), state: String(r.state) as MachineState, count: Number(r.n) }));
+}
+
+/** How many tasks each pool has waiting for a machine; pools with none are absent. */
+export async function queuedTaskCounts(ex: Executor): Promise<{ pool: string; count: number }[]> {
+  const result = await ex.execute(sql`SELECT pool, count(*)::int AS n FROM tasks WHERE state = 'queued' GROUP BY pool`);
+  return result.rows.map((r) => ({ pool: String(r.pool), count: Number(r.n) }));
+}
+
+/** How many machine and task rows there are, of one pool or of all. */
+export async function rowCounts(ex: Executor, pool?: string): Promise<{ machines: number; tasks: number }> {
+  const inPool = () => (pool === undefined ? sql`true` : sql`pool = ${pool}`);
+  const result = await ex.execute(sql`
+    SELECT (SELECT count(*) FROM machines WHERE ${inPool()})::int AS machines,
+           (SELECT count(*) FROM tasks WHERE ${inPool()})::int AS tasks`);
+  return { machines: Number(result.rows[0]?.machines ?? 0), tasks: Number(result.rows[0]?.tasks ?? 0) };
+}

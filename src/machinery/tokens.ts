@@ -1,0 +1,44 @@
+// API token rows: created, listed, revoked, found by the hash of their secret, and marked used.
+// This module sees hashes only; making a secret and hashing it is the service's
+// (src/scheduler/service/tokens.ts).
+import { sql } from 'drizzle-orm';
+import type { Executor } from '../db/database.js';
+import { rowMapper } from '../db/rows.js';
+import { apiTokens, type ApiTokenRow } from '../db/schema.js';
+import type { TokenRole } from '../db/states.js';
+
+const mapToken = rowMapper(apiTokens);
+
+export async function insertApiToken(ex: Executor, token: { id: string; name: string; role: TokenRole; hash: string }): Promise<ApiTokenRow> {
+  const result = await ex.execute(sql`
+    INSERT INTO ${apiTokens} (id, name, role, hash) VALUES (${token.id}, ${token.name}, ${token.role}, ${token.hash}) RETURNING *`);
+  return mapToken(result.rows[0]!);
+}
+
+/** Every token, revoked ones included, oldest first. */
+export async function listApiTokens(ex: Executor): Promise<ApiTokenRow[]> {
+  const result = await ex.execute(sql`SELECT * FROM ${apiTokens} ORDER BY created_at, id`);
+  return result.rows.map(mapToken);
+}
+
+/** Revokes a token (revoking again keeps the first time); null if there is no such token. */
+export async function revokeApiToken(ex: Executor, id: string): Promise<ApiTokenRow | null> {
+  const result = await ex.execute(sql`
+    UPDATE ${apiTokens} SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${id} RETURNING *`);
+  const row = result.rows[0];
+  return row ? mapToken(row) : null;
+}
+
+/** The token with this hash, unless it is revoked. */
+export async function liveApiTokenByHash(ex: Executor, hash: string): Promise<ApiTokenRow | null> {
+  const result = await ex.execute(sql`SELECT * FROM ${apiTokens} WHERE hash = ${hash} AND revoked_at IS NULL`);
+  const row = result.rows[0];
+  return row ? mapToken(row) : null;
+}
+
+/** Notes that a token served a request, at most once a minute (one conditional statement). */
+export async function markApiTokenUsed(ex: Executor, id: string): Promise<void> {
+  await ex.execute(sql`
+    UPDATE ${apiTokens} SET last_used_at = now()
+    WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`);
+}
