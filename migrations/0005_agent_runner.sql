@@ -5,4 +5,5 @@ CREATE TABLE "agent_keys" (
 );
 --> statement-breakpoint
 ALTER TABLE "tasks" ADD COLUMN "heartbeat_at" timestamp with time zone;--> statement-breakpoint
-ALTER TABLE "sim_cloud"."instances" ADD COLUMN "user_data" text;
+ALTER TABLE "sim_cloud"."instances" ADD COLUMN "user_data" text;--> statement-breakpoint
+CREATE INDEX "tasks_active_pool_idx" ON "tasks" USING btree ("pool") WHERE "tasks"."state" IN ('assigned', 'running');

@@ -152,6 +152,10 @@ export const tasks = pgTable(
       .on(t.pool, t.priority.desc(), t.createdAt, t.id)
       .where(sql`${t.state} = 'queued'`),
     index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // The leader's watchdog reads a pool's active tasks every tick: never a scan of the whole history.
+    index('tasks_active_pool_idx')
+      .on(t.pool)
+      .where(sql`${t.state} IN ${list(TASK_ACTIVE_STATES)}`),
     check(
       'tasks_state_check',
       sql`${t.state} IN ${list(TASK_STATES)}`,

@@ -60,12 +60,3 @@ export async function touchHeartbeats(ex: Executor, leases: readonly { taskId: s
     SELECT id FROM live`);
   return new Set(result.rows.map((r) => String(r.id)));
 }
-
-/** Leases of an agent pool whose agent has not been heard from for `timeoutS` (assigned and never started, or running). */
-export async function quietAgentLeases(ex: Executor, pool: string, timeoutS: number): Promise<TaskRow[]> {
-  const result = await ex.execute(sql`
-    SELECT * FROM ${tasks}
-    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running')
-      AND coalesce(${tasks.heartbeatAt}, ${tasks.startedAt}, ${tasks.assignedAt}) < now() - ${timeoutS} * interval '1 second'`);
-  return result.rows.map(taskEntity.map);
-}

@@ -162,6 +162,30 @@ export async function overdueTasks(ex: Executor, pool: string | undefined, grace
   return result.rows.map(taskEntity.map);
 }
 
+export interface TaskAlarms {
+  /** Past their timeout plus the grace: the deadline watchdog ends them. */
+  overdue: TaskRow[];
+  /** Agent leases not heard from for the quiet limit: they end like a lost machine. */
+  quiet: TaskRow[];
+}
+
+/**
+ * The active tasks of a pool that need the leader now, in one statement per tick: those past
+ * their deadline plus `graceS`, and (agent pools, `quietAfterS` given) those whose agent has been
+ * silent that long. A task both overdue and quiet counts as overdue.
+ */
+export async function taskAlarms(ex: Executor, pool: string, graceS: number, quietAfterS: number | null): Promise<TaskAlarms> {
+  const overdue = sql`coalesce(${tasks.startedAt}, ${tasks.assignedAt}) + (${tasks.timeoutS} + ${graceS}) * interval '1 second' < now()`;
+  const quiet =
+    quietAfterS === null ? sql`false` : sql`coalesce(${tasks.heartbeatAt}, ${tasks.startedAt}, ${tasks.assignedAt}) < now() - ${quietAfterS} * interval '1 second'`;
+  const result = await ex.execute(sql`
+    SELECT *, ${overdue} AS overdue FROM ${tasks}
+    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running') AND (${overdue} OR ${quiet})`);
+  const alarms: TaskAlarms = { overdue: [], quiet: [] };
+  for (const raw of result.rows) (raw.overdue ? alarms.overdue : alarms.quiet).push(taskEntity.map(raw));
+  return alarms;
+}
+
 /** Active tasks of a pool leased before `before`: each must have a run job by now. */
 export async function leasedTasks(ex: Executor, pool: string, before: Date): Promise<TaskRow[]> {
   const result = await ex.execute(sql`

@@ -1,7 +1,8 @@
 // What the leader of a pool does on every tick: scale the pool, and end tasks past their
 // deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
-import { finishTask, overdueTasks, poolLoad, quietAgentLeases, timeOutTask } from '../machinery/index.js';
+import type { TaskRow } from '../db/schema.js';
+import { finishTask, poolLoad, taskAlarms, timeOutTask } from '../machinery/index.js';
 import { agentSettingsOf } from './pool-settings.js';
 import { decide, drainIdle, type AutoscalePolicy } from './autoscaler.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -24,22 +25,23 @@ export async function supervise(
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
   await addJobs(deps.queues.machines, drained.map((m) => machineJob('retire', m.id, m.version)));
+  const agent = agentSettingsOf(pool);
+  const alarms = await taskAlarms(db, pool.name, options.deadlineGraceS, agent?.heartbeatTimeoutS ?? null);
   let timedOut = 0;
-  for (const task of await overdueTasks(db, pool.name, options.deadlineGraceS)) {
+  for (const task of alarms.overdue) {
     const ended = await timeOutTask(db, task.id, { actor, reason: `past its timeout of ${task.timeoutS}s` });
     if (ended.kind !== 'ended') continue;
     timedOut++;
     if (task.machineId) await enqueueMachine(deps, 'resume', task.machineId);
   }
-  const agent = agentSettingsOf(pool);
-  if (agent) await endQuietLeases(deps, pool.name, agent.heartbeatTimeoutS);
+  if (agent) await endQuietLeases(deps, pool.name, alarms.quiet, agent.heartbeatTimeoutS);
   return { created, drained: drained.length, timedOut };
 }
 
 /** Agent leases silent past the pool's heartbeat timeout end like a lost machine: requeued while attempts remain. */
-async function endQuietLeases(deps: SchedulerDependencies, pool: string, timeoutS: number): Promise<void> {
+async function endQuietLeases(deps: SchedulerDependencies, pool: string, quiet: TaskRow[], timeoutS: number): Promise<void> {
   const { db, actor } = deps.lifecycle;
-  for (const task of await quietAgentLeases(db, pool, timeoutS)) {
+  for (const task of quiet) {
     if (!task.machineId) continue;
     const ended = await finishTask(db, { machineId: task.machineId, taskId: task.id }, { outcome: 'requeue', error: `no heartbeat from its agent for ${timeoutS}s` }, { actor });
     if (ended.machine.ok) {
