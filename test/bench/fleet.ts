@@ -22,10 +22,10 @@ function progress(label: string): (message: string) => void {
   return (message) => process.stderr.write(`[${label} +${((Date.now() - began) / 1000).toFixed(0)}s] ${message}\n`);
 }
 
-async function runAll(options: FleetOptions, cleanup: Cleanup): Promise<RunResult[]> {
+async function runAll(options: FleetOptions, cleanup: Cleanup, startedAt: number): Promise<RunResult[]> {
   const results: RunResult[] = [];
   for (const daemons of options.daemonCounts) {
-    const plans: RunPlan[] = options.backends.map((backend) => planRun(options, backend, daemons, driver));
+    const plans: RunPlan[] = options.backends.map((backend) => planRun(options, backend, daemons, driver, startedAt));
     if (options.parallel) results.push(...(await Promise.all(plans.map((p) => runFleet(p, driver, cleanup, progress(p.label))))));
     else for (const p of plans) results.push(await runFleet(p, driver, cleanup, progress(p.label)));
   }
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     `sandfleet bench:fleet${options.quick ? ' (quick)' : ''}: ${options.machines.toLocaleString('en-US')} machines, backends ${options.backends.join(', ')}, daemons ${options.daemonCounts.join(', ')}${options.parallel ? ', backends in parallel' : ''}; ${host.cpus}, ${host.memory}, load ${host.load}\n`,
   );
 
-  const results = await runAll(options, cleanup);
+  const results = await runAll(options, cleanup, startedAt.getTime());
   const figures = figuresOf(results, options);
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const dir = path.resolve(options.outDir);

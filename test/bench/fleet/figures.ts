@@ -90,7 +90,7 @@ function runFigures(r: RunResult, options: FleetOptions): FleetFigure[] {
       bgOk ? bgOk.attribution.statements / bgOk.seconds / (bgOk.running / 1000) : null,
       'qps/1k running',
       bgOk
-        ? `${bgOk.attribution.statements} statements of the daemons in ${bgOk.seconds.toFixed(1)} s with ${bgOk.running} tasks running (the burst's), nothing submitted and nothing finished (${bgOk.finishedInWindow}); ${fmt(bgOk.attribution.transactions / bgOk.seconds)} tx/s; at rest with nothing running the fleet sends ${fmt(idleQps)} statements/s`
+        ? `${bgOk.attribution.statements} statements of the daemons in ${bgOk.seconds.toFixed(1)} s with ${bgOk.running} tasks running (the burst's), nothing submitted and nothing finished (${bgOk.finishedInWindow}); ${fmt(bgOk.attribution.transactions / bgOk.seconds)} tx/s; ${fmt(bgOk.connections.meanActive)} of the daemons' ${bgOk.connections.total} connections busy on average; at rest with nothing running the fleet sends ${fmt(idleQps)} statements/s`
         : bg && 'reason' in bg
           ? bg.reason
           : 'the burst did not run',
@@ -101,7 +101,9 @@ function runFigures(r: RunResult, options: FleetOptions): FleetFigure[] {
   const s = r.steady;
   const sorted = s ? [...s.latencies].sort((x, y) => x - y) : [];
   const steadyHow = s
-    ? `${s.latencies.length} tasks submitted over REST in the ${s.seconds.toFixed(0)} s steady window at ${s.perSecond.toFixed(1)}/s (mean ${s.running.toFixed(0)} running of ${r.plan.machines.toLocaleString('en-US')} machines${s.notStarted ? `; ${s.notStarted} had not started when the harness stopped waiting and are left out` : ''}); tasks.started_at − tasks.created_at`
+    ? `${s.latencies.length} tasks submitted over REST in the ${s.seconds.toFixed(0)} s steady window at ${s.perSecond.toFixed(1)}/s after a ${s.rampS.toFixed(0)} s ramp (mean ${s.running.toFixed(0)} running of ${r.plan.machines.toLocaleString('en-US')} machines; the daemons had ${fmt(s.connections.meanActive)} of their ${s.connections.total} connections busy on average, ${s.connections.maxActive} at most); tasks.started_at − tasks.created_at` +
+      (s.notStarted ? `; LOWER BOUND: ${s.notStarted} had not started when the harness stopped waiting and count with their wait so far` : '') +
+      (s.squeezed.length ? `; cut short to meet the deadline: ${s.squeezed.join(', ')}` : '')
     : 'the steady phase did not run';
   out.push(figure(`submit_to_start_p50_ms${bs}${ds}`, s && sorted.length ? percentile(sorted, 50) : null, 'ms', steadyHow));
   out.push(figure(`submit_to_start_p99_ms${bs}${ds}`, s && sorted.length ? percentile(sorted, 99) : null, 'ms', steadyHow));

@@ -68,14 +68,17 @@ export class Observer {
     return r.rows[0]?.n ?? 0;
   }
 
-  /** submit → start in ms of the phase's tasks created in [from, to] (epoch ms), started or not yet (null). */
-  async startLatencies(phase: string, from = 0, to = Number.MAX_SAFE_INTEGER / 2): Promise<(number | null)[]> {
-    const r = await this.client.query<{ ms: number | null }>(
-      `SELECT (extract(epoch FROM started_at - created_at) * 1000)::float8 AS ms FROM tasks
+  /**
+   * submit → start in ms of the phase's tasks created in [from, to] (epoch ms). A task not
+   * started yet counts with the time it has waited so far (`started: false`): a lower bound.
+   */
+  async startLatencies(phase: string, from = 0, to = Number.MAX_SAFE_INTEGER / 2): Promise<{ ms: number; started: boolean }[]> {
+    const r = await this.client.query<{ ms: number; started: boolean }>(
+      `SELECT (extract(epoch FROM coalesce(started_at, clock_timestamp()) - created_at) * 1000)::float8 AS ms, started_at IS NOT NULL AS started FROM tasks
        WHERE payload->>'phase' = $1 AND created_at BETWEEN to_timestamp($2 / 1000.0) AND to_timestamp($3 / 1000.0)`,
       [phase, from, to],
     );
-    return r.rows.map((row) => (row.ms === null ? null : Number(row.ms)));
+    return r.rows.map((row) => ({ ms: Number(row.ms), started: row.started }));
   }
 
   /** First submission, first and last start of the phase (epoch ms). */

@@ -3,7 +3,7 @@
 // difference between two snapshots. Read from the maintenance database as the observer, so the
 // reading itself never counts against the run's database.
 import type pg from 'pg';
-import { OBSERVER } from './postgres.js';
+import { DAEMON_ROLE, OBSERVER } from './postgres.js';
 
 export interface StatementCounters {
   /** userid, queryid and toplevel: pg_stat_statements' own key (queryid alone repeats per role). */
@@ -79,4 +79,14 @@ export function difference(before: StatsSnapshot, after: StatsSnapshot): StatsDe
 /** The harness's own statements against the run's database (its observer role): each one a transaction of its own. */
 export function observerCalls(delta: StatsDelta): number {
   return delta.statements.filter((s) => s.role === OBSERVER).reduce((sum, s) => sum + s.calls, 0);
+}
+
+/** The daemons' connections to the run's database running a statement right now, and all of them. */
+export async function connectionsInUse(client: pg.Client, database: string): Promise<{ active: number; total: number }> {
+  const r = await client.query<{ active: number; total: number }>(
+    `SELECT count(*) FILTER (WHERE state <> 'idle')::int AS active, count(*)::int AS total
+     FROM pg_stat_activity WHERE datname = $1 AND usename = $2 AND backend_type = 'client backend'`,
+    [database, DAEMON_ROLE],
+  );
+  return r.rows[0] ?? { active: 0, total: 0 };
 }

@@ -39,14 +39,22 @@ export interface RunPlan {
   /** Submissions at the rate that keeps `concurrency` tasks running: rampS to get there, then windowS measured. */
   steady: { concurrency: number; rampS: number; windowS: number };
   warmTimeoutS: number;
+  /** Epoch ms by which the run must be over (the steady phase shrinks to fit), or null. */
+  deadline: number | null;
   seed: number;
   limitations: string[];
 }
 
-/** Busy share the steady submission rate aims at: a little headroom so run jobs never wait for a slot. */
+/** Busy share the submission rates aim at: a little headroom so tasks do not queue for a slot or a machine. */
 const BUSY = 0.9;
+/**
+ * Seconds a machine is out of service between two tasks: stop, reimage or terminate, and a new
+ * machine's boot (the sim cloud's 0.2 + 1.5 s) with the boot check's 1 s polling, and dispatch.
+ * Where the machines, not the run slots, are the limit (quick), the rates leave room for it.
+ */
+const RECYCLE_ALLOWANCE_S = 5;
 
-export function planRun(options: FleetOptions, backend: BackendName, daemons: number, driver: WorkloadDriver): RunPlan {
+export function planRun(options: FleetOptions, backend: BackendName, daemons: number, driver: WorkloadDriver, startedAt: number): RunPlan {
   const machines = options.machines;
   const perPool = machines / 4;
   const pools: PoolPlan[] = [
@@ -59,6 +67,10 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
   const quick = options.quick;
   // Quick's tasks are shorter than the brief's 20-40 s so both backends fit in five minutes.
   const durations = quick ? { minMs: 20_000, maxMs: 30_000 } : { minMs: 60_000, maxMs: 180_000 };
+  const meanS = meanDurationMs(durations) / 1000;
+  // Tasks `machines` machines can keep running, given each one's time out of service between tasks.
+  const machinesRun = (n: number) => (n * meanS) / (meanS + RECYCLE_ALLOWANCE_S);
+  const runSlots = driver.runConcurrency(machines, daemons) * daemons;
   return {
     label: `${backend}, ${daemons} daemon${daemons === 1 ? '' : 's'}`,
     backend,
@@ -73,10 +85,11 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
     idleS: quick ? 11 : 60,
     settleS: 11,
     // A mode's two pools hold half the machines.
-    window: { concurrency: Math.floor(BUSY * Math.min(capacity, machines / 2)), submitS: quick ? 10 : 120 },
-    burst: { tasks: Math.min(1000, capacity), durationMs: quick ? 25_000 : 150_000, minBackgroundS: quick ? 8 : 30 },
-    steady: { concurrency: Math.floor(BUSY * capacity), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
-    warmTimeoutS: quick ? 180 : 1800,
+    window: { concurrency: Math.floor(BUSY * Math.min(runSlots, machinesRun(machines / 2))), submitS: quick ? 10 : 120 },
+    burst: { tasks: Math.min(1000, capacity), durationMs: quick ? 30_000 : 150_000, minBackgroundS: quick ? 8 : 30 },
+    steady: { concurrency: Math.floor(BUSY * Math.min(runSlots, machinesRun(machines))), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
+    warmTimeoutS: quick ? 120 : 1800,
+    deadline: options.budgetS === null ? null : startedAt + options.budgetS * 1000,
     seed: options.seed,
     limitations: driver.limitations(machines, daemons),
   };

@@ -111,7 +111,7 @@ export function markdown(r: FleetReport): string {
     ...(limitations.length ? ['## Limitations', '', ...limitations.map((l) => `- ${l}`), ''] : []),
     '## Cost profile: statements by calls',
     '',
-    'The daemons\' statements in the steady window (all four pools busy) and in the background window (tasks running, nothing submitted or finished), most calls first, as pg_stat_statements normalized them. Category: sandfleet (`app`), `queue` (schema bullmq), `sim_cloud`, `transaction` (BEGIN/COMMIT).',
+    'The daemons\' statements in each closed window (per completed task: what one task of that mode costs), in the steady window (all four pools busy) and in the background window (tasks running, nothing submitted or finished), most calls first, as pg_stat_statements normalized them. Category: sandfleet (`app`), `queue` (schema bullmq), `sim_cloud`, `transaction` (BEGIN/COMMIT).',
     '',
     ...r.results.flatMap(profileSection),
     ...(missing.length ? ['## Not measured', '', ...missing.map((f) => `- ${f.name}: ${f.detail}`), ''] : []),
@@ -139,7 +139,7 @@ function runSection(x: RunResult): string[] {
     `- warm: ${x.warm ? `${x.warm.seconds.toFixed(0)} s` : 'did not finish'}; idle baseline ${p.idleS} s`,
     ...(['reimage', 'delete'] as const).map((m) => `- ${m} window: ${w(m) ? `${w(m)!.tasks} tasks at ${w(m)!.perSecond.toFixed(1)}/s, ${w(m)!.completed} completed, ${w(m)!.seconds.toFixed(0)} s (back at rest ${w(m)!.restS.toFixed(0)} s after the last task)` : 'did not run'}`),
     `- burst: ${x.burst ? `${x.burst.tasks} tasks of ${p.burst.durationMs / 1000} s, all started after ${x.burst.allStartedS.toFixed(1)} s; background window ${'seconds' in x.burst.background ? `${x.burst.background.seconds.toFixed(0)} s with ${x.burst.background.running} running` : x.burst.background.reason}` : 'did not run'}`,
-    `- steady: ${x.steady ? `${x.steady.perSecond.toFixed(1)} submissions/s, ramp ${p.steady.rampS} s, window ${x.steady.seconds.toFixed(0)} s, mean ${x.steady.running.toFixed(0)} running, ${x.steady.finishedInWindow} finished in the window` : 'did not run'}`,
+    `- steady: ${x.steady ? `${x.steady.perSecond.toFixed(1)} submissions/s, ramp ${x.steady.rampS.toFixed(0)} s, window ${x.steady.seconds.toFixed(0)} s, mean ${x.steady.running.toFixed(0)} running, ${x.steady.finishedInWindow} finished in the window${x.steady.squeezed.length ? `; cut short for the deadline: ${x.steady.squeezed.join(', ')}` : ''}` : 'did not run'}`,
     `- submissions: ${x.submissions.accepted} accepted, ${x.submissions.refused} refused, ${x.submissions.unanswered} unanswered${x.submissions.problems.length ? ` (${x.submissions.problems.join('; ')})` : ''}`,
     `- daemon log lines at level error: ${x.daemonErrors.count}${x.daemonErrors.samples.length ? `, e.g. \`${x.daemonErrors.samples[0]!.replace(/`/g, "'").slice(0, 300)}\`` : ''}`,
     ...(x.failure ? [`- **failed in ${x.failure.phase}**: ${x.failure.error.split('\n')[0]}`] : []),
@@ -149,19 +149,23 @@ function runSection(x: RunResult): string[] {
 }
 
 function profileSection(x: RunResult): string[] {
-  const rows = (title: string, top: readonly RankedStatement[] | undefined, seconds: number | undefined) =>
+  const rows = (title: string, top: readonly RankedStatement[] | undefined, seconds: number | undefined, tasks?: number) =>
     top && seconds
       ? [
           `**${x.plan.label}, ${title}**`,
           '',
-          '| calls | per s | category | statement |',
-          '|---:|---:|---|---|',
-          ...top.map((s) => `| ${s.calls} | ${(s.calls / seconds).toFixed(1)} | ${s.category} | \`${oneLine(s.query)}\` |`),
+          `| calls | per s |${tasks ? ' per task |' : ''} category | statement |`,
+          `|---:|---:|${tasks ? '---:|' : ''}---|---|`,
+          ...top.map((s) => `| ${s.calls} | ${(s.calls / seconds).toFixed(1)} |${tasks ? ` ${(s.calls / tasks).toFixed(2)} |` : ''} ${s.category} | \`${oneLine(s.query)}\` |`),
           '',
         ]
       : [];
   const bg = x.burst?.background;
-  return [...rows('steady window', x.steady?.top, x.steady?.seconds), ...rows('background window', bg && 'top' in bg ? bg.top : undefined, bg && 'seconds' in bg ? bg.seconds : undefined)];
+  return [
+    ...(['reimage', 'delete'] as const).flatMap((m) => rows(`${m} window (${x.windows[m]?.completed ?? 0} tasks)`, x.windows[m]?.top, x.windows[m]?.seconds, x.windows[m]?.completed)),
+    ...rows('steady window', x.steady?.top, x.steady?.seconds),
+    ...rows('background window', bg && 'top' in bg ? bg.top : undefined, bg && 'seconds' in bg ? bg.seconds : undefined),
+  ];
 }
 
 /** A statement on one line, comments dropped, at most 160 characters. */

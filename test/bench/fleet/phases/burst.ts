@@ -4,7 +4,7 @@
 // every statement is what running tasks and an idle queue cost per second.
 import { attribute, topStatements, type Attribution, type RankedStatement } from '../attribution.js';
 import { sleep, submissionsTo, takeSnapshot, waitUntil, type RunContext } from '../context.js';
-import { difference } from '../pg-stats.js';
+import { connectionsInUse, difference } from '../pg-stats.js';
 
 export interface BurstResult {
   tasks: number;
@@ -22,6 +22,8 @@ export interface BackgroundResult {
   /** Tasks running at the window's start and end (the same: nothing starts or ends). */
   running: number;
   finishedInWindow: number;
+  /** The daemons' connections running a statement, mean of 1 s samples, and how many they had. */
+  connections: { meanActive: number; total: number };
   attribution: Attribution;
   top: RankedStatement[];
 }
@@ -47,7 +49,7 @@ export async function burst(ctx: RunContext): Promise<BurstResult> {
     500,
   );
   const times = await ctx.observer.phaseTimes(phase);
-  const latencies = (await ctx.observer.startLatencies(phase)).filter((ms): ms is number => ms !== null);
+  const latencies = (await ctx.observer.startLatencies(phase)).map((l) => l.ms);
   const allStartedS = (times.lastStarted - times.firstCreated) / 1000;
   ctx.log(`burst: ${progress.submitted} started ${allStartedS.toFixed(1)} s after the first submission`);
   const background = await backgroundWindow(ctx, times.firstStarted);
@@ -73,7 +75,15 @@ async function backgroundWindow(ctx: RunContext, firstStarted: number): Promise<
   const before = await takeSnapshot(ctx);
   const runningBefore = await ctx.observer.running();
   ctx.log(`background: ${runningBefore} tasks running, no submissions, ${((end - start) / 1000).toFixed(0)} s`);
-  await sleep(end - (await ctx.observer.now()));
+  const active: number[] = [];
+  let total = 0;
+  // The server's clock and ours are the same machine's.
+  for (let now = Date.now(); now < end; now = Date.now()) {
+    await sleep(Math.min(1000, end - now));
+    const use = await connectionsInUse(ctx.stats, ctx.database);
+    active.push(use.active);
+    total = Math.max(total, use.total);
+  }
   const runningAfter = await ctx.observer.running();
   const after = await takeSnapshot(ctx);
   const finishedInWindow = await ctx.observer.finishedBetween(before.at, after.at);
@@ -81,5 +91,6 @@ async function backgroundWindow(ctx: RunContext, firstStarted: number): Promise<
   if (finishedInWindow > 0 || runningBefore !== runningAfter) {
     return { reason: `tasks started or ended in the background window (${runningBefore} → ${runningAfter} running, ${finishedInWindow} finished)` };
   }
-  return { seconds: delta.seconds, running: runningBefore, finishedInWindow, attribution: attribute(delta, ctx.classifier), top: topStatements(delta, ctx.classifier) };
+  const connections = { meanActive: active.reduce((a, b) => a + b, 0) / Math.max(1, active.length), total };
+  return { seconds: delta.seconds, running: runningBefore, finishedInWindow, connections, attribution: attribute(delta, ctx.classifier), top: topStatements(delta, ctx.classifier) };
 }

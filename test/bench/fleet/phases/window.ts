@@ -5,7 +5,7 @@
 // Everything the database did in between is the cost of those tasks, background included (the
 // idle baseline says how much of it the fleet would spend anyway), so the attribution to a mode
 // needs no guessing: nothing else ran.
-import { attribute, type Attribution } from '../attribution.js';
+import { attribute, topStatements, type Attribution, type RankedStatement } from '../attribution.js';
 import { poolsAtRest, sleep, submissionsTo, takeSnapshot, waitUntil, type RunContext } from '../context.js';
 import { difference, type StatsDelta, type StatsSnapshot } from '../pg-stats.js';
 import { meanDurationMs, type Recycle } from '../plan.js';
@@ -21,6 +21,8 @@ export interface WindowResult {
   restS: number;
   delta: StatsDelta;
   attribution: Attribution;
+  /** The daemons' statements with the most calls in the window. */
+  top: RankedStatement[];
 }
 
 export async function closedWindow(ctx: RunContext, mode: Recycle, before: StatsSnapshot): Promise<{ result: WindowResult; after: StatsSnapshot }> {
@@ -58,5 +60,5 @@ export async function closedWindow(ctx: RunContext, mode: Recycle, before: Stats
   const final = await ctx.observer.progress(phase);
   const attribution = attribute(delta, ctx.classifier);
   ctx.log(`${mode} window: ${final.completed}/${tasks} completed in ${delta.seconds.toFixed(0)} s, ${(attribution.transactions / final.completed).toFixed(1)} transactions per task`);
-  return { result: { mode, tasks: final.submitted, completed: final.completed, unsuccessful: final.unsuccessful, perSecond, seconds: delta.seconds, restS, delta, attribution }, after };
+  return { result: { mode, tasks: final.submitted, completed: final.completed, unsuccessful: final.unsuccessful, perSecond, seconds: delta.seconds, restS, delta, attribution, top: topStatements(delta, ctx.classifier, 20) }, after };
 }
