@@ -1,0 +1,95 @@
+// The harness's reads of the run's database (machines by pool and state, tasks of a phase,
+// submit → start times), as the observer role so pg_stat_statements tells them apart and they
+// are subtracted from the window's transactions. Tasks are found by the `phase` their payload
+// carries. Only columns the REST API also shows (state, created_at, started_at, finished_at).
+import pg from 'pg';
+
+export interface PhaseProgress {
+  submitted: number;
+  started: number;
+  finished: number;
+  completed: number;
+  /** Ended otherwise: failed, timed out, canceled. */
+  unsuccessful: number;
+  running: number;
+}
+
+export class Observer {
+  private constructor(private readonly client: pg.Client) {}
+
+  static async connect(url: string): Promise<Observer> {
+    const client = new pg.Client({ connectionString: url, application_name: 'bench-fleet-observer' });
+    await client.connect();
+    return new Observer(client);
+  }
+
+  /** The catalog reader for the attribution; the same connection. */
+  get connection(): pg.Client {
+    return this.client;
+  }
+
+  async close(): Promise<void> {
+    await this.client.end();
+  }
+
+  async now(): Promise<number> {
+    const r = await this.client.query<{ at: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS at');
+    return Number(r.rows[0]?.at);
+  }
+
+  /** Ready machines per pool. */
+  async readyByPool(): Promise<Map<string, number>> {
+    const r = await this.client.query<{ pool: string; n: number }>(`SELECT pool, count(*)::int AS n FROM machines WHERE state = 'ready' GROUP BY pool`);
+    return new Map(r.rows.map((row) => [row.pool, row.n]));
+  }
+
+  async progress(phase: string): Promise<PhaseProgress> {
+    const r = await this.client.query<Record<keyof PhaseProgress, number>>(
+      `SELECT count(*)::int AS submitted,
+              count(started_at)::int AS started,
+              count(finished_at)::int AS finished,
+              count(*) FILTER (WHERE state = 'completed')::int AS completed,
+              count(*) FILTER (WHERE state IN ('failed', 'timed_out', 'canceled'))::int AS unsuccessful,
+              count(*) FILTER (WHERE state = 'running')::int AS running
+       FROM tasks WHERE payload->>'phase' = $1`,
+      [phase],
+    );
+    return r.rows[0]!;
+  }
+
+  async running(): Promise<number> {
+    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE state = 'running'`);
+    return r.rows[0]?.n ?? 0;
+  }
+
+  /** Tasks that finished in [from, to] (epoch ms), any phase. */
+  async finishedBetween(from: number, to: number): Promise<number> {
+    const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE finished_at BETWEEN to_timestamp($1 / 1000.0) AND to_timestamp($2 / 1000.0)`, [from, to]);
+    return r.rows[0]?.n ?? 0;
+  }
+
+  /**
+   * submit → start in ms of the phase's tasks created in [from, to] (epoch ms). A task not
+   * started yet counts with the time it has waited so far (`started: false`): a lower bound.
+   */
+  async startLatencies(phase: string, from = 0, to = Number.MAX_SAFE_INTEGER / 2): Promise<{ ms: number; started: boolean }[]> {
+    const r = await this.client.query<{ ms: number; started: boolean }>(
+      `SELECT (extract(epoch FROM coalesce(started_at, clock_timestamp()) - created_at) * 1000)::float8 AS ms, started_at IS NOT NULL AS started FROM tasks
+       WHERE payload->>'phase' = $1 AND created_at BETWEEN to_timestamp($2 / 1000.0) AND to_timestamp($3 / 1000.0)`,
+      [phase, from, to],
+    );
+    return r.rows.map((row) => ({ ms: Number(row.ms), started: row.started }));
+  }
+
+  /** First submission, first and last start of the phase (epoch ms). */
+  async phaseTimes(phase: string): Promise<{ firstCreated: number; firstStarted: number; lastStarted: number }> {
+    const r = await this.client.query<{ c: number; s0: number; s1: number }>(
+      `SELECT (extract(epoch FROM min(created_at)) * 1000)::float8 AS c, (extract(epoch FROM min(started_at)) * 1000)::float8 AS s0,
+              (extract(epoch FROM max(started_at)) * 1000)::float8 AS s1
+       FROM tasks WHERE payload->>'phase' = $1`,
+      [phase],
+    );
+    const row = r.rows[0];
+    return { firstCreated: Number(row?.c), firstStarted: Number(row?.s0), lastStarted: Number(row?.s1) };
+  }
+}

@@ -1,0 +1,91 @@
+// Command-line options of `npm run bench:fleet`. The defaults are the fleet the benchmark is
+// about (10,000 machines, tasks of one to three minutes, one and three daemons, both queue
+// backends); `--quick` shrinks the fleet and the tasks, never the daemon's intervals.
+import { parseArgs } from 'node:util';
+
+export type BackendName = 'postgres' | 'redis';
+export const BACKENDS: readonly BackendName[] = ['postgres', 'redis'];
+
+export interface FleetOptions {
+  quick: boolean;
+  /** The last stdout line is `{"figures": {...}}`. */
+  json: boolean;
+  backends: readonly BackendName[];
+  /** Daemon counts to run, each on every backend: the figures of the first carry no suffix. */
+  daemonCounts: readonly number[];
+  machines: number;
+  /** Runs of different backends at the same time (each on its own PostgreSQL and Redis). */
+  parallel: boolean;
+  seed: number;
+  /** Seconds from the start by which every run must be done; the steady phase shrinks to fit. */
+  budgetS: number | null;
+  outDir: string;
+}
+
+const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR]
+  default: 10,000 sim machines in 4 pools, tasks of 60-180 s, one and three daemons, both backends, one run after another
+  --quick: 300 machines, tasks of 20-30 s, one daemon, both backends at once, done within 280 s (--budget)`;
+
+/** Quick must end within five minutes on a shared two-core machine: its steady phase shrinks to fit this. */
+const QUICK_BUDGET_S = 280;
+
+export function parseFleetOptions(argv: readonly string[]): FleetOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      backends: { type: 'string' },
+      daemons: { type: 'string' },
+      machines: { type: 'string' },
+      parallel: { type: 'boolean' },
+      sequential: { type: 'boolean' },
+      seed: { type: 'string', default: '1' },
+      budget: { type: 'string' },
+      out: { type: 'string', default: 'bench/results' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.parallel && values.sequential) usage('--parallel and --sequential exclude each other');
+  const quick = values.quick ?? false;
+  const backends = values.backends === undefined ? [...BACKENDS] : listOf(values.backends, BACKENDS, 'backend');
+  const daemonCounts = values.daemons === undefined ? (quick ? [1] : [1, 3]) : values.daemons.split(',').map((d) => count(d.trim(), 1));
+  // Quick runs both backends at once on two cores: 300 machines keep the two runs from starving each other.
+  const machines = values.machines === undefined ? (quick ? 300 : 10_000) : count(values.machines, 1);
+  if (machines % 4 !== 0) usage(`--machines must be a multiple of 4 (four pools), got ${machines}`);
+  return {
+    quick,
+    json: values.json ?? false,
+    backends,
+    daemonCounts: [...new Set(daemonCounts)],
+    machines,
+    // Quick fits its five minutes only with both backends at once; the full run keeps them apart.
+    parallel: values.parallel ?? (values.sequential ? false : quick),
+    seed: count(values.seed ?? '1', 0),
+    budgetS: values.budget === undefined ? (quick ? QUICK_BUDGET_S : null) : count(values.budget, 60),
+    outDir: values.out ?? 'bench/results',
+  };
+}
+
+function listOf<T extends string>(raw: string, allowed: readonly T[], what: string): T[] {
+  const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of picked) if (!(allowed as readonly string[]).includes(p)) usage(`unknown ${what} "${p}" (one of ${allowed.join(', ')})`);
+  if (picked.length === 0) usage(`no ${what} given`);
+  return allowed.filter((a) => picked.includes(a));
+}
+
+function count(raw: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) usage(`expected an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+function usage(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
