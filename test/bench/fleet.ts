@@ -13,9 +13,7 @@ import { parseFleetOptions, type FleetOptions } from './fleet/options.js';
 import { planRun, type RunPlan } from './fleet/plan.js';
 import { describeHost, jsonLine, loadAverage, markdown, table } from './fleet/report.js';
 import { runFleet, type RunResult } from './fleet/run.js';
-import { simRunnerDriver } from './fleet/workload.js';
-
-const driver = simRunnerDriver;
+import { DRIVERS, type WorkloadDriver } from './fleet/workload.js';
 
 function progress(label: string): (message: string) => void {
   const began = Date.now();
@@ -23,6 +21,7 @@ function progress(label: string): (message: string) => void {
 }
 
 async function runAll(options: FleetOptions, cleanup: Cleanup, startedAt: number): Promise<RunResult[]> {
+  const driver: WorkloadDriver = DRIVERS[options.driver];
   const results: RunResult[] = [];
   for (const daemons of options.daemonCounts) {
     const plans: RunPlan[] = options.backends.map((backend) => planRun(options, backend, daemons, driver, startedAt));
@@ -63,7 +62,7 @@ async function main(): Promise<number> {
     figures,
     results,
     parallel: options.parallel && options.backends.length > 1,
-    driver: driver.name,
+    driver: DRIVERS[options.driver].name,
   });
   const file = path.join(dir, `fleet-${stamp}.md`);
   await writeFile(file, report);

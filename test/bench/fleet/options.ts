@@ -20,9 +20,11 @@ export interface FleetOptions {
   /** Seconds from the start by which every run must be done; the steady phase shrinks to fit. */
   budgetS: number | null;
   outDir: string;
+  /** Who runs the tasks: simulated agents on agent pools (default), or the sim runner in the daemons. */
+  driver: 'agents' | 'sim-runner';
 }
 
-const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR]
+const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR] [--driver agents|sim-runner]
   default: 10,000 sim machines in 4 pools, tasks of 60-180 s, one and three daemons, both backends, one run after another
   --quick: 300 machines, tasks of 20-30 s, one daemon, both backends at once, done within 280 s (--budget)`;
 
@@ -43,6 +45,7 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
       seed: { type: 'string', default: '1' },
       budget: { type: 'string' },
       out: { type: 'string', default: 'bench/results' },
+      driver: { type: 'string', default: 'agents' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -69,6 +72,7 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
     seed: count(values.seed ?? '1', 0),
     budgetS: values.budget === undefined ? (quick ? QUICK_BUDGET_S : null) : count(values.budget, 60),
     outDir: values.out ?? 'bench/results',
+    driver: listOf(values.driver ?? 'agents', ['agents', 'sim-runner'] as const, 'driver')[0] ?? 'agents',
   };
 }
 

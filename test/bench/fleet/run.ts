@@ -68,6 +68,9 @@ export async function runFleet(plan: RunPlan, driver: WorkloadDriver, cleanup: C
     undo.push(() => Promise.all(daemons.map((d) => d.kill())).then(() => undefined));
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused) throw refused.reason;
+    // The simulated agents, when the driver has them: one process for every machine's agent.
+    const sidecar = driver.sidecar?.(config, env);
+    if (sidecar) undo.push(() => sidecar.stop().then(() => undefined));
     const token = await createSubmitterToken(config, env);
     const observer = await Observer.connect(cluster.url(DATABASE, OBSERVER));
     undo.push(() => observer.close());

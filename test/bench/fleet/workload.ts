@@ -1,8 +1,10 @@
-// The workload driver: how the fleet's tasks are made to last minutes and where they run. This
-// is the one module to swap when a simulated agent runner arrives: today tasks run inside the
-// daemons on the sim runner (`runner: {kind: sim}`, duration from the payload's
-// `sim.durationMs`), so a daemon holds each running task and `scheduler.run_concurrency`
-// (at most 1,000 per daemon) caps how many run at once.
+// The workload driver: how the fleet's tasks are made to last minutes and where they run. The
+// default is agent pools (`runner: {kind: agent}`) with simulated agents in one process of their
+// own (`sandfleet sim-agents`), so no daemon holds a running task: the whole fleet can be busy.
+// `--driver sim-runner` runs tasks inside the daemons on the sim runner instead, where
+// `scheduler.run_concurrency` (at most 1,000 per daemon) caps how many run at once. Either way a
+// task's duration comes from its payload's `sim.durationMs`.
+import { startSimAgents, type Sidecar } from './sim-agents.js';
 
 export interface Durations {
   minMs: number;
@@ -21,6 +23,8 @@ export interface WorkloadDriver {
   payload(durationMs: number, phase: string): Record<string, unknown>;
   /** What this driver cannot do at this scale, for the report. */
   limitations(machines: number, daemons: number): string[];
+  /** A process that runs beside the daemons (the simulated agents), started once they are ready. */
+  sidecar?(config: string, env: Record<string, string>): Sidecar;
 }
 
 /** The config schema's maximum for `scheduler.run_concurrency`. */
@@ -42,3 +46,19 @@ export const simRunnerDriver: WorkloadDriver = {
     ];
   },
 };
+
+/** Agents beat three times per heartbeat timeout; the pools' timeout is the default 60 s. */
+const AGENT_HEARTBEAT_MS = 20_000;
+
+export const simAgentDriver: WorkloadDriver = {
+  name: 'agent pools, simulated agents in one process',
+  poolRunner: () => ({ kind: 'agent', heartbeat_timeout_s: 60 }),
+  // No run jobs: the daemons' run workers idle. Keep the default.
+  runConcurrency: () => 32,
+  capacity: (machines) => machines,
+  payload: (durationMs, phase) => ({ phase, sim: { durationMs } }),
+  limitations: () => [],
+  sidecar: (config, env) => startSimAgents(config, env, AGENT_HEARTBEAT_MS),
+};
+
+export const DRIVERS = { agents: simAgentDriver, 'sim-runner': simRunnerDriver } as const;
