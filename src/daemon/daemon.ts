@@ -70,7 +70,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     let stopping = false;
     const queues = scheduler.deps.queues;
     notices = new LeaseNotices(database);
-    const agentContext = { db: database.db, notices, heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
+    const agentContext = { db: database.db, notices, idle: new Map(), heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
     api = await buildApi({
       db: database.db,
       queues,

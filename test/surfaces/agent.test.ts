@@ -13,6 +13,7 @@ import { startDaemon, type RunningDaemon } from '../../src/daemon/daemon.js';
 import { SimAgentFleet } from '../../src/providers/sim/agent-fleet.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { useTestDatabase } from '../support/database.js';
+import { installStatementCounter, resetCounts, topStatements } from '../support/statement-counter.js';
 import { until } from '../support/until.js';
 import { ROOT } from './process.js';
 
@@ -72,6 +73,10 @@ function agentCall(method: string, url: string, credential: string, body?: unkno
   return fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 }
 
+installStatementCounter();
+/** The agent endpoint's read of a machine and its lease, since the counter was reset. */
+const leaseReads = () => topStatements(100).filter(([text]) => text.includes('row_to_json(m) AS machine')).reduce((n, [, calls]) => n + calls, 0);
+
 const taskWrites = (id: string) => count(sql`SELECT (SELECT count(*) FROM events WHERE entity_id = ${id}) + (SELECT version FROM tasks WHERE id = ${id}) AS n`);
 const writes = () => count(sql`SELECT (SELECT count(*) FROM events) + (SELECT coalesce(sum(version), 0) FROM tasks) + (SELECT coalesce(sum(version), 0) FROM machines) AS n`);
 
@@ -113,6 +118,26 @@ describe('agent runner', () => {
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/agent/lease', '/v1/agent/leases/{id}/heartbeat', '/v1/agent/leases/{id}/finish']));
     expect(openapi.paths['/v1/agent/lease'].get.security).toEqual([{ machine: [] }]);
     expect(openapi.components.securitySchemes.machine).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('an idle agent polling again costs no query while no lease of its machine is announced, and a lease wakes it at once', async () => {
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE state = 'ready'`)) === 2, 30_000);
+    const machines = (await t.db.execute(sql`SELECT id FROM machines WHERE state = 'ready' ORDER BY id`)).rows.map((r) => String(r.id));
+    const credentials = await Promise.all(machines.map(async (id) => (await userData(id)).SANDFLEET_MACHINE_TOKEN!));
+    // Two polls each: the first may find the lease channel not yet listened to; the second leaves a mark.
+    for (let i = 0; i < 2; i++) for (const c of credentials) expect((await agentCall('GET', '/v1/agent/lease?wait_s=0', c)).status).toBe(204);
+    resetCounts();
+    for (let i = 0; i < 3; i++) for (const c of credentials) expect((await agentCall('GET', '/v1/agent/lease?wait_s=0', c)).status).toBe(204);
+    expect(leaseReads()).toBe(0);
+    // Shorter than the heartbeat timeout: the woken agent must not go quiet while the other waits out.
+    const waiting = credentials.map((c) => agentCall('GET', '/v1/agent/lease?wait_s=5', c));
+    const submitted = await submit({ sample: 'wake.exe' });
+    const answers = await Promise.all(waiting.map(async (w) => (await w).status));
+    expect(answers.filter((a) => a === 200)).toHaveLength(1);
+    // The woken agent read its lease once; the other's wait ran out without a read.
+    expect(leaseReads()).toBe(1);
+    const winner = credentials[answers.indexOf(200)]!;
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, winner, { outcome: 'completed', result: { woke: true } })).status).toBe(200);
   });
 
   it('answers 409 to a finish after the lease ended and changes nothing; 413 to a result over 64 KiB', async () => {

@@ -8,11 +8,13 @@ import { finishTask, machineWithLease, rowOf, startTask, type AgentView } from '
 import type { JobSink, MachineJob } from '../queue.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { HeartbeatBatcher } from './heartbeats.js';
-import type { LeaseNotices } from './lease-notices.js';
+import { forgetOlderThan, type IdleMark, type LeaseNotices } from './lease-notices.js';
 
 export interface AgentContext {
   db: Db;
   notices: LeaseNotices;
+  /** Machines last found unleased, and when: an idle agent's next poll skips the table while nothing was announced. */
+  idle: Map<string, IdleMark>;
   heartbeats: HeartbeatBatcher;
   queues: { machines: JobSink<MachineJob> };
   actor: string;
@@ -41,8 +43,15 @@ const LIVE_STATES = new Set(['booting', 'ready', 'leased', 'stopping', 'stopped'
 export async function nextLease(ctx: AgentContext, machineId: string, waitMs: number): Promise<TaskRow | null> {
   const notice = ctx.notices.waitFor(machineId, waitMs);
   try {
-    const first = await leaseOf(ctx, machineId);
-    if (first !== undefined) return first;
+    // An idle agent polling again costs no query while this process has heard no lease of its
+    // machine since it last looked (the table is asked again at least every IDLE_RECHECK_MS, so
+    // a machine that went away is noticed).
+    const mark = ctx.idle.get(machineId);
+    const quiet = mark !== undefined && performance.now() - mark.at < IDLE_RECHECK_MS && ctx.notices.quietSince(machineId, mark);
+    if (!quiet) {
+      const first = await leaseOf(ctx, machineId);
+      if (first !== undefined) return first;
+    }
     if (!(await notice.done)) return null;
     return (await leaseOf(ctx, machineId)) ?? null;
   } finally {
@@ -50,11 +59,23 @@ export async function nextLease(ctx: AgentContext, machineId: string, waitMs: nu
   }
 }
 
+/** How long an idle machine may go unchecked in the table while no lease of it was announced (under FORGET_AFTER_MS). */
+const IDLE_RECHECK_MS = 5 * 60_000;
+/** Past this many marks, stale ones are dropped (delete pools never reuse a machine id). */
+const MAX_IDLE_MARKS = 50_000;
+
 /** undefined: nothing leased yet. */
 async function leaseOf(ctx: AgentContext, machineId: string): Promise<TaskRow | undefined> {
+  const mark = ctx.notices.mark();
   const view = await liveMachine(ctx, machineId);
   const task = view.task;
-  if (!task || view.machine.state !== 'leased') return undefined;
+  if (!task || view.machine.state !== 'leased') {
+    if (mark) ctx.idle.set(machineId, mark);
+    else ctx.idle.delete(machineId);
+    if (ctx.idle.size > MAX_IDLE_MARKS) forgetOlderThan(ctx.idle, performance.now() - IDLE_RECHECK_MS);
+    return undefined;
+  }
+  ctx.idle.delete(machineId);
   if (task.state === 'running') return task;
   const started = await startTask(ctx.db, task.id, machineId, { actor: ctx.actor });
   return rowOf(started)?.state === 'running' ? (rowOf(started) ?? undefined) : undefined;

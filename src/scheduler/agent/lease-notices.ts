@@ -5,9 +5,30 @@ import type pg from 'pg';
 import type { Database } from '../../db/database.js';
 import { LEASE_CHANNEL } from '../../machinery/index.js';
 
+/** Past this many remembered machines, those not heard of for FORGET_AFTER_MS are forgotten (delete pools never reuse an id). */
+const MAX_REMEMBERED = 50_000;
+/** Longer than any idle mark is trusted (agent-service's recheck interval). */
+export const FORGET_AFTER_MS = 10 * 60_000;
+
+/** Drops entries whose time is before `before`. */
+export function forgetOlderThan(map: Map<string, number | { at: number }>, before: number): void {
+  for (const [key, value] of map) if ((typeof value === 'number' ? value : value.at) < before) map.delete(key);
+}
+
+/** When a machine was last seen unleased (performance.now()), under which LISTEN connection. */
+export interface IdleMark {
+  epoch: number;
+  at: number;
+}
+
 export class LeaseNotices {
   private client: Promise<pg.PoolClient> | undefined;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Counts LISTEN connections: a mark taken under an earlier one may have missed a notice. */
+  private epoch = 0;
+  private listening = false;
+  /** When each machine's lease was last announced. */
+  private readonly heard = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly database: Database) {}
@@ -36,6 +57,19 @@ export class LeaseNotices {
     return { done, cancel: () => wake() };
   }
 
+  /**
+   * A mark to take just before reading the table finds a machine unleased: as long as this
+   * process keeps listening and hears no lease of the machine, it is still unleased.
+   */
+  mark(): IdleMark | null {
+    return this.listening ? { epoch: this.epoch, at: performance.now() } : null;
+  }
+
+  /** True when no lease of the machine can have been announced since `mark` without this process hearing it. */
+  quietSince(machineId: string, mark: IdleMark): boolean {
+    return this.listening && mark.epoch === this.epoch && (this.heard.get(machineId) ?? 0) < mark.at;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const client = this.client;
@@ -56,14 +90,21 @@ export class LeaseNotices {
     const client = await this.database.pool.connect();
     client.on('notification', (message) => {
       if (message.channel !== LEASE_CHANNEL || !message.payload) return;
+      this.heard.set(message.payload, performance.now());
+      if (this.heard.size > MAX_REMEMBERED) forgetOlderThan(this.heard, performance.now() - FORGET_AFTER_MS);
       for (const wake of this.waiters.get(message.payload) ?? []) wake();
     });
     client.on('error', () => {
-      // A lost LISTEN connection: waiters time out and poll again; the next wait reconnects.
+      // A lost LISTEN connection: waiters time out and poll again; the next wait reconnects, and
+      // marks taken before are void (a notice may have been missed meanwhile).
+      this.listening = false;
       this.client = undefined;
       client.release(true);
     });
     await client.query(`LISTEN ${LEASE_CHANNEL}`);
+    this.epoch++;
+    this.heard.clear();
+    this.listening = true;
     if (this.closed) client.release(true);
     return client;
   }
