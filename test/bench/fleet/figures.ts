@@ -57,7 +57,7 @@ function runFigures(r: RunResult, options: FleetOptions): FleetFigure[] {
     const w = r.windows[mode];
     const per = (n: number | undefined) => (w && w.completed > 0 && n !== undefined ? n / w.completed : null);
     const base = w
-      ? `${w.completed} of ${w.tasks} tasks completed (${w.unsuccessful} otherwise) in a ${w.seconds.toFixed(0)} s closed window where only the ${mode} pools ran tasks (${w.perSecond.toFixed(1)}/s submitted); ` +
+      ? `${w.completed} of ${w.tasks} tasks completed (${w.unsuccessful} otherwise) in a ${w.seconds.toFixed(0)} s closed window where only the ${mode} pools ran tasks (${w.perSecond.toFixed(1)}/s wanted, ${fmt(w.tasks / Math.max(1, w.submittedOverS))}/s submitted); ` +
         `xact_commit rose ${w.delta.xactCommit}, less ${w.attribution.harnessStatements} of the harness's own reads = ${w.attribution.transactions}; ` +
         `the fleet at rest sends ${fmt(idleQps)} statements/s (idle baseline), ${fmt((idleQps * w.seconds) / Math.max(1, w.completed))} per task of this window; ` +
         `per task: queue ${fmt(per(w.attribution.queueTransactions))}, sim_cloud ${fmt(per(w.attribution.simTransactions))}, sandfleet ${fmt(per(w.attribution.transactions - w.attribution.queueTransactions - w.attribution.simTransactions))}` +
@@ -101,9 +101,9 @@ function runFigures(r: RunResult, options: FleetOptions): FleetFigure[] {
   const s = r.steady;
   const sorted = s ? [...s.latencies].sort((x, y) => x - y) : [];
   const steadyHow = s
-    ? `${s.latencies.length} tasks submitted over REST in the ${s.seconds.toFixed(0)} s steady window at ${s.perSecond.toFixed(1)}/s after a ${s.rampS.toFixed(0)} s ramp (mean ${s.running.toFixed(0)} running of ${r.plan.machines.toLocaleString('en-US')} machines; the daemons had ${fmt(s.connections.meanActive)} of their ${s.connections.total} connections busy on average, ${s.connections.maxActive} at most); tasks.started_at − tasks.created_at` +
+    ? `${s.latencies.length} tasks submitted over REST in the ${s.seconds.toFixed(0)} s steady window (${s.perSecond.toFixed(1)}/s wanted, ${fmt(s.latencies.length / s.seconds)}/s accepted) after a ${s.rampS.toFixed(0)} s ramp (mean ${s.running.toFixed(0)} running of ${r.plan.machines.toLocaleString('en-US')} machines; the daemons had ${fmt(s.connections.meanActive)} of their ${s.connections.total} connections busy on average, ${s.connections.maxActive} at most); tasks.started_at − tasks.created_at` +
       (s.notStarted ? `; LOWER BOUND: ${s.notStarted} had not started when the harness stopped waiting and count with their wait so far` : '') +
-      (s.squeezed.length ? `; cut short to meet the deadline: ${s.squeezed.join(', ')}` : '')
+      (s.squeezed.length ? `; cut short: ${s.squeezed.join(', ')}` : '')
     : 'the steady phase did not run';
   out.push(figure(`submit_to_start_p50_ms${bs}${ds}`, s && sorted.length ? percentile(sorted, 50) : null, 'ms', steadyHow));
   out.push(figure(`submit_to_start_p99_ms${bs}${ds}`, s && sorted.length ? percentile(sorted, 99) : null, 'ms', steadyHow));

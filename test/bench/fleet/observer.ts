@@ -81,15 +81,15 @@ export class Observer {
     return r.rows.map((row) => ({ ms: Number(row.ms), started: row.started }));
   }
 
-  /** First submission, first and last start of the phase (epoch ms). */
-  async phaseTimes(phase: string): Promise<{ firstCreated: number; firstStarted: number; lastStarted: number }> {
-    const r = await this.client.query<{ c: number; s0: number; s1: number }>(
-      `SELECT (extract(epoch FROM min(created_at)) * 1000)::float8 AS c, (extract(epoch FROM min(started_at)) * 1000)::float8 AS s0,
-              (extract(epoch FROM max(started_at)) * 1000)::float8 AS s1
+  /** First and last submission, first and last start of the phase (epoch ms). */
+  async phaseTimes(phase: string): Promise<{ firstCreated: number; lastCreated: number; firstStarted: number; lastStarted: number }> {
+    const r = await this.client.query<{ c0: number; c1: number; s0: number; s1: number }>(
+      `SELECT (extract(epoch FROM min(created_at)) * 1000)::float8 AS c0, (extract(epoch FROM max(created_at)) * 1000)::float8 AS c1,
+              (extract(epoch FROM min(started_at)) * 1000)::float8 AS s0, (extract(epoch FROM max(started_at)) * 1000)::float8 AS s1
        FROM tasks WHERE payload->>'phase' = $1`,
       [phase],
     );
     const row = r.rows[0];
-    return { firstCreated: Number(row?.c), firstStarted: Number(row?.s0), lastStarted: Number(row?.s1) };
+    return { firstCreated: Number(row?.c0), lastCreated: Number(row?.c1), firstStarted: Number(row?.s0), lastStarted: Number(row?.s1) };
   }
 }

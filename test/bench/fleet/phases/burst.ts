@@ -3,7 +3,7 @@
 // the first of them has run its full duration: that stretch is the background window, where
 // every statement is what running tasks and an idle queue cost per second.
 import { attribute, topStatements, type Attribution, type RankedStatement } from '../attribution.js';
-import { sleep, submissionsTo, takeSnapshot, waitUntil, type RunContext } from '../context.js';
+import { poolsAtRest, sleep, submissionsTo, takeSnapshot, waitUntil, type RunContext } from '../context.js';
 import { connectionsInUse, difference } from '../pg-stats.js';
 
 export interface BurstResult {
@@ -53,7 +53,7 @@ export async function burst(ctx: RunContext): Promise<BurstResult> {
   const allStartedS = (times.lastStarted - times.firstCreated) / 1000;
   ctx.log(`burst: ${progress.submitted} started ${allStartedS.toFixed(1)} s after the first submission`);
   const background = await backgroundWindow(ctx, times.firstStarted);
-  // The steady phase starts from a quiet fleet: the burst's tasks end first.
+  // The steady phase starts from a quiet fleet: the burst's tasks end first ...
   await waitUntil(
     ctx,
     'burst tasks ending',
@@ -62,6 +62,10 @@ export async function burst(ctx: RunContext): Promise<BurstResult> {
     plan.burst.durationMs + 300_000,
     1000,
   );
+  // ... and the pools are back at rest: the burst's delete-pool machines are all replaced at once,
+  // and a steady ramp starting before that would measure the recovery, not the steady state.
+  let rest = { atRest: false, ready: 0, wanted: 0 };
+  await waitUntil(ctx, 'pools back at rest after the burst', async () => (rest = await poolsAtRest(ctx, plan.pools)).atRest, () => `${rest.ready}/${rest.wanted} ready`, 300_000, 1000);
   return { tasks: progress.submitted, submitS, latencies, allStartedS, background };
 }
 

@@ -29,7 +29,7 @@ export interface SteadyResult {
   connections: { meanActive: number; maxActive: number; total: number };
   attribution: Attribution;
   top: RankedStatement[];
-  /** What the deadline cut short, if anything. */
+  /** What was cut short, if anything: the ramp or window for the deadline, the wait for late starts. */
   squeezed: string[];
 }
 
@@ -103,7 +103,7 @@ export async function steady(ctx: RunContext): Promise<SteadyResult> {
       1000,
     ).catch((error: unknown) => {
       if (ctx.daemons.some((d) => !d.alive)) throw error;
-      squeezed.push(`${pending} tasks of the window had not started after ${(waitMs / 1000).toFixed(0)} s more`);
+      squeezed.push(`the wait for late starts (${pending} tasks of the window had not started ${(waitMs / 1000).toFixed(0)} s after it)`);
     });
     const all = await ctx.observer.startLatencies(phase, before.at, after.at);
     const result: SteadyResult = {

@@ -16,6 +16,8 @@ export interface WindowResult {
   completed: number;
   unsuccessful: number;
   perSecond: number;
+  /** From the first submission to the last (the rate's period, longer when the API fell behind). */
+  submittedOverS: number;
   seconds: number;
   /** From the last task's end to the pools at rest. */
   restS: number;
@@ -58,7 +60,8 @@ export async function closedWindow(ctx: RunContext, mode: Recycle, before: Stats
   const after = await takeSnapshot(ctx);
   const delta = difference(before, after);
   const final = await ctx.observer.progress(phase);
+  const times = await ctx.observer.phaseTimes(phase);
   const attribution = attribute(delta, ctx.classifier);
   ctx.log(`${mode} window: ${final.completed}/${tasks} completed in ${delta.seconds.toFixed(0)} s, ${(attribution.transactions / final.completed).toFixed(1)} transactions per task`);
-  return { result: { mode, tasks: final.submitted, completed: final.completed, unsuccessful: final.unsuccessful, perSecond, seconds: delta.seconds, restS, delta, attribution, top: topStatements(delta, ctx.classifier, 20) }, after };
+  return { result: { mode, tasks: final.submitted, completed: final.completed, unsuccessful: final.unsuccessful, perSecond, submittedOverS: (times.lastCreated - times.firstCreated) / 1000, seconds: delta.seconds, restS, delta, attribution, top: topStatements(delta, ctx.classifier, 20) }, after };
 }
