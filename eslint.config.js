@@ -11,7 +11,7 @@ const forbid = (...layers) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'migrations/', 'coverage/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'migrations/', 'coverage/', 'bench/results/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,4 @@
-// Runs the real daemon (`bin/sandfleet.js daemon`, tsx and all) as a child process on a given
+// Runs the real daemon (`bin/sandfleet.js daemon`, on the compiled bundle) as a child process on a given
 // config and database, waits until it says it is ready, lets it supervise for a while and reads
 // its resident set size from /proc, as an operator's `ps` would.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,15 +46,13 @@ export async function daemonMemory(configFile: string, databaseUrl: string, seco
 }
 
 /**
- * Loads the daemon's modules once through tsx, as bin/sandfleet.js does, so tsx's transform cache
- * is warm and neither measured daemon pays for compiling the sources. (`--help` no longer does:
- * the CLI loads the daemon only for the commands that run it.)
+ * Builds the bundle `npm start` runs (`npm run build`), so the measured daemons run compiled code
+ * as a deployment does (bin/sandfleet.js takes the bundle when it is fresh), not tsx's loader.
  */
-export async function warmLoader(): Promise<void> {
-  const load = "import('tsx/esm/api').then(({ register }) => { register(); return import('./src/daemon/daemon.ts'); }).then(() => process.exit(0))";
-  const child = spawn(process.execPath, ['-e', load], { cwd: ROOT, stdio: 'ignore' });
+export async function buildDaemon(): Promise<void> {
+  const child = spawn('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  if (code !== 0) throw new Error(`loading the daemon's modules to warm tsx's cache failed (exit ${code})`);
+  if (code !== 0) throw new Error(`npm run build failed (exit ${code}): the daemons would run through tsx instead`);
 }
 
 /** The daemon's pino lines: resolves `ready` on its ready line, collects error lines. */

@@ -7,6 +7,7 @@
 // to stderr. Measured, never asserted: exit 1 only when a figure could not be measured.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { buildDaemon } from './daemon-process.js';
 import { Cleanup } from './fleet/cleanup.js';
 import { figuresOf } from './fleet/figures.js';
 import { parseFleetOptions, type FleetOptions } from './fleet/options.js';
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
     `sandfleet bench:fleet${options.quick ? ' (quick)' : ''}: ${options.machines.toLocaleString('en-US')} machines, backends ${options.backends.join(', ')}, daemons ${options.daemonCounts.join(', ')}${options.parallel ? ', backends in parallel' : ''}; ${host.cpus}, ${host.memory}, load ${host.load}\n`,
   );
 
+  await buildDaemon();
   const results = await runAll(options, cleanup, startedAt.getTime());
   const figures = figuresOf(results, options);
   const seconds = (Date.now() - startedAt.getTime()) / 1000;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { parseConfig, poolDefinition } from '../../src/config/load.js';
 import { syncPools } from '../../src/machinery/index.js';
-import { daemonMemory, warmLoader, type DaemonMemory } from './daemon-process.js';
+import { daemonMemory, buildDaemon, type DaemonMemory } from './daemon-process.js';
 import { withBenchDatabase } from './database.js';
 import { INSTANT_SIM } from './pools.js';
 import { seedFleet } from './seed.js';
@@ -36,7 +36,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
   const dir = await mkdtemp(path.join(tmpdir(), 'sf-bench-'));
   try {
     const cluster = `bench-${randomBytes(4).toString('hex')}`;
-    await warmLoader();
+    await buildDaemon();
     const baseline = await withBenchDatabase('memory_idle', { max: 2 }, async ({ url }) => {
       const file = await writeConfig(dir, 'idle.json', cluster, 0, options.machines / POOLS);
       return daemonMemory(file, url, options.seconds);

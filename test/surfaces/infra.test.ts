@@ -199,11 +199,13 @@ describe('compose file and image', () => {
     expect(command.slice(-1)).toEqual(['daemon']);
     expect(dockerfile).toMatch(/^FROM node:20/m);
     for (const needed of ['bin', 'src', 'migrations']) expect(dockerfile).toMatch(new RegExp(`^COPY .*\\b${needed}\\b`, 'm'));
+     // The image runs the bundle (bin/sandfleet.js takes it while fresh), built after src is copied.
+    expect(dockerfile.indexOf('npm run --silent build')).toBeGreaterThan(dockerfile.indexOf('COPY src'));
   });
 
   it('every package src/ and bin/ load at run time is a dependency, since the image omits devDependencies', () => {
     expect(dockerfile).toMatch(/^RUN .*npm ci --omit=dev/m);
-    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
     const files = [path.join(root, 'bin/sandfleet.js'), ...readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, 'src', f))];
     const used = new Set<string>();
     for (const file of files) {
@@ -216,6 +218,8 @@ describe('compose file and image', () => {
       }
     }
     expect(used).toContain('tsx');
+    // The image builds the bundle after \`npm ci --omit=dev\`: the build's tool is needed too.
+    used.add(pkg.scripts.build!.split(' ')[0]!);
     expect([...used].filter((p) => !(p in pkg.dependencies)).sort()).toEqual([]);
   });
 });
