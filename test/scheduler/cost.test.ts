@@ -1,5 +1,5 @@
 // What one task costs the database, counted at the driver: committed transactions and
-// statements per task, on both queue backends, for a reimage pool and a delete pool. The counts
+// statements per task, on both queue backends, for a reimage pool, a delete pool and an agent pool. The counts
 // are deterministic (no timing enters them: zero boot and stop delays, an instant runner, no
 // supervision loop), so they are asserted as upper bounds; a regression fails here. Speed is the
 // benchmarks' business. `COST_PROFILE=1` prints the statements that dominate.
@@ -8,8 +8,12 @@
 // sim cloud's (its own schema: a stand-in for a cloud API, whose calls are bounded per machine
 // rather than billed to sandfleet's transactions).
 import pg from 'pg';
+import { openDatabase } from '../../src/db/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
+import { finish, heartbeat, nextLease, type AgentContext } from '../../src/scheduler/agent/agent-service.js';
+import { HeartbeatBatcher } from '../../src/scheduler/agent/heartbeats.js';
+import { LeaseNotices } from '../../src/scheduler/agent/lease-notices.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
 import { QUEUE_BACKENDS } from '../support/backends.js';
@@ -34,6 +38,9 @@ const BOUNDS = {
   reimage: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 6 },
   delete: { sandfleet: 9, queue: { postgres: 18, redis: 0 }, sim: 10 },
   backlog: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 6 },
+  // The agent drives the lease over REST (lease read, start, one heartbeat, finish) and a resume
+  // job (its machine read, stop-confirmed+release+reimage, ready+claim) converges the machine.
+  agent: { sandfleet: 8, queue: { postgres: 9, redis: 0 }, sim: 6 },
 } as const;
 
 installStatementCounter();
@@ -130,6 +137,35 @@ describe.each(QUEUE_BACKENDS)('cost per task on %s', (backendName, backend) => {
       await until(async () => (await readyCount(pool)) === 1);
     }
     expectWithin(report('delete', TASKS), 'delete');
+  });
+
+  it('agent pool (reimage): the agent takes its lease, beats once and finishes', async () => {
+    const pool = (await addPool(t.db, { maxSize: 1, recycle: 'reimage', settings: { bootDelayMs: 0, stopDelayMs: 0, terminateDelayMs: 0 }, runner: { kind: 'agent', apiUrl: 'http://127.0.0.1:9' } })).name;
+    await scheduler.provision(pool, 1);
+    await until(async () => (await readyCount(pool)) === 1);
+    await scheduler.deps.lifecycle.pools.refresh();
+    const machineId = (await observer.query<{ id: string }>(`SELECT id::text FROM machines WHERE pool = $1`, [pool])).rows[0]!.id;
+    // The daemon's API has a pool of its own beside the scheduler's, as here.
+    const api = openDatabase({ url: t.url, max: 4 });
+    const notices = new LeaseNotices(api);
+    const agent: AgentContext = { db: api.db, notices, idle: new Map(), heartbeats: new HeartbeatBatcher(api.db, 1, 0), queues: scheduler.deps.queues, actor: 'agent' };
+    try {
+      // The announcement listener's LISTEN is set up once per daemon, not per task.
+      notices.waitFor(machineId, 1).cancel();
+      await until(() => Promise.resolve(notices.mark() !== null));
+      resetCounts();
+      for (let i = 0; i < TASKS; i++) {
+        await submitTo(pool, i);
+        const lease = (await nextLease(agent, machineId, 5_000))!;
+        await heartbeat(agent, machineId, lease.id);
+        await finish(agent, machineId, lease.id, { outcome: 'completed', result: { i } });
+        await until(async () => (await completed(pool)) === i + 1 && (await readyCount(pool)) === 1, 30_000);
+      }
+      expectWithin(report('agent', TASKS), 'agent');
+    } finally {
+      await notices.close();
+      await api.close();
+    }
   });
 
   it('reimage pool: a backlog of 24 tasks on two machines', async () => {
