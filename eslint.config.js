@@ -2,11 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Layers below may not import layers above (DESIGN.md "Layout"). */
+/** Layers below may not import layers above (docs/architecture.md §1). */
 const forbid = (...layers) => ({
   'no-restricted-imports': [
     'error',
-    { patterns: layers.map((layer) => ({ group: [`**/${layer}`, `**/${layer}/**`], message: `this layer may not import src/${layer} (DESIGN.md: dependencies point one way)` })) },
+    { patterns: layers.map((layer) => ({ group: [`**/${layer}`, `**/${layer}/**`], message: `this layer may not import src/${layer} (docs/architecture.md §1: dependencies point one way)` })) },
   ],
 });
 

@@ -1,4 +1,4 @@
-// The /v1 routes of API.md. Each validates its inputs (documented() schemas), needs a role, and
+// The /v1 routes of docs/api.md. Each validates its inputs (documented() schemas), needs a role, and
 // calls one service operation.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';

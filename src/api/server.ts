@@ -1,4 +1,4 @@
-// The REST API of API.md on Fastify: bearer tokens with nested roles, zod-validated inputs
+// The REST API of docs/api.md on Fastify: bearer tokens with nested roles, zod-validated inputs
 // (unknown fields rejected), problem+json errors naming the field, OpenAPI at /openapi.json and
 // interactive docs at /docs. Every operation is the service layer's, shared with the CLI.
 import swagger from '@fastify/swagger';

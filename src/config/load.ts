@@ -1,4 +1,4 @@
-// Loads sandfleet.yaml, applies the environment overrides of API.md, and validates the whole:
+// Loads sandfleet.yaml, applies the environment overrides (README, Configuration), and validates the whole:
 // every problem is reported at once, each naming its field. Nothing is started on a bad config.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';

@@ -1,4 +1,4 @@
-// The tables of DESIGN.md "Data". drizzle-kit generates migrations/ from this file.
+// The tables (docs/architecture.md §2). drizzle-kit generates migrations/ from this file.
 import { sql } from 'drizzle-orm';
 import {
   bigserial,

@@ -1,4 +1,4 @@
-// Checks the invariants of DESIGN.md that the database alone can decide (I1, I2, I3, I6, I7,
+// Checks the invariants (docs/architecture.md §7) that the database alone can decide (I1, I2, I3, I6, I7,
 // I8), on one consistent snapshot, and names the offending ids. I4 and I5 need the clock and
 // the provider's instance list and are checked above this layer.
 import { sql, type SQL } from 'drizzle-orm';

@@ -1,4 +1,4 @@
-// The machine state machine (DESIGN.md "Machine lifecycle"): the single source of which
+// The machine state machine (docs/architecture.md §3): the single source of which
 // transitions exist. Repository functions name a transition; they never list states themselves.
 import { MACHINE_HOLDING_STATES, type MachineState } from '../db/states.js';
 import type { TransitionTable } from './transition-table.js';

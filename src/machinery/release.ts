@@ -1,4 +1,4 @@
-// The end of a lease, in the order DESIGN.md fixes: stop → release → delete record.
+// The end of a lease, in the order docs/architecture.md §5 fixes: stop → release → delete record.
 // `finishTask` records what the runner concluded and starts the stop; `releaseMachine` ends the
 // lease and writes the task's final state; nothing here deletes a row (see finalizeDelete).
 import { sql } from 'drizzle-orm';

@@ -1,4 +1,4 @@
-// The task state machine (DESIGN.md "Task lifecycle"). Terminal states have no way out.
+// The task state machine (docs/architecture.md §4). Terminal states have no way out.
 import type { TaskState } from '../db/states.js';
 import type { TransitionTable } from './transition-table.js';
 

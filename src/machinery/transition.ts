@@ -1,4 +1,4 @@
-// The one way a row changes state (DESIGN.md consistency rule 1): a single statement that
+// The one way a row changes state (docs/architecture.md §6): a single statement that
 // updates the row only if it is still in an allowed `from` state, bumps its version and
 // appends the event, so a transition and its event can never be separated or lost.
 import { sql, type SQL } from 'drizzle-orm';

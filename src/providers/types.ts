@@ -1,4 +1,4 @@
-// The one small interface every cloud sits behind (DESIGN.md "Providers"). Every call names the
+// The one small interface every cloud sits behind (docs/architecture.md §12). Every call names the
 // provider's resource id explicitly; our machine id and name travel separately (rule 8).
 import type { ProviderName } from '../db/states.js';
 

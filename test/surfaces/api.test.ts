@@ -1,5 +1,5 @@
 // The REST API over real HTTP on an ephemeral port, against a real database and queue: every
-// endpoint of API.md, and a table of malformed requests that each get their documented status
+// endpoint of docs/api.md, and a table of malformed requests that each get their documented status
 // and a problem+json body naming the problem, with the database unchanged after each.
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';

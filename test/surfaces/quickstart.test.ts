@@ -1,6 +1,6 @@
 // The README's quick start, as a user runs it: the daemon on the example config against a
 // database that does not exist yet answers /readyz, then `tokens create`, `tasks submit` and
-// `tasks wait` complete a task on the sim provider; and every CLI command of API.md, spawned as
+// `tasks wait` complete a task on the sim provider; and every CLI command of docs/api.md, spawned as
 // the real binary, with --json and its exit codes.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Teardown phases, in the order DESIGN.md fixes: stop → release → (reimage back to ready |
+// Teardown phases, in the order docs/architecture.md §5 fixes: stop → release → (reimage back to ready |
 // delete the instance until the provider reports it gone, then delete the record). Cloud calls
 // happen between conditional transitions, never inside a transaction; each phase takes the row
 // the previous one returned and answers the row as it left it (null once deleted).

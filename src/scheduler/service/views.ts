@@ -1,4 +1,4 @@
-// The public shapes of API.md: what the REST API returns and the CLI prints with --json.
+// The public shapes of docs/api.md: what the REST API returns and the CLI prints with --json.
 import type { EventRow, MachineRow, PoolRow, TaskRow } from '../../db/schema.js';
 
 export interface TaskView {
