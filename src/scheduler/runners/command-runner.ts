@@ -1,7 +1,8 @@
 // The command runner: spawns the pool's command for each task, with the machine's address and
 // the task (as JSON) in its environment. Exit 0 completes the task with the last stdout line,
 // parsed as JSON, as its result; anything else fails it with the end of stderr. The command is
-// terminated (then killed) when the task times out, is canceled, or the daemon shuts down.
+// terminated (then killed) when the task times out, is canceled or its lease is lost. A daemon
+// shutting down does not abort it: runs get the shutdown grace, then are left to the next owner.
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
 import { abortedVerdict, type RunContext, type Runner, type RunVerdict } from './types.js';

@@ -8,7 +8,7 @@ export type LeasedMachine = Pick<MachineRow, 'id' | 'name' | 'ip'>;
 export interface RunContext {
   task: TaskRow;
   machine: LeasedMachine;
-  /** Aborted on cancel, shutdown, or when the task's timeout passes. */
+  /** Aborted on cancel, on a lost lease, or when the task's timeout passes (not at shutdown: a draining daemon lets runs finish within its grace). */
   signal: AbortSignal;
 }
 
