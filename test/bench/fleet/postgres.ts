@@ -27,12 +27,14 @@ export class StatsPostgres {
   private constructor(
     private readonly dir: string,
     readonly port: number,
+    private readonly maxConnections: number,
   ) {}
 
-  static async start(): Promise<StatsPostgres> {
+  /** `maxConnections`: room for every daemon's whole pool plus the harness's and the CLI's clients. */
+  static async start(maxConnections: number): Promise<StatsPostgres> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sandfleet-fleet-pg-'));
     if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
-    const cluster = new StatsPostgres(dir, await freePort());
+    const cluster = new StatsPostgres(dir, await freePort(), maxConnections);
     try {
       asPostgres(`${PG_BIN}/initdb`, ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
       cluster.ctl('start');
@@ -111,7 +113,7 @@ export class StatsPostgres {
       // As the chaos cluster: no disk flushes on a machine other people's tests share.
       '-c fsync=off',
       '-c synchronous_commit=off',
-      '-c max_connections=300',
+      `-c max_connections=${this.maxConnections}`,
       '-c shared_preload_libraries=pg_stat_statements',
       // Room for every distinct statement of a run, so none is evicted between two snapshots.
       '-c pg_stat_statements.max=20000',

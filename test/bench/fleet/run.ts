@@ -52,7 +52,8 @@ export async function runFleet(plan: RunPlan, driver: WorkloadDriver, cleanup: C
   let daemons: FleetDaemon[] = [];
   let submitter: RestSubmitter | undefined;
   try {
-    const cluster = await StatsPostgres.start();
+    // A daemon's pool grows to its handlers (run + machine concurrency) plus listeners, leader and spare.
+    const cluster = await StatsPostgres.start(100 + plan.daemons * (plan.runConcurrency + plan.machineConcurrency + 32));
     undo.push(() => cluster.stop());
     const redis = plan.backend === 'redis' ? await PrivateRedis.start() : null;
     if (redis) undo.push(() => redis.stop());
