@@ -23,7 +23,7 @@ export interface RunPlan {
   machines: number;
   pools: PoolPlan[];
   runConcurrency: number;
-  /** Machine jobs at once per daemon: sized so warming the fleet takes minutes, not an hour. */
+  /** Machine jobs at once per daemon: 200 in all, so warming the fleet takes minutes, while each daemon's pool (one connection per handler) stays a size an operator would run. */
   machineConcurrency: number;
   /** Tasks that can run at once across the daemons. */
   capacity: number;
@@ -78,7 +78,7 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
     machines,
     pools,
     runConcurrency: driver.runConcurrency(machines, daemons),
-    machineConcurrency: Math.min(1000, Math.ceil(Math.min(machines, 1000) / daemons / 2)),
+    machineConcurrency: Math.ceil(Math.min(machines, 400) / daemons / 2),
     capacity,
     durations,
     // Full: two reconcile passes (every 30 s); quick: just the settling of the counters.
