@@ -70,7 +70,6 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
   const meanS = meanDurationMs(durations) / 1000;
   // Tasks `machines` machines can keep running, given each one's time out of service between tasks.
   const machinesRun = (n: number) => (n * meanS) / (meanS + RECYCLE_ALLOWANCE_S);
-  const runSlots = driver.runConcurrency(machines, daemons) * daemons;
   return {
     label: `${backend}, ${daemons} daemon${daemons === 1 ? '' : 's'}`,
     backend,
@@ -85,9 +84,9 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
     idleS: quick ? 11 : 60,
     settleS: 11,
     // A mode's two pools hold half the machines.
-    window: { concurrency: Math.floor(BUSY * Math.min(runSlots, machinesRun(machines / 2))), submitS: quick ? 10 : 120 },
+    window: { concurrency: Math.floor(BUSY * Math.min(capacity, machinesRun(machines / 2))), submitS: quick ? 10 : 120 },
     burst: { tasks: Math.min(1000, capacity), durationMs: quick ? 30_000 : 150_000, minBackgroundS: quick ? 8 : 30 },
-    steady: { concurrency: Math.floor(BUSY * Math.min(runSlots, machinesRun(machines))), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
+    steady: { concurrency: Math.floor(BUSY * Math.min(capacity, machinesRun(machines))), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
     warmTimeoutS: quick ? 120 : 1800,
     deadline: options.budgetS === null ? null : startedAt + options.budgetS * 1000,
     seed: options.seed,
