@@ -57,6 +57,32 @@ export class Observer {
     return r.rows[0]!;
   }
 
+  /**
+   * Why a phase's tasks have not finished: unfinished tasks by their state and their machine's,
+   * with the oldest machine state change, and one such task's history and its machine's.
+   */
+  async unfinished(phase: string): Promise<string> {
+    const groups = await this.client.query<{ task: string; machine: string | null; n: number; oldest_s: number | null }>(
+      `SELECT t.state AS task, m.state AS machine, count(*)::int AS n,
+              round(max(extract(epoch FROM clock_timestamp() - m.state_changed_at)))::int AS oldest_s
+       FROM tasks t LEFT JOIN machines m ON m.id = t.machine_id
+       WHERE t.payload->>'phase' = $1 AND t.finished_at IS NULL GROUP BY 1, 2 ORDER BY n DESC`,
+      [phase],
+    );
+    const one = await this.client.query<{ id: string; machine_id: string | null }>(`SELECT id, machine_id FROM tasks WHERE payload->>'phase' = $1 AND finished_at IS NULL ORDER BY created_at LIMIT 1`, [phase]);
+    const lines = groups.rows.map((g) => `task ${g.task}, machine ${g.machine ?? 'none'}: ${g.n} (oldest machine state ${g.oldest_s ?? '?'} s old)`);
+    const first = one.rows[0];
+    if (first) {
+      const history = await this.client.query<{ entity: string; step: string; actor: string; reason: string | null; at: string }>(
+        `SELECT entity, coalesce(from_state, '-') || '->' || to_state AS step, actor, reason, to_char(at, 'HH24:MI:SS.MS') AS at
+         FROM events WHERE entity_id = ANY($1::uuid[]) ORDER BY id`,
+        [[first.id, first.machine_id].filter((id): id is string => id !== null)],
+      );
+      lines.push(`oldest unfinished task ${first.id} on machine ${first.machine_id ?? 'none'}:`, ...history.rows.map((e) => `  ${e.at} ${e.entity} ${e.step} by ${e.actor}${e.reason ? ` (${e.reason})` : ''}`));
+    }
+    return lines.join('\n');
+  }
+
   async running(): Promise<number> {
     const r = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE state = 'running'`);
     return r.rows[0]?.n ?? 0;

@@ -40,17 +40,23 @@ export async function closedWindow(ctx: RunContext, mode: Recycle, before: Stats
   // A refused submission never runs: once all are answered, what was accepted is what must finish.
   let answered = false;
   void submitting.done.then(() => (answered = true));
-  await waitUntil(
-    ctx,
-    `${mode} window`,
-    async () => {
-      progress = await ctx.observer.progress(phase);
-      return answered && progress.finished >= progress.submitted;
-    },
-    () => `${progress.submitted}/${tasks} submitted, ${progress.running} running, ${progress.finished} finished`,
-    timeoutMs,
-    2000,
-  );
+  try {
+    await waitUntil(
+      ctx,
+      `${mode} window`,
+      async () => {
+        progress = await ctx.observer.progress(phase);
+        return answered && progress.finished >= progress.submitted;
+      },
+      () => `${progress.submitted}/${tasks} submitted, ${progress.running} running, ${progress.finished} finished`,
+      timeoutMs,
+      2000,
+    );
+  } catch (error) {
+    // Say where the stragglers stand before the run's cluster is torn down.
+    ctx.log(`${mode} window: unfinished tasks:\n${await ctx.observer.unfinished(phase).catch((e: unknown) => String(e))}`);
+    throw error;
+  }
   await submitting.done;
   const ended = Date.now();
   let rest = { atRest: false, ready: 0, wanted: 0 };
