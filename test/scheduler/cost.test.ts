@@ -145,7 +145,7 @@ describe.each(QUEUE_BACKENDS)('cost per task on %s', (backendName, backend) => {
     await until(async () => (await readyCount(pool)) === 1);
     await scheduler.deps.lifecycle.pools.refresh();
     const machineId = (await observer.query<{ id: string }>(`SELECT id::text FROM machines WHERE pool = $1`, [pool])).rows[0]!.id;
-    // The daemon's API has a pool of its own beside the scheduler's, as here.
+    // The agent side on connections of its own: the scheduler's workers hold most of the test database's.
     const api = openDatabase({ url: t.url, max: 4 });
     const notices = new LeaseNotices(api);
     const agent: AgentContext = { db: api.db, notices, idle: new Map(), heartbeats: new HeartbeatBatcher(api.db, 1, 0), queues: scheduler.deps.queues, actor: 'agent' };
