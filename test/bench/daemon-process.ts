@@ -3,12 +3,9 @@
 // its resident set size from /proc, as an operator's `ps` would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { percentile } from './figures.js';
+import { BIN, ROOT } from './sandfleet-bin.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'sandfleet.js');
 const READY_TIMEOUT_MS = 120_000;
 const SAMPLE_EVERY_MS = 500;
 

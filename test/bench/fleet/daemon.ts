@@ -2,12 +2,8 @@
 // API port, ready when /readyz answers 200. Its log (pino JSON on stdout) is read as it comes,
 // so the pipe never fills; error lines are counted for the report and the tail kept for failures.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/ports.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = path.join(ROOT, 'bin', 'sandfleet.js');
+import { BIN, childEnv, ROOT } from '../sandfleet-bin.js';
 
 export class FleetDaemon {
   /** Log lines at level error or above (pino: ≥ 50), the first few kept. */
@@ -31,11 +27,9 @@ export class FleetDaemon {
 
   static async start(config: string, env: Record<string, string>, timeoutMs: number): Promise<FleetDaemon> {
     const port = await freePort();
-    // The harness's own environment must not leak a port, config or log level into the daemon.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SANDFLEET_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL'));
     const child = spawn(process.execPath, [BIN, '--config', config, 'daemon'], {
       cwd: ROOT,
-      env: { ...inherited, ...env, SANDFLEET_PORT: String(port) },
+      env: childEnv({ ...env, SANDFLEET_PORT: String(port) }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const daemon = new FleetDaemon(child, port);

@@ -2,11 +2,7 @@
 // for every machine (an async loop per machine, no process per task), stopped with SIGTERM,
 // whose final counts (--json) the report keeps.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = path.join(ROOT, 'bin', 'sandfleet.js');
+import { BIN, childEnv, ROOT } from '../sandfleet-bin.js';
 
 export interface Sidecar {
   /** Stops it; resolves with what it printed last (the agents' counts). */
@@ -15,8 +11,7 @@ export interface Sidecar {
 }
 
 export function startSimAgents(config: string, env: Record<string, string>, heartbeatMs: number): Sidecar {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SANDFLEET_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL'));
-  const child = spawn(process.execPath, [BIN, '--config', config, 'sim-agents', '--heartbeat-ms', String(heartbeatMs), '--json'], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, '--config', config, 'sim-agents', '--heartbeat-ms', String(heartbeatMs), '--json'], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout?.on('data', (c: Buffer) => (stdout = (stdout + c.toString('utf8')).slice(-4096)));
   child.stderr?.on('data', () => {});

@@ -1,17 +1,12 @@
 // The submitter token, made as an operator makes the first one: `sandfleet tokens create`
 // against the daemons' database (the CLI works straight on PostgreSQL, no admin token needed).
 import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = path.join(ROOT, 'bin', 'sandfleet.js');
+import { BIN, childEnv, ROOT } from '../sandfleet-bin.js';
 
 export function createSubmitterToken(config: string, env: Record<string, string>): Promise<string> {
   const args = [BIN, '--config', config, 'tokens', 'create', '--role', 'submitter', '--name', 'bench-fleet', '--json'];
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SANDFLEET_')));
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: ROOT, env: { ...inherited, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, args, { cwd: ROOT, env: childEnv(env), timeout: 60_000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`sandfleet tokens create failed: ${error.message}\n${stderr}`));
       try {
         const token = (JSON.parse(stdout) as { token?: unknown }).token;
