@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Db } from '../db/database.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
-import { authenticate, noteTokenUse, roleAllows } from '../scheduler/service/tokens.js';
+import { authenticate, roleAllows, TokenUse } from '../scheduler/service/tokens.js';
 import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
@@ -67,8 +67,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   // Only a request that succeeded counts as a use of its token.
   // Noted before the response leaves, so a client that reads the token list next sees it.
+  const tokenUse = new TokenUse(options.db);
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.token && reply.statusCode < 400) await noteTokenUse(options.db, request.token.id).catch(() => {});
+    if (request.token && reply.statusCode < 400) await tokenUse.note(request.token.id).catch(() => {});
     return payload;
   });
 

@@ -13,6 +13,7 @@ import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { MACHINE_RATE_LIMITS } from '../scheduler/defaults.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
+import { IdleMarks } from '../scheduler/agent/idle-marks.js';
 import { LeaseNotices } from '../scheduler/agent/lease-notices.js';
 import { createMetrics } from './metrics.js';
 import { daemonPoolDemand, planPool } from './pool-size.js';
@@ -70,7 +71,8 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     let stopping = false;
     const queues = scheduler.deps.queues;
     notices = new LeaseNotices(database);
-    const agentContext = { db: database.db, notices, idle: new Map(), heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
+    const idle = new IdleMarks(database.db, notices);
+    const agentContext = { db: database.db, notices, idle, heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
     api = await buildApi({
       db: database.db,
       queues,
@@ -109,6 +111,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         const graceMs = s.shutdown_grace_s * 1000;
         await bounded('workers', running.stopWorking({ graceMs }), graceMs + CLOSE_STEP_MS);
         await bounded('api', server.close());
+        idle.close();
         await bounded('lease notices', leaseNotices.close());
         await bounded('queues', running.close());
         metrics.close();

@@ -22,6 +22,17 @@ export async function agentSigningKey(ex: Executor): Promise<string> {
   return key;
 }
 
+/** Machine states in which an agent's credential works: its instance is meant to exist and serve. */
+export const AGENT_LIVE_STATES = ['booting', 'ready', 'leased', 'stopping', 'stopped', 'released', 'reimaging'] as const;
+
+/** Of these machines, those whose credential works and that hold no lease: one statement for any number. */
+export async function idleAgentMachines(ex: Executor, machineIds: readonly string[]): Promise<Set<string>> {
+  const result = await ex.execute(sql`
+    SELECT id FROM ${machines}
+    WHERE id = ANY(${sql.param([...machineIds])}::uuid[]) AND state = ANY(${sql.param(AGENT_LIVE_STATES.filter((s) => s !== 'leased'))}::text[])`);
+  return new Set(result.rows.map((r) => String(r.id)));
+}
+
 export interface AgentView {
   machine: MachineRow;
   /** The task the machine is leased to, when it is (assigned or running). */

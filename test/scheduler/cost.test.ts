@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { finish, heartbeat, nextLease, type AgentContext } from '../../src/scheduler/agent/agent-service.js';
 import { HeartbeatBatcher } from '../../src/scheduler/agent/heartbeats.js';
+import { IdleMarks } from '../../src/scheduler/agent/idle-marks.js';
 import { LeaseNotices } from '../../src/scheduler/agent/lease-notices.js';
 import { submit } from '../../src/scheduler/submission.js';
 import { SimRunner } from '../../src/scheduler/runners/sim-runner.js';
@@ -148,7 +149,7 @@ describe.each(QUEUE_BACKENDS)('cost per task on %s', (backendName, backend) => {
     // The agent side on connections of its own: the scheduler's workers hold most of the test database's.
     const api = openDatabase({ url: t.url, max: 4 });
     const notices = new LeaseNotices(api);
-    const agent: AgentContext = { db: api.db, notices, idle: new Map(), heartbeats: new HeartbeatBatcher(api.db, 1, 0), queues: scheduler.deps.queues, actor: 'agent' };
+    const agent: AgentContext = { db: api.db, notices, idle: new IdleMarks(api.db, notices), heartbeats: new HeartbeatBatcher(api.db, 1, 0), queues: scheduler.deps.queues, actor: 'agent' };
     try {
       // The announcement listener's LISTEN is set up once per daemon, not per task.
       notices.waitFor(machineId, 1).cancel();

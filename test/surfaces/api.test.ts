@@ -11,9 +11,11 @@ import { createToken } from '../../src/scheduler/service/tokens.js';
 import type { Queue } from 'bullmq';
 import { useTestDatabase } from '../support/database.js';
 import { addPool, readyMachines } from '../support/fixtures.js';
+import { installStatementCounter, resetCounts, topStatements } from '../support/statement-counter.js';
 import { randomUUID } from 'node:crypto';
 
 const t = useTestDatabase('api', 12, { queue: true });
+installStatementCounter();
 let app: FastifyInstance;
 let base = '';
 let queues: { runs: Queue<RunJob>; machines: Queue<MachineJob> };
@@ -145,6 +147,15 @@ describe('endpoints', () => {
     expect(used.rows[0]?.last_used_at).not.toBeNull();
     expect((await call('POST', `/v1/tokens/${created.json.id}/revoke`)).json.revoked_at).not.toBeNull();
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(401);
+  });
+
+  it('costs a token one read per request: its last use is written once a minute at most', async () => {
+    const { token } = await createToken(t.db, 'busy', 'submitter');
+    resetCounts();
+    for (let i = 0; i < 5; i++) expect((await call('POST', '/v1/tasks', { token, body: { pool, payload: { i } } })).status).toBe(201);
+    const onTokens = (verb: string) => topStatements(100).filter(([text]) => text.startsWith(verb) && text.includes('api_tokens')).reduce((n, [, c]) => n + c, 0);
+    expect(onTokens('SELECT')).toBe(5);
+    expect(onTokens('UPDATE')).toBe(1);
   });
 });
 

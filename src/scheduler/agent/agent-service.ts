@@ -4,17 +4,18 @@
 // lease that has ended changes nothing and says so.
 import type { Db } from '../../db/database.js';
 import type { TaskRow } from '../../db/schema.js';
-import { finishTask, machineWithLease, rowOf, startTask, type AgentView } from '../../machinery/index.js';
+import { AGENT_LIVE_STATES, finishTask, machineWithLease, rowOf, startTask, type AgentView } from '../../machinery/index.js';
 import type { JobSink, MachineJob } from '../queue.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { HeartbeatBatcher } from './heartbeats.js';
-import { forgetOlderThan, type IdleMark, type LeaseNotices } from './lease-notices.js';
+import type { IdleMarks } from './idle-marks.js';
+import type { LeaseNotices } from './lease-notices.js';
 
 export interface AgentContext {
   db: Db;
   notices: LeaseNotices;
-  /** Machines last found unleased, and when: an idle agent's next poll skips the table while nothing was announced. */
-  idle: Map<string, IdleMark>;
+  /** Machines last found unleased: an idle agent's next poll skips the table while nothing was announced. */
+  idle: IdleMarks;
   heartbeats: HeartbeatBatcher;
   queues: { machines: JobSink<MachineJob> };
   actor: string;
@@ -33,8 +34,7 @@ export class LeaseEnded extends Error {
   }
 }
 
-/** A machine whose credential still works: any state in which its instance is meant to exist and serve. */
-const LIVE_STATES = new Set(['booting', 'ready', 'leased', 'stopping', 'stopped', 'released', 'reimaging']);
+const LIVE_STATES = new Set<string>(AGENT_LIVE_STATES);
 
 /**
  * The machine's lease, started: waits up to `waitMs` for one. A running lease is handed back
@@ -44,11 +44,9 @@ export async function nextLease(ctx: AgentContext, machineId: string, waitMs: nu
   const notice = ctx.notices.waitFor(machineId, waitMs);
   try {
     // An idle agent polling again costs no query while this process has heard no lease of its
-    // machine since it last looked (the table is asked again at least every IDLE_RECHECK_MS, so
-    // a machine that went away is noticed).
-    const mark = ctx.idle.get(machineId);
-    const quiet = mark !== undefined && performance.now() - mark.at < IDLE_RECHECK_MS && ctx.notices.quietSince(machineId, mark);
-    if (!quiet) {
+    // machine since it was last found idle (IdleMarks renews that for all machines at once, and
+    // forgets a machine that went away, so its agent is told).
+    if (!ctx.idle.quiet(machineId)) {
       const first = await leaseOf(ctx, machineId);
       if (first !== undefined) return first;
     }
@@ -59,23 +57,16 @@ export async function nextLease(ctx: AgentContext, machineId: string, waitMs: nu
   }
 }
 
-/** How long an idle machine may go unchecked in the table while no lease of it was announced (under FORGET_AFTER_MS). */
-const IDLE_RECHECK_MS = 5 * 60_000;
-/** Past this many marks, stale ones are dropped (delete pools never reuse a machine id). */
-const MAX_IDLE_MARKS = 50_000;
-
 /** undefined: nothing leased yet. */
 async function leaseOf(ctx: AgentContext, machineId: string): Promise<TaskRow | undefined> {
   const mark = ctx.notices.mark();
   const view = await liveMachine(ctx, machineId);
   const task = view.task;
   if (!task || view.machine.state !== 'leased') {
-    if (mark) ctx.idle.set(machineId, mark);
-    else ctx.idle.delete(machineId);
-    if (ctx.idle.size > MAX_IDLE_MARKS) forgetOlderThan(ctx.idle, performance.now() - IDLE_RECHECK_MS);
+    ctx.idle.found(machineId, mark);
     return undefined;
   }
-  ctx.idle.delete(machineId);
+  ctx.idle.forget(machineId);
   if (task.state === 'running') return task;
   const started = await startTask(ctx.db, task.id, machineId, { actor: ctx.actor });
   return rowOf(started)?.state === 'running' ? (rowOf(started) ?? undefined) : undefined;

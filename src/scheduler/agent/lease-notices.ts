@@ -7,12 +7,12 @@ import { LEASE_CHANNEL } from '../../machinery/index.js';
 
 /** Past this many remembered machines, those not heard of for FORGET_AFTER_MS are forgotten (delete pools never reuse an id). */
 const MAX_REMEMBERED = 50_000;
-/** Longer than any idle mark is trusted (agent-service's recheck interval). */
+/** Longer than any idle mark is trusted (IdleMarks), so a forgotten announcement can hide no lease. */
 export const FORGET_AFTER_MS = 10 * 60_000;
 
 /** Drops entries whose time is before `before`. */
-export function forgetOlderThan(map: Map<string, number | { at: number }>, before: number): void {
-  for (const [key, value] of map) if ((typeof value === 'number' ? value : value.at) < before) map.delete(key);
+function forgetOlderThan(map: Map<string, number>, before: number): void {
+  for (const [key, at] of map) if (at < before) map.delete(key);
 }
 
 /** When a machine was last seen unleased (performance.now()), under which LISTEN connection. */

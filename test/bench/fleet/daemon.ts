@@ -5,6 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../support/ports.js';
 import { BIN, childEnv, ROOT } from '../sandfleet-bin.js';
 
+function daemonNodeOptions(): Record<string, string> {
+  const options = process.env.FLEET_DAEMON_NODE_OPTIONS;
+  return options ? { NODE_OPTIONS: options } : {};
+}
+
 export class FleetDaemon {
   /** Log lines at level error or above (pino: ≥ 50), the first few kept. */
   readonly errors: string[] = [];
@@ -29,7 +34,8 @@ export class FleetDaemon {
     const port = await freePort();
     const child = spawn(process.execPath, [BIN, '--config', config, 'daemon'], {
       cwd: ROOT,
-      env: childEnv({ ...env, SANDFLEET_PORT: String(port) }),
+      // FLEET_DAEMON_NODE_OPTIONS profiles the daemons alone (say --heapsnapshot-near-heap-limit=1), not the harness.
+      env: childEnv({ ...env, SANDFLEET_PORT: String(port), ...daemonNodeOptions() }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const daemon = new FleetDaemon(child, port);
