@@ -20,6 +20,7 @@ export interface SimProviderOptions {
 }
 
 const NOT_FOUND_CODE = 'InstanceNotFound';
+const PURGE_EVERY_MS = 5_000;
 
 /** The visible state, derived from the last request and the clock. */
 const STATE = sql`CASE
@@ -42,6 +43,7 @@ export class SimProvider implements Provider {
   private readonly settings: SimSettings;
   private readonly ledger: LaunchLedger;
   private readonly random: () => number;
+  private purgedAt = -Infinity;
 
   constructor(private readonly options: SimProviderOptions) {
     const parsed = simSettingsSchema.safeParse(options.settings ?? {});
@@ -154,16 +156,27 @@ export class SimProvider implements Provider {
     return (result.rows[0] as SimRow | undefined) ?? null;
   }
 
+  /** Launched past the consistency window, and not yet out of view after termination. */
   private visible() {
-    return sql`${si.launchedAt} <= now() - ${this.settings.faults.consistencyWindowMs} * interval '1 millisecond'`;
+    return sql`${si.launchedAt} <= now() - ${this.settings.faults.consistencyWindowMs} * interval '1 millisecond' AND NOT ${this.expired()}`;
   }
 
   /** Terminated instances disappear from view after terminatedVisibleS, as on EC2. */
+  private expired() {
+    return sql`((${si.phase} = 'terminating' AND ${si.settlesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second')
+        OR coalesce(${si.diesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second', false))`;
+  }
+
+  /**
+   * Deletes the rows of instances out of view. Only housekeeping (every read already hides
+   * them), so at most once per PURGE_EVERY_MS: a status poll costs the sim cloud one statement.
+   */
   private async purge(): Promise<void> {
+    const now = performance.now();
+    if (now - this.purgedAt < PURGE_EVERY_MS) return;
+    this.purgedAt = now;
     await this.options.db.execute(sql`
-      DELETE FROM ${si} WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND (
-        (${si.phase} = 'terminating' AND ${si.settlesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second')
-        OR (${si.diesAt} < now() - ${this.settings.terminatedVisibleS} * interval '1 second'))`);
+      DELETE FROM ${si} WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${this.expired()}`);
   }
 
   /**
