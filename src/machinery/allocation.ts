@@ -21,7 +21,16 @@ export type AllocationTarget = { pool: string } | { taskId: string };
 
 /** The columns a lease sets beside the state change (the same for one lease or a batch). */
 const LEASE_SET = { machine: (taskId: SQL) => [sql`task_id = ${taskId}`] };
-const ASSIGN_SET = (machineId: SQL) => [sql`machine_id = ${machineId}`, sql`attempts = attempts + 1`, sql`assigned_at = now()`, sql`outcome = NULL`];
+// A new attempt starts with no start and no heartbeat of its own: the deadline and the agent's
+// quiet limit count from this lease, never from an earlier attempt's.
+const ASSIGN_SET = (machineId: SQL) => [
+  sql`machine_id = ${machineId}`,
+  sql`attempts = attempts + 1`,
+  sql`assigned_at = now()`,
+  sql`started_at = NULL`,
+  sql`heartbeat_at = NULL`,
+  sql`outcome = NULL`,
+];
 
 /** Every lease is announced on this channel (payload: the machine id) when its transaction commits: agents waiting for their machine's lease hear of it at once. */
 export const LEASE_CHANNEL = 'sandfleet_lease';

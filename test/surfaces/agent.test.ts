@@ -60,7 +60,7 @@ async function submit(payload: object, maxAttempts = 3): Promise<{ id: string; s
   return (await response.json()) as { id: string; state: string; machine_id: string | null };
 }
 
-const task = async (id: string) => (await t.db.execute(sql`SELECT state, attempts, result, error, machine_id FROM tasks WHERE id = ${id}`)).rows[0] as { state: string; attempts: number; result: unknown; error: string | null; machine_id: string };
+const task = async (id: string) => (await t.db.execute(sql`SELECT state, attempts, result, error, machine_id, started_at FROM tasks WHERE id = ${id}`)).rows[0] as { state: string; attempts: number; result: unknown; error: string | null; machine_id: string; started_at: Date | null };
 
 /** What the sim cloud handed the machine's instance at create, as cloud-init would leave it. */
 async function userData(machineId: string): Promise<Record<string, string>> {
@@ -170,6 +170,16 @@ describe('agent runner', () => {
     const events = await t.db.execute(sql`SELECT to_state FROM events WHERE entity_id = ${submitted.id} ORDER BY id`);
     expect(events.rows.map((e) => e.to_state).slice(0, 4)).toEqual(['queued', 'assigned', 'running', 'queued']);
     expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, credential)).status).toBe(409);
+    // The next attempt's liveness counts from its own lease, not from the silent one's last beat
+    // (15 s old by now): its agent starts it, beats and finishes it.
+    const retry = await task(submitted.id);
+    expect(retry).toMatchObject({ state: 'assigned', started_at: null });
+    const next = (await userData(retry.machine_id)).SANDFLEET_MACHINE_TOKEN!;
+    expect((await agentCall('GET', '/v1/agent/lease?wait_s=5', next)).status).toBe(200);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/heartbeat`, next)).status).toBe(204);
+    expect((await agentCall('POST', `/v1/agent/leases/${submitted.id}/finish`, next, { outcome: 'completed', result: { retried: true } })).status).toBe(200);
+    await until(async () => (await task(submitted.id)).state === 'completed', 30_000);
+    expect(await task(submitted.id)).toMatchObject({ attempts: 2, result: { retried: true } });
   });
 
   it('simulated agents (one loop per machine, one process) run a batch through the same API', async () => {

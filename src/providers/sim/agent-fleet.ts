@@ -117,24 +117,36 @@ export class SimAgentFleet {
     }
     if (this.stopping.signal.aborted) return;
     const body = fails ? { outcome: 'failed', error: 'sim agent: simulated analysis failure' } : { outcome: 'completed', result: { agent: 'sim', durationMs: duration } };
-    const finished = await this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
+    // A verdict is reported until the API answers it (an overloaded daemon's 5xx or a timeout
+    // loses nothing): 200 recorded, 409 the lease ended meanwhile, 401 the machine is gone.
+    let finished: { status: number } | null = null;
+    while (!finished && !this.stopping.signal.aborted) finished = await this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
     if (finished?.status === 200) this.stats[fails ? 'failed' : 'completed']++;
     else if (finished?.status === 409) this.stats.lost++;
   }
 
   /** A call to the API, its body read; null (and a pause) when it could not be made or the server failed. */
   private async call(credential: Credential, method: string, path: string, body?: unknown): Promise<{ status: number; body: string } | null> {
+    // Not AbortSignal.any with the fleet's long-lived signal: Node 20 keeps every such combined
+    // signal referenced from it, and an agent makes a call every few seconds for hours.
+    const call = new AbortController();
+    const abort = () => call.abort();
+    const timer = setTimeout(abort, (LONG_POLL_S + 30) * 1000);
+    this.stopping.signal.addEventListener('abort', abort, { once: true });
     try {
       const response = await fetch(`${credential.url}${path}`, {
         method,
         headers: { authorization: `Bearer ${credential.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout((LONG_POLL_S + 30) * 1000)]),
+        signal: call.signal,
       });
       const text = await response.text();
       if (response.status < 500) return { status: response.status, body: text };
     } catch {
       if (this.stopping.signal.aborted) return null;
+    } finally {
+      clearTimeout(timer);
+      this.stopping.signal.removeEventListener('abort', abort);
     }
     this.stats.errors++;
     await sleep(1000, this.stopping.signal);
