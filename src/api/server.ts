@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
+import { isDatabaseBusy } from '../db/errors.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
 import { authenticate, roleAllows, TokenUse } from '../scheduler/service/tokens.js';
@@ -13,6 +14,9 @@ import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
 import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
+
+/** What a 503 for a busy database tells the client to wait. */
+const BUSY_RETRY_AFTER_S = 2;
 
 export interface ApiOptions {
   db: Db;
@@ -73,7 +77,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     return payload;
   });
 
-  app.setErrorHandler((error, request, reply) => sendProblem(reply, toProblem(error, request)));
+  app.setErrorHandler((error, request, reply) => {
+    if (!isDatabaseBusy(error)) return sendProblem(reply, toProblem(error, request));
+    // Saturation or a database restart, not a bug: the client should come back, not report it.
+    request.log.warn({ reason: error instanceof Error ? error.message.slice(0, 200) : String(error) }, 'database busy: answered 503');
+    reply.header('retry-after', String(BUSY_RETRY_AFTER_S));
+    return sendProblem(reply, problem(503, 'database-busy', `the database cannot take more work right now; retry in ${BUSY_RETRY_AFTER_S} s`));
+  });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   app.get('/healthz', { schema: { hide: true } }, () => Promise.resolve({ status: 'ok' }));

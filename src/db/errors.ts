@@ -8,6 +8,8 @@ export const SQLSTATE = {
   duplicateDatabase: '42P04',
   invalidCatalogName: '3D000',
   queryCanceled: '57014',
+  cannotConnectNow: '57P03',
+  tooManyConnections: '53300',
 } as const;
 
 export function sqlState(error: unknown): string | undefined {
@@ -23,6 +25,20 @@ export function sqlState(error: unknown): string | undefined {
 export function isRetryableTransactionError(error: unknown): boolean {
   const code = sqlState(error);
   return code === SQLSTATE.serializationFailure || code === SQLSTATE.deadlockDetected;
+}
+
+/**
+ * The database cannot take the statement now, but may in a moment: no pooled connection came
+ * free within the pool's timeout (saturation), or the server refused or dropped connections.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === 'ECONNREFUSED' || code === SQLSTATE.cannotConnectNow || code === SQLSTATE.tooManyConnections) return true;
+    if (typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated/.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Raised by the database module when a connection cannot be made, with what to do about it. */

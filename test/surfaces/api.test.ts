@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
+import { openDatabase } from '../../src/db/index.js';
 import { getMachine } from '../../src/machinery/index.js';
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type RunJob } from '../../src/scheduler/queue.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
@@ -147,6 +148,24 @@ describe('endpoints', () => {
     expect(used.rows[0]?.last_used_at).not.toBeNull();
     expect((await call('POST', `/v1/tokens/${created.json.id}/revoke`)).json.revoked_at).not.toBeNull();
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(401);
+  });
+
+  it('answers 503 with Retry-After, not 500, when no database connection comes free in time', async () => {
+    const starved = openDatabase({ url: t.url, max: 1, connectTimeoutMs: 200 });
+    const busy = await buildApi({ db: starved.db, queues, ready: () => Promise.resolve({ ok: true, checks: {} }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }) });
+    const held = await starved.pool.connect();
+    try {
+      const address = (await busy.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+      const response = await fetch(`${address}/v1/tasks`, { headers: { authorization: `Bearer ${tokens.submitter}` } });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('2');
+      expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/retry in 2 s/);
+    } finally {
+      held.release();
+      await busy.close();
+      await starved.close();
+    }
   });
 
   it('costs a token one read per request: its last use is written once a minute at most', async () => {
