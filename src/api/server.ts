@@ -25,6 +25,7 @@ export interface ApiOptions {
   agent?: AgentApi;
   /** Pool rows from the scheduler's cache (submissions choose a pool on every request). */
   pools?: ServiceContext['pools'];
+  claimLater?: ServiceContext['claimLater'];
   /** Database and queue reachable, and not shutting down. */
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -98,7 +99,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
 
   if (options.agent) registerAgentRoutes(app, options.agent);
-  registerRoutes(app, (request) => ({ db: options.db, queues: options.queues, ...(options.pools ? { pools: options.pools } : {}), actor: `api:${request.token?.name ?? 'anonymous'}` }));
+  registerRoutes(app, (request) => ({
+    db: options.db,
+    queues: options.queues,
+    ...(options.pools ? { pools: options.pools } : {}),
+    ...(options.claimLater ? { claimLater: options.claimLater } : {}),
+    actor: `api:${request.token?.name ?? 'anonymous'}`,
+  }));
   return app;
 }
 

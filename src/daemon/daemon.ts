@@ -72,12 +72,14 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     const queues = scheduler.deps.queues;
     notices = new LeaseNotices(database);
     const idle = new IdleMarks(database.db, notices);
+    const claims = scheduler.claims;
     const agentContext = { db: database.db, notices, idle, heartbeats: new HeartbeatBatcher(database.db, HEARTBEAT_BATCH_MS, HEARTBEAT_REFRESH_S), queues, actor: 'agent' };
     api = await buildApi({
       db: database.db,
       queues,
       agent: { context: agentContext, credentials: scheduler.credentials, onRefused: (reason) => metrics.agentRefused(reason) },
       pools: scheduler.deps.lifecycle.pools,
+      claimLater: (pool) => claims.request(pool),
       logger: log.child({ component: 'api' }),
       bodyLimit: config.api.body_limit_bytes,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),

@@ -52,6 +52,26 @@ const CLAIM_LOCK_CLASS = 0x5f1ee7;
 export async function claimLeases(tx: Tx, pool: string, limit: number, actor = 'allocator'): Promise<Lease[]> {
   if (limit <= 0) return [];
   await tx.execute(sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool}))`);
+  return claimInTurn(tx, pool, limit, actor);
+}
+
+/**
+ * How a write that made work claimable takes its pool's turn: `wait` for it, or `try` and, when
+ * another transaction holds it, claim nothing and leave the claim to its caller, who must claim
+ * after this transaction commits (DeferredClaims). Waiting holds the writer's connection for as
+ * long as the turns ahead take, and each turn spans the claimers' round trips to the database:
+ * under load the waiters queue up and take the connection pool with them.
+ */
+export type ClaimTurn = 'wait' | 'try';
+
+/** claimLeases, or with `try` null when the turn is busy (nothing claimed; claim again after the commit). */
+export async function claimLeasesIn(tx: Tx, pool: string, limit: number, actor: string, turn: ClaimTurn): Promise<Lease[] | null> {
+  if (turn === 'wait' || limit <= 0) return claimLeases(tx, pool, limit, actor);
+  const taken = await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool})) AS taken`);
+  return taken.rows[0]?.taken === true ? claimInTurn(tx, pool, limit, actor) : null;
+}
+
+async function claimInTurn(tx: Tx, pool: string, limit: number, actor: string): Promise<Lease[]> {
   const lease = MACHINE_TRANSITIONS.lease;
   const assign = TASK_TRANSITIONS.assign;
   const result = await tx.execute(sql`
@@ -104,6 +124,8 @@ export interface BecameReady {
   machine: MachineRow | null;
   /** Leases made for queued tasks of its pool in the same transaction. */
   leases: Lease[];
+  /** The pool's claim turn was busy (turn `try`): nothing was claimed, the caller must claim after the commit. */
+  deferred: boolean;
 }
 
 /**
@@ -111,13 +133,13 @@ export interface BecameReady {
  * machines (this one among them): a machine that comes up serves waiting work without a
  * dispatch round trip of its own.
  */
-export function becomeReady(db: Db, machineId: string, ip: string | null, claimLimit: number, options: { actor: string }): Promise<BecameReady> {
+export function becomeReady(db: Db, machineId: string, ip: string | null, claimLimit: number, options: { actor: string; turn?: ClaimTurn }): Promise<BecameReady> {
   return withTransaction(db, async (tx) => {
     const ready = await markReady(tx, machineId, options, ip);
-    if (!ready.ok) return { machine: ready.current, leases: [] };
-    const leases = await claimLeases(tx, ready.row.pool, claimLimit, options.actor);
-    const mine = leases.find((l) => l.machine.id === machineId);
-    return { machine: mine ? mine.machine : rowOf(ready), leases };
+    if (!ready.ok) return { machine: ready.current, leases: [], deferred: false };
+    const leases = await claimLeasesIn(tx, ready.row.pool, claimLimit, options.actor, options.turn ?? 'wait');
+    const mine = leases?.find((l) => l.machine.id === machineId);
+    return { machine: mine ? mine.machine : rowOf(ready), leases: leases ?? [], deferred: leases === null };
   });
 }
 

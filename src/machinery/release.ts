@@ -6,7 +6,7 @@ import type { Db, Tx } from '../db/database.js';
 import { machines, tasks, type MachineRow, type TaskRow } from '../db/schema.js';
 import type { TaskOutcome } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
-import { claimLeases, type Lease } from './allocation.js';
+import { claimLeasesIn, type ClaimTurn, type Lease } from './allocation.js';
 import { beginStop } from './machines.js';
 import { rowOf, type Outcome } from './outcome.js';
 import type { TaskTransition } from './task-lifecycle.js';
@@ -90,6 +90,8 @@ export interface SettleResult {
   task: TaskRow | null;
   /** A task requeued here claims a ready machine of its pool at once: the leases made. */
   leases: Lease[];
+  /** The requeued task's claim found the pool's turn busy (turn `try`): the caller must claim after the commit. */
+  deferred: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export interface SettleResult {
  * conditional transition with its own event, so the finishing order is kept and logged; a
  * machine already past a step (a resumed job) skips it, and a conflict stops the chain there.
  */
-export function settleStopped(db: Db, machine: MachineRow, choose: (released: MachineRow) => RecycleChoice, options: TransitionOptions): Promise<SettleResult> {
+export function settleStopped(db: Db, machine: MachineRow, choose: (released: MachineRow) => RecycleChoice, options: TransitionOptions & { turn?: ClaimTurn }): Promise<SettleResult> {
   return withTransaction(db, async (tx) => {
     let row: MachineRow | null = machine;
     let task: TaskRow | null = null;
@@ -111,8 +113,8 @@ export function settleStopped(db: Db, machine: MachineRow, choose: (released: Ma
       row = rowOf(released.machine);
     }
     if (row?.state === 'released') row = rowOf(await transitionMachine(tx, row.id, choose(row) === 'reimage' ? 'reimage' : 'requestDelete', options));
-    const leases = task?.state === 'queued' ? await claimLeases(tx, task.pool, REQUEUE_CLAIMS, options.actor) : [];
-    return { machine: row, task, leases };
+    const leases = task?.state === 'queued' ? await claimLeasesIn(tx, task.pool, REQUEUE_CLAIMS, options.actor, options.turn ?? 'wait') : [];
+    return { machine: row, task, leases: leases ?? [], deferred: leases === null };
   });
 }
 

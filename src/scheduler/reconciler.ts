@@ -41,7 +41,7 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
   const pool = await deps.lifecycle.pools.get(poolName);
   const now = Date.now();
 
-  report.dispatched = await dispatch(db, deps.queues.runs, pool, actor);
+  report.dispatched = (await dispatch(db, deps.queues.runs, pool, actor)).length;
   // Agent leases have no run job: their agents drive them, and silence ends them (supervisor).
   const runJobs = agentSettingsOf(pool) === null;
   for (const task of runJobs ? await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs)) : []) {

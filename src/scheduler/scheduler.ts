@@ -12,6 +12,7 @@ import { MACHINE_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
 import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
+import { DeferredClaims } from './deferred-claims.js';
 import { startRuns } from './dispatcher.js';
 import { LeaseWatch } from './lease-watch.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
@@ -99,6 +100,8 @@ export class Scheduler {
   readonly leases: LeaderLeases;
   /** Signs and checks the credentials agent pools' machines are handed. */
   readonly credentials: MachineCredentials;
+  /** Claims a busy claim turn left for after a commit (submissions and machine jobs of this process). */
+  readonly claims: DeferredClaims;
   /** Where agents are told to call when their pool names no address; the daemon sets it once it listens. */
   agentApiUrl: string | undefined;
   private readonly workers: Worker[] = [];
@@ -116,6 +119,9 @@ export class Scheduler {
     this.credentials = new MachineCredentials(db);
     this.agentApiUrl = options.agentApiUrl;
     const queues = { runs: createQueue<RunJob>(RUN_QUEUE, settings), machines: createQueue<MachineJob>(MACHINE_QUEUE, settings) };
+    this.claims = new DeferredClaims(db, queues.runs, options.actor ?? 'scheduler', (error) =>
+      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'a deferred claim failed (the reconciler claims for the pool)'),
+    );
     this.deps = {
       lifecycle: {
         db,
@@ -128,6 +134,7 @@ export class Scheduler {
         }),
         actor: options.actor ?? 'scheduler',
         startRuns: (pool, leases) => startRuns(queues.runs, pool, leases),
+        claimLater: (pool) => this.claims.request(pool),
         userDataFor: (pool, machine) => this.agentUserData(pool, machine),
         pollIntervalMs: options.pollIntervalMs ?? D.pollIntervalMs,
       },
@@ -240,6 +247,7 @@ export class Scheduler {
 
   async close(options: { graceMs?: number } = {}): Promise<void> {
     await this.stopWorking(options);
+    await this.claims.settled();
     const q = this.deps.queues;
     await Promise.all([q.runs.close(), q.machines.close()]);
   }

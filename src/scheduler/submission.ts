@@ -6,7 +6,7 @@ import type { Db } from '../db/database.js';
 import type { PoolRow, TaskRow } from '../db/schema.js';
 import type { Platform } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
-import { claimLeases, listPools, submitTask } from '../machinery/index.js';
+import { claimLeasesIn, listPools, submitTask, type Lease } from '../machinery/index.js';
 import { startRuns } from './dispatcher.js';
 import type { JobSink, RunJob } from './queue.js';
 
@@ -50,18 +50,25 @@ export interface PoolSource {
 /** A submission claims at most this many leases for its pool (its own task, or older ones first). */
 const CLAIMS_PER_SUBMISSION = 16;
 
-export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api', pools?: PoolSource): Promise<SubmitResult> {
+/**
+ * Records a task and claims for its pool in the same transaction. With `claimLater` (a daemon)
+ * a busy claim turn is not waited for inside the transaction: the claim is made right after the
+ * commit (folded with others', DeferredClaims), and the answer says what it gave this task.
+ */
+export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api', pools?: PoolSource, claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>): Promise<SubmitResult> {
   const pool = choosePool(await (pools ? pools.all() : listPools(db)), request);
   const requestHash = hashRequest(request);
   const { submission, leases } = await withTransaction(db, async (tx) => {
     const submission = await submitTask(tx, taskInput(pool, request, idempotencyKey, requestHash), { actor });
     if (!submission.created && submission.task.requestHash !== requestHash) throw new IdempotencyConflict(idempotencyKey ?? '', submission.task.id);
     // Also on a replay: a queued task is offered the pool's ready machines again.
-    const leases = submission.task.state === 'queued' ? await claimLeases(tx, pool.name, CLAIMS_PER_SUBMISSION, 'allocator') : [];
+    const leases = submission.task.state === 'queued' ? await claimLeasesIn(tx, pool.name, CLAIMS_PER_SUBMISSION, 'allocator', claimLater ? 'try' : 'wait') : [];
     return { submission, leases };
   });
-  await startRuns(runs, pool, leases);
-  const own = leases.find((l) => l.task.id === submission.task.id);
+  await startRuns(runs, pool, leases ?? []);
+  // A busy turn: the claim after the commit (run jobs included) says whether this task got a machine.
+  const claimed = leases ?? (claimLater ? await claimLater(pool) : []);
+  const own = claimed.find((l) => l.task.id === submission.task.id);
   return { task: own ? own.task : submission.task, created: submission.created };
 }
 

@@ -38,7 +38,9 @@ const TASKS = 12;
 const BOUNDS = {
   reimage: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 6 },
   delete: { sandfleet: 9, queue: { postgres: 18, redis: 0 }, sim: 10 },
-  backlog: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 6 },
+  // Submissions that find their pool's claim turn busy leave the claim to one claim after their
+  // commit, folded for all of them (DeferredClaims): 5.3 measured, from 5 when they queued on the turn.
+  backlog: { sandfleet: 6, queue: { postgres: 9, redis: 0 }, sim: 6 },
   // The agent drives the lease over REST (lease read, start, one heartbeat, finish) and a resume
   // job (its machine read, stop-confirmed+release+reimage, ready+claim) converges the machine.
   agent: { sandfleet: 8, queue: { postgres: 9, redis: 0 }, sim: 6 },

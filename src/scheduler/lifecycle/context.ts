@@ -1,6 +1,6 @@
 import type { Db } from '../../db/database.js';
 import type { MachineRow, PoolRow } from '../../db/schema.js';
-import type { Lease } from '../../machinery/index.js';
+import type { ClaimTurn, Lease } from '../../machinery/index.js';
 import type { Provider } from '../../providers/types.js';
 import type { PoolCache } from '../pool-cache.js';
 import type { ProviderRegistry } from '../providers.js';
@@ -13,6 +13,8 @@ export interface LifecycleContext {
   actor: string;
   /** Hands leases made when a machine became ready (or a task was requeued) to their runs. */
   startRuns: (pool: PoolRow, leases: readonly Lease[]) => Promise<void>;
+  /** Claims for a pool after a commit whose claim found the turn busy; without it, claims wait for the turn. */
+  claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>;
   /** What a new instance of the pool is handed at create (an agent pool's machine credential). */
   userDataFor?: (pool: PoolRow, machine: MachineRow) => Promise<string | undefined>;
   /** How often to ask the provider while waiting for an instance to boot, stop or go. */
@@ -54,4 +56,14 @@ export async function waitFor(ctx: LifecycleContext, settled: () => Promise<bool
     if (Date.now() > giveUpAt) throw giveUp();
     await pause(ctx, attempt);
   }
+}
+
+/** The claim turn a phase's transaction takes: `try` when the context can claim after the commit. */
+export const claimTurn = (ctx: LifecycleContext): ClaimTurn => (ctx.claimLater ? 'try' : 'wait');
+
+/** Passes a phase's claim on: its leases to their runs, a claim the busy turn deferred to claimLater. */
+export async function handOn(ctx: LifecycleContext, pool: PoolRow, claimed: { leases: readonly Lease[]; deferred: boolean }): Promise<void> {
+  // Not awaited: the claim's leases get their runs from it, and the phase has nothing to wait for.
+  if (claimed.deferred) void ctx.claimLater?.(pool);
+  await ctx.startRuns(pool, claimed.leases);
 }

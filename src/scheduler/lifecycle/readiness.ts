@@ -6,7 +6,7 @@ import type { MachineRow } from '../../db/schema.js';
 import { becomeReady, markFailed, rowOf } from '../../machinery/index.js';
 import { isProviderError } from '../../providers/errors.js';
 import { MAX_LEASES_PER_CLAIM } from '../defaults.js';
-import { adapterOf, pause, type LifecycleContext } from './context.js';
+import { adapterOf, claimTurn, handOn, pause, type LifecycleContext } from './context.js';
 
 export type ReadinessProbe = { kind: 'tcp'; port: number } | { kind: 'http'; port: number; path: string };
 
@@ -49,8 +49,8 @@ export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, opt
       }
       const ip = instance.ip ?? machine.ip;
       if (instance.state === 'running' && (await probeAnswers(ip, options))) {
-        const ready = await becomeReady(ctx.db, machine.id, ip, MAX_LEASES_PER_CLAIM, { actor: ctx.actor });
-        await ctx.startRuns(pool, ready.leases);
+        const ready = await becomeReady(ctx.db, machine.id, ip, MAX_LEASES_PER_CLAIM, { actor: ctx.actor, turn: claimTurn(ctx) });
+        await handOn(ctx, pool, ready);
         return ready.machine;
       }
     } catch (error) {

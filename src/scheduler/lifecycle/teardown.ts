@@ -7,7 +7,7 @@ import { finalizeDelete, markFailed, rowOf, settleStopped, type RecycleChoice } 
 import type { PoolRow } from '../../db/schema.js';
 import { isProviderError, transient } from '../../providers/errors.js';
 import type { Instance, Provider } from '../../providers/types.js';
-import { adapterOf, waitFor, type LifecycleContext } from './context.js';
+import { adapterOf, claimTurn, handOn, waitFor, type LifecycleContext } from './context.js';
 
 /**
  * stopping: asks the provider to stop the instance (or, where it cannot stop without deleting,
@@ -34,8 +34,8 @@ export async function stop(ctx: LifecycleContext, machine: MachineRow): Promise<
 /** stopped | released (a resumed job): release and choose reimage or delete, in one transaction. */
 export async function settle(ctx: LifecycleContext, machine: MachineRow, pool?: PoolRow, provider?: Provider): Promise<MachineRow | null> {
   const adapter = pool && provider ? { pool, provider } : await adapterOf(ctx, machine);
-  const settled = await settleStopped(ctx.db, machine, (released) => recycleChoice(adapter.pool, adapter.provider, released), { actor: ctx.actor });
-  await ctx.startRuns(adapter.pool, settled.leases);
+  const settled = await settleStopped(ctx.db, machine, (released) => recycleChoice(adapter.pool, adapter.provider, released), { actor: ctx.actor, turn: claimTurn(ctx) });
+  await handOn(ctx, adapter.pool, settled);
   return settled.machine;
 }
 

@@ -1,9 +1,10 @@
 // The operations people and programs perform, shared by the REST API and the CLI (which runs
 // them straight against Postgres, daemon or not). Every read and write goes through src/machinery.
 import type { Queue } from 'bullmq';
+import type { PoolRow } from '../../db/schema.js';
 import type { Db } from '../../db/database.js';
 import type { MachineState, TaskState } from '../../db/states.js';
-import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks, machineCounts, machineEvents, poolLoad } from '../../machinery/index.js';
+import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks, machineCounts, machineEvents, poolLoad, type Lease } from '../../machinery/index.js';
 import { desiredSize } from '../autoscaler.js';
 import { drain } from '../drain.js';
 import { enqueueMachine } from '../supervisor.js';
@@ -19,6 +20,8 @@ export interface ServiceContext {
   pools?: PoolSource;
   /** Who acts, in the event log: `api:<token name>`, `cli`. */
   actor: string;
+  /** A daemon's claims after commit (see DeferredClaims); without it a submission waits for its pool's claim turn. */
+  claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>;
 }
 
 export interface TaskPage {
@@ -29,7 +32,7 @@ export interface TaskPage {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function submitTask(ctx: ServiceContext, request: SubmitRequest, idempotencyKey?: string): Promise<{ task: TaskView; created: boolean }> {
-  const { task, created } = await submit(ctx.db, ctx.queues.runs, request, idempotencyKey, ctx.actor, ctx.pools);
+  const { task, created } = await submit(ctx.db, ctx.queues.runs, request, idempotencyKey, ctx.actor, ctx.pools, ctx.claimLater);
   return { task: taskView(task), created };
 }
 
