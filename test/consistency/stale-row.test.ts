@@ -19,6 +19,7 @@ import {
 import { connectionsOpened, runActors } from '../support/actors.js';
 import { useTestDatabase } from '../support/database.js';
 import { addPool, queueTasks, readyMachines, stoppedWithTask } from '../support/fixtures.js';
+import { until } from '../support/until.js';
 import { forceMachineState, forceRelease, forceTaskState } from './naive/unconditional-update.js';
 
 const ROUNDS = 32;
@@ -174,8 +175,13 @@ describe('stale row (seed 000)', () => {
         // Lease via the real allocator; the drain below ignores what it did.
         return (await allocate(t.db, { pool }))?.machine.id ?? null;
       },
-      // The ORM flushes its whole copy, loaded when the machine was ready and held no task.
-      (m) => forceMachineState(t.db, m.id, 'draining', m.taskId),
+      // The ORM flushes its whole copy, loaded when the machine was ready and held no task, once
+      // the lease has committed (the interleaving the field report saw; left to the race, a busy
+      // machine sometimes runs every drain first and the twin shows nothing).
+      async (m) => {
+        await until(async () => (await getMachine(t.db, m.id))?.state === 'leased', 30_000);
+        return forceMachineState(t.db, m.id, 'draining', m.taskId);
+      },
     );
     const released = await releaseVsRelease((m, task) => forceRelease(t.db, m.id, task.id));
     const ended = await finishVsCancel(
