@@ -2,6 +2,14 @@
 // and URLs are logged only after redactUrl).
 import pino, { type Logger } from 'pino';
 
+/**
+ * Log bytes held while stdout is not being read. Past this, lines are dropped and counted on
+ * stderr instead of growing the heap: a daemon whose log reader stalls (a slow pipe, a busy
+ * collector) under a burst of lines died of a 4 GB heap at 10,000 machines.
+ */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+const DROP_NOTICE_EVERY_MS = 60_000;
+
 export function createLogger(level: string, base: Record<string, unknown>, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
@@ -9,5 +17,19 @@ export function createLogger(level: string, base: Record<string, unknown>, desti
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.authorization', 'token', '*.token', 'password', '*.password'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? boundedStdout());
+}
+
+/** stdout, written asynchronously, holding at most MAX_BUFFERED_BYTES. */
+export function boundedStdout(maxBytes = MAX_BUFFERED_BYTES, notice: (text: string) => void = (text) => process.stderr.write(text)): pino.DestinationStream & NodeJS.EventEmitter {
+  const stream = pino.destination({ dest: 1, sync: false, maxLength: maxBytes });
+  let dropped = 0;
+  let noticedAt = -Infinity;
+  stream.on('drop', () => {
+    dropped++;
+    if (performance.now() - noticedAt < DROP_NOTICE_EVERY_MS) return;
+    noticedAt = performance.now();
+    notice(`sandfleet: ${dropped} log line(s) dropped so far: stdout is not read as fast as the daemon writes it\n`);
+  });
+  return stream;
 }

@@ -10,7 +10,7 @@ import { agentSettingsOf, readinessForPool, runnerForPool } from './pool-setting
 import type { AutoscalePolicy } from './autoscaler.js';
 import { MACHINE_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
-import { SILENT, type SchedulerLog, type TaskObservation } from './log.js';
+import { SILENT, ThrottledLog, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { DeferredClaims } from './deferred-claims.js';
 import { startRuns } from './dispatcher.js';
@@ -208,13 +208,13 @@ export class Scheduler {
   }
 
   private queueSettings(): QueueSettings {
-    const log = this.options.log ?? SILENT;
+    const log = new ThrottledLog(this.options.log ?? SILENT);
     return {
       database: this.options.database,
       backend: this.options.backend,
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
       // BullMQ reconnects and retries by itself; the operator hears of it in our log.
-      onError: (error, queue) => log.warn({ queue, err: error.message }, 'queue error (BullMQ retries)'),
+      onError: (error, queue) => log.warn(`${queue}:${error.message.slice(0, 100)}`, { queue, err: error.message }, 'queue error (BullMQ retries)'),
     };
   }
 

@@ -2,6 +2,7 @@
 // and pool ids, and never a bearer token (valid, invalid or freshly minted) or the database
 // password, whatever path a request takes.
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { startDaemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { databaseUrlFromEnv, dropDatabase } from '../../src/db/index.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
+import { until } from '../support/until.js';
 import { ROOT } from './process.js';
 
 const name = `sf_test_logging_${randomBytes(4).toString('hex')}`;
@@ -86,5 +88,22 @@ describe('the logger', () => {
     expect(lines).toHaveLength(3);
     expect(lines.join('')).not.toContain(secret);
     expect(lines.join('')).toContain('[redacted]');
+  });
+
+  it('hold a bounded buffer when stdout is not read: lines are dropped and counted, the heap does not grow', async () => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'test/support/log-flood.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Nobody reads the child's stdout: its pipe fills after 64 KiB.
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      await until(() => Promise.resolve(/heap \d+/.test(stderr)), 60_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(stderr).toMatch(/log line\(s\) dropped so far: stdout is not read as fast as the daemon writes it/);
+    const heap = Number(/heap (\d+)/.exec(stderr)?.[1]);
+    // 200 MB were logged; the buffer holds at most 16 MiB of them.
+    expect(heap).toBeLessThan(80 * 1024 * 1024);
   });
 });

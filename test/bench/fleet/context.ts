@@ -51,7 +51,7 @@ export async function waitUntil(ctx: RunContext, what: string, check: () => Prom
   for (;;) {
     if (await check()) return;
     const dead = ctx.daemons.find((d) => !d.alive);
-    if (dead) throw new Error(`${what}: the daemon on :${dead.port} exited:\n${dead.tail(1500)}`);
+    if (dead) throw new Error(`${what}: the daemon on :${dead.port} exited; its most frequent log lines:\n${dead.topMessages()}\nits last output:\n${dead.tail(1500)}`);
     const now = Date.now();
     if (now - started > timeoutMs) throw new Error(`${what}: not reached within ${(timeoutMs / 1000).toFixed(0)} s (${describe()})`);
     if (now - logged >= logEveryMs) {

@@ -14,6 +14,8 @@ export class FleetDaemon {
   /** Log lines at level error or above (pino: ≥ 50), the first few kept. */
   readonly errors: string[] = [];
   errorCount = 0;
+  /** Log lines by message: what a daemon that died or slowed was busy saying. */
+  private readonly messages = new Map<string, number>();
   private output = '';
 
   private constructor(
@@ -59,6 +61,15 @@ export class FleetDaemon {
     return this.output.slice(-chars);
   }
 
+  /** Its most frequent log messages so far, one per line with their counts. */
+  topMessages(n = 8): string {
+    return [...this.messages.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([msg, count]) => `${count.toLocaleString('en-US')} × ${msg}`)
+      .join('\n');
+  }
+
   /**
    * SIGKILL: the run is over and its database goes with the cluster, so there is nothing for a
    * graceful drain (which waits shutdown_grace_s for running tasks) to hand back.
@@ -79,7 +90,9 @@ export class FleetDaemon {
     this.keep(`${line}\n`);
     if (!line.startsWith('{')) return;
     try {
-      const entry = JSON.parse(line) as { level?: number };
+      const entry = JSON.parse(line) as { level?: number; msg?: string };
+      const msg = entry.msg ?? '';
+      this.messages.set(msg, (this.messages.get(msg) ?? 0) + 1);
       if ((entry.level ?? 0) >= 50) {
         this.errorCount++;
         if (this.errors.length < 5) this.errors.push(line.slice(0, 400));
