@@ -22,10 +22,11 @@ export class ThrottledLog {
   constructor(
     private readonly log: SchedulerLog,
     private readonly everyMs = 10_000,
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   warn(key: string, fields: Record<string, unknown>, message: string): void {
-    const now = performance.now();
+    const now = this.clock();
     const seen = this.last.get(key);
     if (seen && now - seen.at < this.everyMs) {
       seen.held++;
