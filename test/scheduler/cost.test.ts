@@ -35,15 +35,17 @@ const TASKS = 12;
  * finish: 8 per job measured, 7.8-8.1 as the worker's idle polls fall), with one statement of
  * headroom per job for that; a saturated worker fuses finish and claim and costs less.
  */
+// The sim cloud's share: one statement per status poll (4 per task measured on a reimage pool, 7 on
+// a delete pool); one of headroom for its purge, which runs at most every 5 s.
 const BOUNDS = {
-  reimage: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 6 },
-  delete: { sandfleet: 9, queue: { postgres: 18, redis: 0 }, sim: 10 },
+  reimage: { sandfleet: 5, queue: { postgres: 9, redis: 0 }, sim: 5 },
+  delete: { sandfleet: 9, queue: { postgres: 18, redis: 0 }, sim: 8 },
   // Submissions that find their pool's claim turn busy leave the claim to one claim after their
   // commit, folded for all of them (DeferredClaims): 5.3 measured, from 5 when they queued on the turn.
-  backlog: { sandfleet: 6, queue: { postgres: 9, redis: 0 }, sim: 6 },
+  backlog: { sandfleet: 6, queue: { postgres: 9, redis: 0 }, sim: 5 },
   // The agent drives the lease over REST (lease read, start, one heartbeat, finish) and a resume
   // job (its machine read, stop-confirmed+release+reimage, ready+claim) converges the machine.
-  agent: { sandfleet: 8, queue: { postgres: 9, redis: 0 }, sim: 6 },
+  agent: { sandfleet: 8, queue: { postgres: 9, redis: 0 }, sim: 5 },
 } as const;
 
 installStatementCounter();
