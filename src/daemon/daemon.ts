@@ -90,7 +90,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
       },
     });
-    const address = await api.listen({ host: config.api.host, port: config.api.port });
+    const address = await api.listen({ host: config.api.host, port: config.api.port, backlog: LISTEN_BACKLOG });
     const port = Number(new URL(address).port);
     scheduler.agentApiUrl = address;
     scheduler.start();
@@ -135,6 +135,14 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
 const HEARTBEAT_BATCH_MS = 1000;
 /** A lease's heartbeat row is written at most this often (the shortest heartbeat timeout is 15 s). */
 const HEARTBEAT_REFRESH_S = 5;
+
+/**
+ * Connections the kernel queues for the API before it accepts them (capped by
+ * net.core.somaxconn). Node's default, 511, overflows when thousands of agents reconnect at
+ * once (a daemon restart, a fleet coming up): measured at 10,000 agents, 232,599 dropped SYNs
+ * and agents failing with connect timeouts and resets while the daemon was 0.3 s behind.
+ */
+const LISTEN_BACKLOG = 8192;
 
 /** Past the shutdown grace, how long one closing step (API, queues, database pool) may take. */
 const CLOSE_STEP_MS = 5000;

@@ -21,6 +21,15 @@ export function oneOf<T extends string>(values: readonly T[]): (value: string) =
   };
 }
 
+/** `i/n`: shard i (0-based) of n. */
+export function shard(value: string): { index: number; count: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) throw new InvalidArgumentError('must be i/n with 0 ≤ i < n, for example 0/4');
+  return { index, count };
+}
+
 export function uuid(value: string): string {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new InvalidArgumentError('must be a UUID');
   return value.toLowerCase();

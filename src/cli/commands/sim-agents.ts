@@ -1,18 +1,20 @@
 // `sandfleet sim-agents`: simulated guest agents for the sim cloud's agent pools, all in this one
 // process, talking to the API as real agents do. Runs until SIGINT or SIGTERM, then prints what
 // the agents did.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { databaseUrlFromEnv, openDatabase } from '../../db/index.js';
 import { SimAgentFleet, type SimAgentStats } from '../../providers/sim/agent-fleet.js';
 import { optionalConfig } from '../context.js';
 import { emit } from '../output.js';
-import { integer } from './arguments.js';
+import { integer, shard } from './arguments.js';
 
 interface Options {
   pools?: string;
   minDurationMs: number;
   maxDurationMs: number;
   heartbeatMs: number;
+  shard?: { index: number; count: number };
   json?: boolean;
 }
 
@@ -24,6 +26,7 @@ export function registerSimAgents(program: Command, config: () => string | undef
     .option('--min-duration-ms <ms>', 'shortest simulated analysis when the task names none', integer(0, 86_400_000), 50)
     .option('--max-duration-ms <ms>', 'longest simulated analysis when the task names none', integer(0, 86_400_000), 500)
     .option('--heartbeat-ms <ms>', 'heartbeat period (keep it well under the pools\' heartbeat_timeout_s)', integer(100, 600_000), 10_000)
+    .option('--shard <i/n>', 'drive only shard i of n (0-based) of the machines, so n processes can share a large fleet', shard)
     .option('--json', 'print the final counts as JSON')
     .action(async (o: Options) => {
       const resolved = optionalConfig(config());
@@ -35,14 +38,22 @@ export function registerSimAgents(program: Command, config: () => string | undef
         minDurationMs: o.minDurationMs,
         maxDurationMs: o.maxDurationMs,
         heartbeatMs: o.heartbeatMs,
+        ...(o.shard ? { shard: o.shard } : {}),
       });
       fleet.start();
-      const progress = setInterval(() => process.stderr.write(`${line(fleet.stats)}\n`), 10_000);
+      // How late this process's timers fire: past a few seconds, its agents beat late.
+      const delay = monitorEventLoopDelay({ resolution: 20 });
+      delay.enable();
+      const progress = setInterval(() => {
+        process.stderr.write(`${line(fleet.stats)}; event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms\n`);
+        delay.reset();
+      }, 10_000);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       clearInterval(progress);
+      delay.disable();
       await fleet.stop();
       await database.close();
       emit(o, fleet.stats, () => console.log(line(fleet.stats)));
@@ -50,5 +61,12 @@ export function registerSimAgents(program: Command, config: () => string | undef
 }
 
 function line(s: SimAgentStats): string {
-  return `sim agents: ${s.agents} machines, ${s.leases} leases, ${s.completed} completed, ${s.failed} failed, ${s.lost} ended before their finish, ${s.errors} call errors`;
+  return `sim agents: ${s.agents} machines, ${s.leases} leases, ${s.completed} completed, ${s.failed} failed, ${s.lost} ended before their finish, ${s.errors} call errors${s.errors ? ` (${kinds(s.errorKinds)})` : ''}`;
+}
+
+function kinds(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
 }

@@ -3,6 +3,7 @@
 // over the same REST API and nothing else: long-poll the machine's lease, "analyse" for the
 // task's `sim.durationMs` (or the fleet's default), heartbeat meanwhile, report the verdict.
 // One process drives any number of machines: no process, and no timer but the heartbeat, per task.
+import http from 'node:http';
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
 import { prng } from '../prng.js';
@@ -20,6 +21,8 @@ export interface SimAgentOptions {
   heartbeatMs?: number;
   /** How often new instances are looked for. */
   discoverEveryMs?: number;
+  /** Only the instances of this shard (by a hash of the id), so several processes can share a fleet. */
+  shard?: { index: number; count: number };
   seed?: number;
 }
 
@@ -32,6 +35,8 @@ export interface SimAgentStats {
   lost: number;
   /** Calls that failed otherwise (the API down, a 5xx): retried after a pause. */
   errors: number;
+  /** Those errors by kind: the HTTP status, or the error's code (ECONNRESET, UND_ERR_…), or its name. */
+  errorKinds: Record<string, number>;
 }
 
 interface Credential {
@@ -42,11 +47,19 @@ interface Credential {
 const LONG_POLL_S = 30;
 
 export class SimAgentFleet {
-  readonly stats: SimAgentStats = { agents: 0, leases: 0, completed: 0, failed: 0, lost: 0, errors: 0 };
+  readonly stats: SimAgentStats = { agents: 0, leases: 0, completed: 0, failed: 0, lost: 0, errors: 0, errorKinds: {} };
   private readonly running = new Map<string, Promise<void>>();
-  private readonly stopping = new AbortController();
+  private stopped = false;
+  /**
+   * What stop() must cut short: pending pauses and calls. Sets, not listeners on an AbortSignal:
+   * removing one of 10,000 listeners scans them all, on every call an agent makes.
+   */
+  private readonly wakers = new Set<() => void>();
+  private readonly inflight = new Set<http.ClientRequest>();
   private readonly random: () => number;
   private discovery: NodeJS.Timeout | undefined;
+  /** Sockets kept alive between an agent's calls, as many as the agents need. */
+  private readonly http = new http.Agent({ keepAlive: true });
 
   constructor(private readonly options: SimAgentOptions) {
     this.random = prng(options.seed ?? 1);
@@ -55,7 +68,7 @@ export class SimAgentFleet {
   start(): void {
     const discover = () => {
       void this.discover().finally(() => {
-        if (!this.stopping.signal.aborted) this.discovery = setTimeout(discover, this.options.discoverEveryMs ?? 1000);
+        if (!this.stopped) this.discovery = setTimeout(discover, this.options.discoverEveryMs ?? 1000);
       });
     };
     discover();
@@ -63,8 +76,11 @@ export class SimAgentFleet {
 
   async stop(): Promise<void> {
     clearTimeout(this.discovery);
-    this.stopping.abort();
+    this.stopped = true;
+    for (const wake of this.wakers) wake();
+    for (const req of this.inflight) req.destroy(new Error('stopped'));
     await Promise.allSettled(this.running.values());
+    this.http.destroy();
   }
 
   /** Starts an agent on every running instance that has a credential and none yet. */
@@ -79,20 +95,34 @@ export class SimAgentFleet {
           AND ${o.pools === undefined ? sql`true` : sql`${si.pool} = ANY(${sql.param([...o.pools])}::text[])`}`);
       for (const row of rows.rows) {
         const id = String(row.id);
+        if (this.running.has(id) || !this.inShard(id)) continue;
         const credential = parseUserData(String(row.user_data));
-        if (this.running.has(id) || !credential) continue;
+        if (!credential) continue;
         this.stats.agents++;
         this.running.set(id, this.agent(credential).finally(() => this.running.delete(id)));
       }
-    } catch {
-      this.stats.errors++;
+    } catch (error) {
+      this.failed(error);
     }
+  }
+
+  private failed(what: unknown): void {
+    this.stats.errors++;
+    const kind = typeof what === 'number' ? String(what) : errorKind(what);
+    this.stats.errorKinds[kind] = (this.stats.errorKinds[kind] ?? 0) + 1;
+  }
+
+  private inShard(id: string): boolean {
+    const shard = this.options.shard;
+    if (!shard || shard.count <= 1) return true;
+    let hash = 0;
+    for (let i = 0; i < id.length; i++) hash = (Math.imul(hash, 31) + id.charCodeAt(i)) >>> 0;
+    return hash % shard.count === shard.index;
   }
 
   /** One machine's agent, until its credential stops working (the machine is gone) or the fleet stops. */
   private async agent(credential: Credential): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
+    while (!this.stopped) {
       const response = await this.call(credential, 'GET', `/v1/agent/lease?wait_s=${LONG_POLL_S}`);
       if (response === null) continue;
       if (response.status === 401) return;
@@ -111,47 +141,77 @@ export class SimAgentFleet {
     const fails = typeof sim.failRate === 'number' && this.random() < sim.failRate;
     const beats = setInterval(() => void this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/heartbeat`), this.options.heartbeatMs ?? 10_000);
     try {
-      await sleep(duration, this.stopping.signal);
+      await this.pause(duration);
     } finally {
       clearInterval(beats);
     }
-    if (this.stopping.signal.aborted) return;
+    if (this.stopped) return;
     const body = fails ? { outcome: 'failed', error: 'sim agent: simulated analysis failure' } : { outcome: 'completed', result: { agent: 'sim', durationMs: duration } };
     // A verdict is reported until the API answers it (an overloaded daemon's 5xx or a timeout
     // loses nothing): 200 recorded, 409 the lease ended meanwhile, 401 the machine is gone.
     let finished: { status: number } | null = null;
-    while (!finished && !this.stopping.signal.aborted) finished = await this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
+    while (!finished && !this.stopped) finished = await this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
     if (finished?.status === 200) this.stats[fails ? 'failed' : 'completed']++;
     else if (finished?.status === 409) this.stats.lost++;
   }
 
   /** A call to the API, its body read; null (and a pause) when it could not be made or the server failed. */
   private async call(credential: Credential, method: string, path: string, body?: unknown): Promise<{ status: number; body: string } | null> {
-    // Not AbortSignal.any with the fleet's long-lived signal: Node 20 keeps every such combined
-    // signal referenced from it, and an agent makes a call every few seconds for hours.
-    const call = new AbortController();
-    const abort = () => call.abort();
-    const timer = setTimeout(abort, (LONG_POLL_S + 30) * 1000);
-    this.stopping.signal.addEventListener('abort', abort, { once: true });
     try {
-      const response = await fetch(`${credential.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${credential.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: call.signal,
-      });
-      const text = await response.text();
-      if (response.status < 500) return { status: response.status, body: text };
-    } catch {
-      if (this.stopping.signal.aborted) return null;
-    } finally {
-      clearTimeout(timer);
-      this.stopping.signal.removeEventListener('abort', abort);
+      const response = await request(this.http, this.inflight, credential, method, path, body, (LONG_POLL_S + 30) * 1000);
+      if (response.status < 500) return response;
+      this.failed(response.status);
+    } catch (error) {
+      if (this.stopped) return null;
+      this.failed(error);
     }
-    this.stats.errors++;
-    await sleep(1000, this.stopping.signal);
+    await this.pause(1000);
     return null;
   }
+
+  /** Resolves after `ms`, or at stop(). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve();
+      const timer = setTimeout(wake, ms);
+      const wakers = this.wakers;
+      wakers.add(wake);
+      function wake() {
+        clearTimeout(timer);
+        wakers.delete(wake);
+        resolve();
+      }
+    });
+  }
+}
+
+/**
+ * One HTTP request over `agent`'s kept-alive sockets. node:http, not fetch: at 10,000 agents
+ * fetch cost the simulator most of a core for 333 idle long-polls a second.
+ */
+function request(agent: http.Agent, inflight: Set<http.ClientRequest>, credential: Credential, method: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const url = new URL(path, credential.url);
+  if (url.protocol !== 'http:') return Promise.reject(Object.assign(new Error(`sim agents speak plain HTTP to the daemon, not ${url.protocol}`), { code: 'UNSUPPORTED_PROTOCOL' }));
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method,
+      agent,
+      timeout: timeoutMs,
+      headers: { authorization: `Bearer ${credential.token}`, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+    });
+    inflight.add(req);
+    req.once('close', () => inflight.delete(req));
+    req.once('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'TIMEOUT' })));
+    req.once('error', reject);
+    req.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.once('error', reject);
+    });
+    req.end(payload);
+  });
 }
 
 /** The credential an instance was handed (see agentUserData): null when it has none. */
@@ -162,15 +222,7 @@ export function parseUserData(text: string): Credential | null {
   return url && token ? { url, token } : null;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
+function errorKind(error: unknown): string {
+  if (error instanceof Error) return (error as Error & { code?: string }).code ?? error.name;
+  return typeof error;
 }

@@ -22,9 +22,14 @@ export interface FleetOptions {
   outDir: string;
   /** Who runs the tasks: simulated agents on agent pools (default), or the sim runner in the daemons. */
   driver: 'agents' | 'sim-runner';
+  /** The phases run after warming (all by default); the figures of the others are reported as not measured. */
+  phases: readonly Phase[];
 }
 
-const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR] [--driver agents|sim-runner]
+export type Phase = 'windows' | 'burst' | 'steady';
+export const PHASES: readonly Phase[] = ['windows', 'burst', 'steady'];
+
+const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR] [--driver agents|sim-runner] [--phases windows,burst,steady]
   default: 10,000 sim machines in 4 pools, tasks of 60-180 s, one and three daemons, both backends, one run after another
   --quick: 300 machines, tasks of 20-30 s, one daemon, both backends at once, done within 280 s (--budget)`;
 
@@ -46,6 +51,7 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
       budget: { type: 'string' },
       out: { type: 'string', default: 'bench/results' },
       driver: { type: 'string', default: 'agents' },
+      phases: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,6 +79,7 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
     budgetS: values.budget === undefined ? (quick ? QUICK_BUDGET_S : null) : count(values.budget, 60),
     outDir: values.out ?? 'bench/results',
     driver: listOf(values.driver ?? 'agents', ['agents', 'sim-runner'] as const, 'driver')[0] ?? 'agents',
+    phases: values.phases === undefined ? [...PHASES] : listOf(values.phases, PHASES, 'phase'),
   };
 }
 

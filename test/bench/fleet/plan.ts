@@ -1,7 +1,7 @@
 // What one run does, derived from the options: the fleet (four pools, two reimaged and two
 // deleted after every task), the daemons' sizing, and how long each phase lasts. Only the
 // workload is compressed; every interval of the daemon stays at its default.
-import type { BackendName, FleetOptions } from './options.js';
+import type { BackendName, FleetOptions, Phase } from './options.js';
 import type { Durations, WorkloadDriver } from './workload.js';
 
 export type Recycle = 'reimage' | 'delete';
@@ -42,6 +42,8 @@ export interface RunPlan {
   /** Epoch ms by which the run must be over (the steady phase shrinks to fit), or null. */
   deadline: number | null;
   seed: number;
+  /** The phases after warming that run. */
+  phases: readonly Phase[];
   limitations: string[];
 }
 
@@ -90,6 +92,7 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
     warmTimeoutS: quick ? 120 : 1800,
     deadline: options.budgetS === null ? null : startedAt + options.budgetS * 1000,
     seed: options.seed,
+    phases: options.phases,
     limitations: driver.limitations(machines, daemons),
   };
 }

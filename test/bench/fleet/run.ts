@@ -69,8 +69,8 @@ export async function runFleet(plan: RunPlan, driver: WorkloadDriver, cleanup: C
     undo.push(() => Promise.all(daemons.map((d) => d.kill())).then(() => undefined));
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused) throw refused.reason;
-    // The simulated agents, when the driver has them: one process for every machine's agent.
-    const sidecar = driver.sidecar?.(config, env);
+    // The simulated agents, when the driver has them: a process or a few for every machine's agent.
+    const sidecar = driver.sidecar?.(config, env, plan.machines, log);
     if (sidecar) undo.push(() => sidecar.stop().then(() => undefined));
     const token = await createSubmitterToken(config, env);
     const observer = await Observer.connect(cluster.url(DATABASE, OBSERVER));
@@ -94,16 +94,20 @@ export async function runFleet(plan: RunPlan, driver: WorkloadDriver, cleanup: C
     phase = 'warm';
     result.warm = await warm(ctx, started);
     let at = result.warm.after;
-    for (const mode of MODES) {
+    for (const mode of plan.phases.includes('windows') ? MODES : []) {
       phase = `${mode} window`;
       const { result: window, after } = await closedWindow(ctx, mode, at);
       result.windows[mode] = window;
       at = after;
     }
-    phase = 'burst';
-    result.burst = await burst(ctx);
-    phase = 'steady';
-    result.steady = await steady(ctx);
+    if (plan.phases.includes('burst')) {
+      phase = 'burst';
+      result.burst = await burst(ctx);
+    }
+    if (plan.phases.includes('steady')) {
+      phase = 'steady';
+      result.steady = await steady(ctx);
+    }
   } catch (error) {
     result.failure = { phase, error: error instanceof Error ? error.message : String(error) };
     log(`${phase} failed: ${result.failure.error}`);

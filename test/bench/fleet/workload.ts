@@ -24,7 +24,7 @@ export interface WorkloadDriver {
   /** What this driver cannot do at this scale, for the report. */
   limitations(machines: number, daemons: number): string[];
   /** A process that runs beside the daemons (the simulated agents), started once they are ready. */
-  sidecar?(config: string, env: Record<string, string>): Sidecar;
+  sidecar?(config: string, env: Record<string, string>, machines: number, log: (line: string) => void): Sidecar;
 }
 
 /** The config schema's maximum for `scheduler.run_concurrency`. */
@@ -47,18 +47,20 @@ export const simRunnerDriver: WorkloadDriver = {
   },
 };
 
+/** Machines one sim-agents process drives. */
+const AGENTS_PER_PROCESS = 10_000;
 /** Agents beat three times per heartbeat timeout; the pools' timeout is the default 60 s. */
 const AGENT_HEARTBEAT_MS = 20_000;
 
 export const simAgentDriver: WorkloadDriver = {
-  name: 'agent pools, simulated agents in one process',
+  name: 'agent pools, simulated agents beside the daemons',
   poolRunner: () => ({ kind: 'agent', heartbeat_timeout_s: 60 }),
   // No run jobs: the daemons' run workers idle. Keep the default.
   runConcurrency: () => 32,
   capacity: (machines) => machines,
   payload: (durationMs, phase) => ({ phase, sim: { durationMs } }),
   limitations: () => [],
-  sidecar: (config, env) => startSimAgents(config, env, AGENT_HEARTBEAT_MS),
+  sidecar: (config, env, machines, log) => startSimAgents(config, env, AGENT_HEARTBEAT_MS, Math.ceil(machines / AGENTS_PER_PROCESS), log),
 };
 
 export const DRIVERS = { agents: simAgentDriver, 'sim-runner': simRunnerDriver } as const;
