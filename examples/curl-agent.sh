@@ -10,8 +10,10 @@ set -eu
 auth="Authorization: Bearer $SANDFLEET_MACHINE_TOKEN"
 api="$SANDFLEET_URL/v1/agent"
 # Makes a call until the API answers it and prints the status: a 2xx or 4xx is an answer (409: the
-# lease ended; 401: the machine is gone); no answer or a 5xx (a daemon restarting) is tried again.
+# lease ended; 401: the machine is gone); no answer or a 5xx (a daemon restarting) is tried again
+# after 1 s, 2 s, 4 s ... up to 32 s, so a fleet of agents does not storm a daemon that fell behind.
 call() { # METHOD PATH [JSON]
+  pause=1
   while :; do
     if [ $# -gt 2 ]; then
       code=$(curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "$auth" -H 'content-type: application/json' -d "$3" "$api/$2") || code=000
@@ -19,7 +21,8 @@ call() { # METHOD PATH [JSON]
       code=$(curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "$auth" "$api/$2") || code=000
     fi
     case $code in 2??|4??) echo "$code"; return 0 ;; esac
-    sleep 2
+    sleep "$pause"
+    [ "$pause" -ge 30 ] || pause=$((pause * 2))
   done
 }
 while :; do

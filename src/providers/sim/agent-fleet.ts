@@ -44,6 +44,15 @@ interface Credential {
   token: string;
 }
 
+/** One agent's credential, and its calls that failed in a row (they set its back-off). */
+interface Agent {
+  credential: Credential;
+  failures: number;
+}
+
+/** Back-off after a failed call: 1 s doubling to 30 s, jittered, so a daemon that fell behind is not met by a retry storm. */
+const BACKOFF_MS = { first: 1000, max: 30_000 };
+
 const LONG_POLL_S = 30;
 
 export class SimAgentFleet {
@@ -59,7 +68,7 @@ export class SimAgentFleet {
   private readonly random: () => number;
   private discovery: NodeJS.Timeout | undefined;
   /** Sockets kept alive between an agent's calls, as many as the agents need. */
-  private readonly http = new http.Agent({ keepAlive: true });
+  private readonly http = new http.Agent({ keepAlive: true, maxFreeSockets: 65_536 });
 
   constructor(private readonly options: SimAgentOptions) {
     this.random = prng(options.seed ?? 1);
@@ -99,7 +108,7 @@ export class SimAgentFleet {
         const credential = parseUserData(String(row.user_data));
         if (!credential) continue;
         this.stats.agents++;
-        this.running.set(id, this.agent(credential).finally(() => this.running.delete(id)));
+        this.running.set(id, this.agent({ credential, failures: 0 }).finally(() => this.running.delete(id)));
       }
     } catch (error) {
       this.failed(error);
@@ -121,25 +130,25 @@ export class SimAgentFleet {
   }
 
   /** One machine's agent, until its credential stops working (the machine is gone) or the fleet stops. */
-  private async agent(credential: Credential): Promise<void> {
+  private async agent(agent: Agent): Promise<void> {
     while (!this.stopped) {
-      const response = await this.call(credential, 'GET', `/v1/agent/lease?wait_s=${LONG_POLL_S}`);
+      const response = await this.call(agent, 'GET', `/v1/agent/lease?wait_s=${LONG_POLL_S}`);
       if (response === null) continue;
       if (response.status === 401) return;
       if (response.status !== 200) continue;
       const lease = JSON.parse(response.body) as { task_id: string; payload: Record<string, unknown> };
       this.stats.leases++;
-      await this.work(credential, lease);
+      await this.work(agent, lease);
     }
   }
 
-  private async work(credential: Credential, lease: { task_id: string; payload: Record<string, unknown> }): Promise<void> {
+  private async work(agent: Agent, lease: { task_id: string; payload: Record<string, unknown> }): Promise<void> {
     const sim = (lease.payload.sim ?? {}) as { durationMs?: unknown; failRate?: unknown };
     const min = this.options.minDurationMs ?? 50;
     const max = this.options.maxDurationMs ?? 500;
     const duration = typeof sim.durationMs === 'number' ? sim.durationMs : Math.round(min + this.random() * Math.max(0, max - min));
     const fails = typeof sim.failRate === 'number' && this.random() < sim.failRate;
-    const beats = setInterval(() => void this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/heartbeat`), this.options.heartbeatMs ?? 10_000);
+    const beats = setInterval(() => void this.call(agent, 'POST', `/v1/agent/leases/${lease.task_id}/heartbeat`), this.options.heartbeatMs ?? 10_000);
     try {
       await this.pause(duration);
     } finally {
@@ -150,22 +159,27 @@ export class SimAgentFleet {
     // A verdict is reported until the API answers it (an overloaded daemon's 5xx or a timeout
     // loses nothing): 200 recorded, 409 the lease ended meanwhile, 401 the machine is gone.
     let finished: { status: number } | null = null;
-    while (!finished && !this.stopped) finished = await this.call(credential, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
+    while (!finished && !this.stopped) finished = await this.call(agent, 'POST', `/v1/agent/leases/${lease.task_id}/finish`, body);
     if (finished?.status === 200) this.stats[fails ? 'failed' : 'completed']++;
     else if (finished?.status === 409) this.stats.lost++;
   }
 
-  /** A call to the API, its body read; null (and a pause) when it could not be made or the server failed. */
-  private async call(credential: Credential, method: string, path: string, body?: unknown): Promise<{ status: number; body: string } | null> {
+  /** A call to the API, its body read; null (after a back-off) when it could not be made or the server failed. */
+  private async call(agent: Agent, method: string, path: string, body?: unknown): Promise<{ status: number; body: string } | null> {
     try {
-      const response = await request(this.http, this.inflight, credential, method, path, body, (LONG_POLL_S + 30) * 1000);
-      if (response.status < 500) return response;
+      const response = await request(this.http, this.inflight, agent.credential, method, path, body, (LONG_POLL_S + 30) * 1000);
+      if (response.status < 500) {
+        agent.failures = 0;
+        return response;
+      }
       this.failed(response.status);
     } catch (error) {
       if (this.stopped) return null;
       this.failed(error);
     }
-    await this.pause(1000);
+    agent.failures++;
+    const backoff = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** Math.min(agent.failures - 1, 10));
+    await this.pause(backoff * (0.5 + this.random() / 2));
     return null;
   }
 

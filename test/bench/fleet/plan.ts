@@ -72,6 +72,9 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
   const meanS = meanDurationMs(durations) / 1000;
   // Tasks `machines` machines can keep running, given each one's time out of service between tasks.
   const machinesRun = (n: number) => (n * meanS) / (meanS + RECYCLE_ALLOWANCE_S);
+  // Little's law: the rate cap bounds how many tasks can be kept running.
+  const rateRuns = options.rate === null ? Number.POSITIVE_INFINITY : options.rate * meanS;
+  const running = (n: number) => Math.floor(BUSY * Math.min(capacity, machinesRun(n), rateRuns));
   return {
     label: `${backend}, ${daemons} daemon${daemons === 1 ? '' : 's'}`,
     backend,
@@ -86,15 +89,22 @@ export function planRun(options: FleetOptions, backend: BackendName, daemons: nu
     idleS: quick ? 11 : 60,
     settleS: 11,
     // A mode's two pools hold half the machines.
-    window: { concurrency: Math.floor(BUSY * Math.min(capacity, machinesRun(machines / 2))), submitS: quick ? 10 : 120 },
+    window: { concurrency: running(machines / 2), submitS: quick ? 10 : 120 },
     burst: { tasks: Math.min(1000, capacity), durationMs: quick ? 30_000 : 150_000, minBackgroundS: quick ? 8 : 30 },
-    steady: { concurrency: Math.floor(BUSY * Math.min(capacity, machinesRun(machines))), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
+    steady: { concurrency: running(machines), rampS: durations.maxMs / 1000, windowS: quick ? 15 : 120 },
     warmTimeoutS: quick ? 120 : 1800,
     deadline: options.budgetS === null ? null : startedAt + options.budgetS * 1000,
     seed: options.seed,
     phases: options.phases,
-    limitations: driver.limitations(machines, daemons),
+    limitations: [...driver.limitations(machines, daemons), ...rateLimitation(options.rate, machinesRun(machines), rateRuns)],
   };
+}
+
+function rateLimitation(rate: number | null, machinesCanRun: number, rateRuns: number): string[] {
+  if (rate === null || rateRuns >= machinesCanRun) return [];
+  return [
+    `Submissions are capped at ${rate}/s (--rate), so about ${Math.round(BUSY * rateRuns).toLocaleString('en-US')} tasks run at once in the steady phase rather than ${Math.round(BUSY * machinesCanRun).toLocaleString('en-US')}: one two-core machine hosts PostgreSQL, the daemons, the simulated agents and the harness, and uncapped (72/s) one daemon fell behind by thousands of tasks. Costs per task and per 1,000 running tasks do not depend on the rate; latency at a rate the machine cannot keep up with would measure the backlog.`,
+  ];
 }
 
 /** Seeded uniform durations, so runs are repeatable. */
