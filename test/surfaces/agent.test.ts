@@ -182,9 +182,11 @@ describe('agent runner', () => {
     expect(await task(submitted.id)).toMatchObject({ attempts: 2, result: { retried: true } });
   });
 
-  it('simulated agents (one loop per machine, one process) run a batch through the same API', async () => {
-    const fleet = new SimAgentFleet({ db: t.db, cluster: 'agent-test', heartbeatMs: 200, discoverEveryMs: 100, minDurationMs: 10, maxDurationMs: 300 });
-    fleet.start();
+  it('simulated agents (one loop per machine, in two processes\' shards) run a batch through the same API', async () => {
+    // Two fleets, as two `sim-agents --shard i/2` processes: every machine is driven by exactly one.
+    const fleets = [0, 1].map((index) => new SimAgentFleet({ db: t.db, cluster: 'agent-test', heartbeatMs: 200, discoverEveryMs: 100, minDurationMs: 10, maxDurationMs: 300, shard: { index, count: 2 } }));
+    for (const fleet of fleets) fleet.start();
+    const total = (key: 'agents' | 'completed' | 'failed' | 'lost') => fleets.reduce((n, f) => n + f.stats[key], 0);
     try {
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push((await submit({ sim: { failRate: i % 5 === 0 ? 1 : 0 } })).id);
@@ -192,12 +194,12 @@ describe('agent runner', () => {
       await until(async () => (await ended()) === 20, 60_000);
       const states = await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE id = ANY(${sql.param(ids)}::uuid[]) GROUP BY state ORDER BY state`);
       expect(states.rows).toEqual([{ state: 'completed', n: 16 }, { state: 'failed', n: 4 }]);
-      // The silent agent's requeued task (above) may be among the leases the fleet ran.
-      expect(fleet.stats).toMatchObject({ failed: 4, lost: 0 });
-      expect(fleet.stats.completed).toBeGreaterThanOrEqual(16);
-      expect(fleet.stats.agents).toBe(2);
+      // The silent agent's requeued task (above) may be among the leases the fleets ran.
+      expect({ failed: total('failed'), lost: total('lost') }).toEqual({ failed: 4, lost: 0 });
+      expect(total('completed')).toBeGreaterThanOrEqual(16);
+      expect(total('agents')).toBe(2);
     } finally {
-      await fleet.stop();
+      await Promise.all(fleets.map((f) => f.stop()));
     }
   });
 });

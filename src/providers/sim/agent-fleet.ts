@@ -35,7 +35,7 @@ export interface SimAgentStats {
   lost: number;
   /** Calls that failed otherwise (the API down, a 5xx): retried after a pause. */
   errors: number;
-  /** Those errors by kind: the HTTP status, or the error's code (ECONNRESET, UND_ERR_…), or its name. */
+  /** Those errors by kind: the HTTP status, or the error's code (ECONNRESET, TIMEOUT, …), or its name. */
   errorKinds: Record<string, number>;
 }
 
