@@ -1,30 +1,49 @@
-// Coalesces single-item calls made in the same tick into one batched cloud call (one
-// DescribeInstances for many gets, one TerminateInstances for many deletes), up to maxBatch.
+// Coalesces single-item calls into one batched cloud call (one DescribeInstances for many gets,
+// one TerminateInstances for many deletes), up to maxBatch. Calls made within `windowMs` of the
+// first one share a batch: machine jobs poll on timers of their own, so calls that arrive in
+// the same tick are rare and a short window is what turns N pollers into one call.
 export type BatchResult<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * The window adapters batch with: short beside a poll interval (1 s) and a boot, long enough
+ * that polls of many machines share a call.
+ */
+export const BATCH_WINDOW_MS = 50;
+
+export interface BatcherOptions {
+  maxBatch: number;
+  /** How long the first call of a batch waits for others; 0 batches only calls of the same tick. */
+  windowMs?: number;
+}
 
 export class Batcher<K, R> {
   private pending: { key: K; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
   constructor(
     private readonly run: (keys: K[]) => Promise<Map<K, BatchResult<R>>>,
-    private readonly maxBatch: number,
+    private readonly options: BatcherOptions,
   ) {}
 
   call(key: K): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ key, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
+      if (this.pending.length >= this.options.maxBatch) this.flush();
+      else if (!this.timer) {
+        const window = this.options.windowMs ?? 0;
+        this.timer = window > 0 ? setTimeout(() => this.flush(), window) : setImmediate(() => this.flush());
       }
     });
   }
 
   private flush(): void {
-    this.scheduled = false;
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+      this.timer = undefined;
+    }
     while (this.pending.length) {
-      const batch = this.pending.splice(0, this.maxBatch);
+      const batch = this.pending.splice(0, this.options.maxBatch);
       const keys = [...new Set(batch.map((b) => b.key))];
       this.run(keys).then(
         (results) => {

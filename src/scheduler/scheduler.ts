@@ -16,6 +16,7 @@ import { DeferredClaims } from './deferred-claims.js';
 import { startRuns } from './dispatcher.js';
 import { LeaseWatch } from './lease-watch.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
+import { delayWhenThrottled } from './job-delay.js';
 import { runMachineJob } from './machine-job.js';
 import { PoolCache } from './pool-cache.js';
 import { ProviderRegistry, type ProviderOptions } from './providers.js';
@@ -202,7 +203,8 @@ export class Scheduler {
     const deps = this.deps;
     const [runs, machines] = schedulerWorkers(this.options);
     this.workers.push(
-      createWorker<RunJob>(RUN_QUEUE, settings, (job) => runLease(deps, job.data), runs!.concurrency, this.options.workerTiming),
+      // A throttled cloud call after the verdict delays the run job; its repeat only converges the machine.
+      createWorker<RunJob>(RUN_QUEUE, settings, (job, token) => delayWhenThrottled(job, token, () => runLease(deps, job.data)), runs!.concurrency, this.options.workerTiming),
       createWorker<MachineJob>(MACHINE_QUEUE, settings, (job, token) => runMachineJob(deps, job, token), machines!.concurrency, this.options.workerTiming),
     );
   }

@@ -10,7 +10,7 @@ let endpoint: string;
 beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID ??= 'AKIDSANDFLEETTEST';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'not-a-secret';
-  emulator = new Ec2Emulator({ bootDelayMs: 5 });
+  emulator = new Ec2Emulator({ bootDelayMs: 5, budget: 'unlimited' });
   endpoint = await emulator.start();
 });
 afterAll(async () => {
@@ -80,5 +80,27 @@ describe('aws adapter', () => {
     // One call for all, refused for the unknown id, then one for the rest.
     expect(calls).toBeLessThanOrEqual(3);
     expect(created.every((c) => ['shutting-down', 'terminated'].includes(launched(c.providerId)?.state ?? 'terminated'))).toBe(true);
+  });
+});
+
+describe('aws adapter under EC2 documented budget', () => {
+  it('is refused RequestLimitExceeded past the RunInstances burst, classified throttled with a wait, and served again once the bucket refills', async () => {
+    const metered = new Ec2Emulator({ bootDelayMs: 5 });
+    const at = await metered.start();
+    try {
+      const p = new Ec2Provider({ cluster: 'c', pool: 'metered', settings: { region: 'eu-west-1', endpoint: at, imageId: 'ami-0abc', instanceType: 'c6i.large', subnetIds: ['subnet-0aaa'], maxAttempts: 1 } });
+      const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => p.create(machine())));
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as unknown);
+      // The documented RunInstances bucket holds 5 calls.
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
+      expect(refused).toHaveLength(3);
+      for (const error of refused) expect(error).toMatchObject({ kind: 'throttled', details: { code: 'RequestLimitExceeded' } });
+      expect(metered.throttledResponses).toBe(3);
+      // The account's budget restored (say, another caller stopped spending): served again.
+      metered.budget!.resize({ RunInstances: { burst: 5, perSecond: 1000 } });
+      await expect(p.create(machine())).resolves.toMatchObject({ providerId: expect.stringMatching(/^i-/) });
+    } finally {
+      await metered.stop();
+    }
   });
 });

@@ -123,7 +123,7 @@ describe('azure hand-out across daemons', () => {
         ledger.record(machineId, i.providerId);
         return i;
       }));
-    const slow = new ArmEmulator({ certificate, operationMs: 60, bootDelayMs: 5, maxConcurrentOperations: 4 });
+    const slow = new ArmEmulator({ certificate, operationMs: 60, bootDelayMs: 5, maxConcurrentOperations: 4, budget: 'unlimited' });
     const slowEndpoint = await slow.start();
     try {
       const limited = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0 });
@@ -139,6 +139,29 @@ describe('azure hand-out across daemons', () => {
       expect(results.filter((r) => r.status === 'rejected').map((r) => (r).reason as { kind?: string }).every((e) => e.kind === 'transient')).toBe(true);
     } finally {
       await slow.stop();
+    }
+  });
+
+  it("is answered 429 with Retry-After and the remaining-reads header when the subscription's read budget is spent, classified throttled", async () => {
+    const metered = new ArmEmulator({ certificate, operationMs: 5, bootDelayMs: 5, budget: { reads: { burst: 2, perSecond: 0.25 } } });
+    const at = await metered.start();
+    try {
+      const p = daemon(new UniqueLedger(), 'metered', { endpoint: at, maxRetries: 0 });
+      const outcomes = [];
+      for (let i = 0; i < 4; i++) outcomes.push(await p.list().then(() => 'ok', (e: unknown) => e));
+      const refused = outcomes.filter((o) => o !== 'ok');
+      expect(refused.length).toBeGreaterThan(0);
+      // 0.25 reads/s: a token returns in 4 s, said as Retry-After in whole seconds.
+      for (const error of refused) expect(error).toMatchObject({ kind: 'throttled', details: { code: 'TooManyRequests', retryAfterMs: 4000 } });
+      // A listing is several reads (the scale set, its instances, their addresses); each refused one was a 429.
+      const throttled = metered.calls.filter((c) => c.throttled).length;
+      expect(throttled).toBeGreaterThanOrEqual(refused.length);
+      expect(metered.budgetOf(SUB)!.refused.get('reads')).toBe(throttled);
+      const reads = metered.calls.filter((c) => c.method === 'GET');
+      expect(reads[0]!.remaining).toEqual({ 'x-ms-ratelimit-remaining-subscription-reads': '1' });
+      expect(reads.find((c) => c.throttled)!.remaining).toEqual({ 'x-ms-ratelimit-remaining-subscription-reads': '0' });
+    } finally {
+      await metered.stop();
     }
   });
 });

@@ -137,7 +137,8 @@ export function providerContract(name: string, makeTarget: () => Promise<Target>
 
   it('does not take a fresh instance that is not visible yet for gone', async () => {
     if (!target.supports.consistencyWindow) return;
-    target.setFaults({ consistencyWindowMs: 300 });
+    // Long enough that three lookups (each waiting out a batch window) fit in it on a busy machine.
+    target.setFaults({ consistencyWindowMs: 1500 });
     const provider = target.provider();
     const created = await provider.create(request());
     // Inside the window: not found by the cloud, but transient to us.

@@ -93,7 +93,7 @@ export async function simTarget(): Promise<Target> {
 export async function awsTarget(): Promise<Target> {
   process.env.AWS_ACCESS_KEY_ID ??= 'AKIDSANDFLEETTEST';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'not-a-secret';
-  const emulator = new Ec2Emulator({ bootDelayMs: 30, stopDelayMs: 20, terminateDelayMs: 20, seed: 7 });
+  const emulator = new Ec2Emulator({ bootDelayMs: 30, stopDelayMs: 20, terminateDelayMs: 20, seed: 7, budget: 'unlimited' });
   const endpoint = await emulator.start();
   const pool = `pool-${randomUUID().slice(0, 8)}`;
   return {

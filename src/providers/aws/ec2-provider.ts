@@ -10,7 +10,7 @@ import {
   type RunInstancesCommandInput,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
-import { Batcher, type BatchResult } from '../batcher.js';
+import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
 import { capacity, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import { LaunchLedger } from '../visibility.js';
@@ -33,6 +33,7 @@ interface Offering {
 const NOT_FOUND_CODE = 'InvalidInstanceID.NotFound';
 /** EC2 accepts up to 1000 ids per Describe/Stop/Terminate call. */
 const MAX_IDS_PER_CALL = 500;
+const BATCH = { maxBatch: MAX_IDS_PER_CALL, windowMs: BATCH_WINDOW_MS };
 /** After a capacity error, an offering is tried last for this long. */
 const OFFERING_COOLDOWN_MS = 5 * 60_000;
 
@@ -43,9 +44,9 @@ export class Ec2Provider implements Provider {
   private readonly client: EC2Client;
   private readonly cooling = new Map<string, number>();
   private readonly ledger: LaunchLedger;
-  private readonly describer = new Batcher<string, Instance | null>((ids) => this.describeBatch(ids), MAX_IDS_PER_CALL);
-  private readonly stopper = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('stop', ids), MAX_IDS_PER_CALL);
-  private readonly terminator = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('terminate', ids), MAX_IDS_PER_CALL);
+  private readonly describer = new Batcher<string, Instance | null>((ids) => this.describeBatch(ids), BATCH);
+  private readonly stopper = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('stop', ids), BATCH);
+  private readonly terminator = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('terminate', ids), BATCH);
 
   constructor(private readonly options: Ec2ProviderOptions) {
     const parsed = awsSettingsSchema.safeParse(options.settings);

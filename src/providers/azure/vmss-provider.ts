@@ -7,7 +7,7 @@ import { createRestError, getClient, type Client } from '@azure-rest/core-client
 import { ComputeManagementClient, type VirtualMachineScaleSet, type VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/core-auth';
 import type { TlsSettings } from '@azure/core-rest-pipeline';
-import { Batcher, type BatchResult } from '../batcher.js';
+import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
 import { capacity, fatal, isProviderError } from '../errors.js';
 import { Semaphore } from '../semaphore.js';
 import { invalidSettings } from '../settings-error.js';
@@ -47,8 +47,8 @@ export class VmssProvider implements Provider {
   private readonly handOut = new Semaphore(1);
   /** Instances handed to a machine whose row may not record them yet. */
   private readonly handedOut = new Map<string, string>();
-  private readonly creator = new Batcher<string, Instance>((ids) => this.createBatch(ids), 100);
-  private readonly deleter = new Batcher<string, 'done' | 'missing'>((ids) => this.deleteBatch(ids), 100);
+  private readonly creator = new Batcher<string, Instance>((ids) => this.createBatch(ids), { maxBatch: 100, windowMs: BATCH_WINDOW_MS });
+  private readonly deleter = new Batcher<string, 'done' | 'missing'>((ids) => this.deleteBatch(ids), { maxBatch: 100, windowMs: BATCH_WINDOW_MS });
   private clients: Promise<{ compute: ComputeManagementClient; rest: Client }> | undefined;
   private ensured: Promise<void> | undefined;
 

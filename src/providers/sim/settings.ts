@@ -1,6 +1,14 @@
 import { z } from 'zod';
 
 const rate = z.number().min(0).max(1);
+const bucket = z.object({ burst: z.number().min(1).max(1e9), perSecond: z.number().positive().max(1e9) }).strict();
+
+/** The sim cloud's API budget per call class, as a cloud meters it; a class left out is unmetered. */
+export const simBudgetSchema = z
+  .object({ create: bucket.optional(), describe: bucket.optional(), stop: bucket.optional(), delete: bucket.optional(), reimage: bucket.optional() })
+  .strict();
+
+export type SimBudget = z.infer<typeof simBudgetSchema>;
 
 export const simSettingsSchema = z
   .object({
@@ -12,6 +20,8 @@ export const simSettingsSchema = z
     /** Every instance's address; lets runners and readiness probes reach something real (127.0.0.1). Random 10.x when unset. */
     address: z.union([z.ipv4(), z.ipv6()]).optional(),
     notFoundGraceS: z.number().int().min(0).max(3600).default(30),
+    /** The account's API budget (unmetered by default); every pool of the cluster with the same budget spends from the same buckets. */
+    budget: simBudgetSchema.default({}),
     faults: z
       .object({
         seed: z.number().int().default(1),

@@ -4,13 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../../db/database.js';
-import { capacity, throttled, transient } from '../errors.js';
+import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
+import { Budget } from '../budget.js';
+import { capacity, throttled, transient, type ProviderError } from '../errors.js';
 import { prng } from '../prng.js';
 import { invalidSettings } from '../settings-error.js';
 import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
 import { LaunchLedger } from '../visibility.js';
 import { simInstances as si } from './schema.js';
-import { simSettingsSchema, type SimSettings } from './settings.js';
+import { simSettingsSchema, type SimBudget, type SimSettings } from './settings.js';
 
 export interface SimProviderOptions {
   cluster: string;
@@ -20,7 +22,12 @@ export interface SimProviderOptions {
 }
 
 const NOT_FOUND_CODE = 'InstanceNotFound';
+type SimCallClass = keyof SimBudget;
+/** The sim account's buckets, shared by this process's pools of one cluster that set the same budget. */
+const ACCOUNTS = new Map<string, Budget<SimCallClass>>();
 const PURGE_EVERY_MS = 5_000;
+/** Status reads of many machines share one statement, as DescribeInstances takes many ids. */
+const DESCRIBE_BATCH = { maxBatch: 500, windowMs: BATCH_WINDOW_MS };
 
 /** The visible state, derived from the last request and the clock. */
 const STATE = sql`CASE
@@ -43,7 +50,9 @@ export class SimProvider implements Provider {
   private readonly settings: SimSettings;
   private readonly ledger: LaunchLedger;
   private readonly random: () => number;
+  private readonly budget: Budget<SimCallClass> | null;
   private purgedAt = -Infinity;
+  private readonly describer = new Batcher<string, SimRow | null>((ids) => this.describeBatch(ids), DESCRIBE_BATCH);
 
   constructor(private readonly options: SimProviderOptions) {
     const parsed = simSettingsSchema.safeParse(options.settings ?? {});
@@ -51,29 +60,31 @@ export class SimProvider implements Provider {
     this.settings = parsed.data;
     this.ledger = new LaunchLedger(this.settings.notFoundGraceS * 1000);
     this.random = prng(this.settings.faults.seed);
+    this.budget = accountBudget(options.cluster, this.settings.budget);
   }
 
   create(request: CreateRequest): Promise<Instance> {
-    return this.faulty('create', () => this.launch(request));
+    return this.faulty('create', 'create', () => this.launch(request));
   }
 
   get(providerId: string, options: LookupOptions = {}): Promise<Instance> {
-    return this.faulty('get', () => this.describe(providerId, options));
+    // Charged per batched read, not per get: see describeBatch.
+    return this.faulty('get', null, () => this.describe(providerId, options));
   }
 
   list(): Promise<Instance[]> {
-    return this.faulty('list', () => this.listVisible());
+    return this.faulty('list', 'describe', () => this.listVisible());
   }
 
   stop(providerId: string, options: LookupOptions = {}): Promise<void> {
-    return this.faulty('stop', async () => {
+    return this.faulty('stop', 'stop', async () => {
       const state = await this.request(providerId, 'stopping', this.settings.stopDelayMs, ['pending', 'running']);
       if (state === null) throw this.ledger.missing(providerId, options, 'stop', NOT_FOUND_CODE);
     });
   }
 
   delete(providerId: string, options: LookupOptions = {}): Promise<void> {
-    return this.faulty('delete', async () => {
+    return this.faulty('delete', 'delete', async () => {
       const state = await this.request(providerId, 'terminating', this.settings.terminateDelayMs, ['pending', 'running', 'stopping', 'stopped']);
       if (state !== null) {
         this.ledger.recordDeleted(providerId);
@@ -85,7 +96,7 @@ export class SimProvider implements Provider {
   }
 
   reimage(providerId: string): Promise<void> {
-    return this.faulty('reimage', async () => {
+    return this.faulty('reimage', 'reimage', async () => {
       const state = await this.request(providerId, 'reimaging', this.settings.bootDelayMs, ['pending', 'running', 'stopping', 'stopped']);
       if (state === null || state === 'terminated' || state === 'terminating') {
         throw this.ledger.missing(providerId, {}, 'reimage', NOT_FOUND_CODE);
@@ -108,7 +119,7 @@ export class SimProvider implements Provider {
               now() + ${this.settings.bootDelayMs} * interval '1 millisecond',
               ${dies === null ? null : sql`now() + ${dies} * interval '1 millisecond'`})
       ON CONFLICT (cluster, pool, client_token) DO NOTHING`);
-    const row = await this.selectOne(sql`${si.clientToken} = ${request.machineId}`, false);
+    const row = await this.byClientToken(request.machineId);
     if (!row) throw transient(`sim: instance for ${request.machineId} vanished after create`, { operation: 'create' });
     if (created.rowCount) this.ledger.record(row.id);
     return toInstance(row);
@@ -116,10 +127,22 @@ export class SimProvider implements Provider {
 
   private async describe(providerId: string, options: LookupOptions): Promise<Instance> {
     await this.purge();
-    const row = await this.selectOne(sql`${si.id} = ${providerId}`, true);
+    const row = await this.describer.call(providerId);
     if (!row) throw this.ledger.missing(providerId, options, 'get', NOT_FOUND_CODE);
     this.ledger.recordSeen(providerId);
     return toInstance(row);
+  }
+
+  /** One read for every get of the window: one budget token, one statement. */
+  private async describeBatch(ids: string[]): Promise<Map<string, BatchResult<SimRow | null>>> {
+    const refused = this.refusal('get', 'describe');
+    if (refused) return new Map(ids.map((id) => [id, { ok: false, error: refused }]));
+    const result = await this.options.db.execute(sql`
+      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool}
+        AND ${si.id} = ANY(${sql.param(ids)}::text[]) AND ${this.visible()}`);
+    const rows = new Map((result.rows as unknown as SimRow[]).map((row) => [row.id, row]));
+    return new Map(ids.map((id) => [id, { ok: true, value: rows.get(id) ?? null }]));
   }
 
   private async listVisible(): Promise<Instance[]> {
@@ -148,11 +171,11 @@ export class SimProvider implements Provider {
     return row ? row.state : null;
   }
 
-  private async selectOne(where: ReturnType<typeof sql>, visibleOnly: boolean): Promise<SimRow | null> {
+  /** The instance a machine's create made, visible or not: the create's own answer. */
+  private async byClientToken(machineId: string): Promise<SimRow | null> {
     const result = await this.options.db.execute(sql`
       SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
-      WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${where}
-        AND ${visibleOnly ? this.visible() : sql`true`}`);
+      WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${si.clientToken} = ${machineId}`);
     return (result.rows[0] as SimRow | undefined) ?? null;
   }
 
@@ -180,11 +203,14 @@ export class SimProvider implements Provider {
   }
 
   /**
-   * Throttling and half the transient errors strike before the operation acts; the other half
-   * after it acted (a lost response), which the caller's retry must absorb without redoing it.
+   * The budget and injected throttling refuse before the operation acts; half the transient
+   * errors strike before it too, the other half after it acted (a lost response), which the
+   * caller's retry must absorb without redoing it.
    */
-  private async faulty<T>(operation: string, act: () => Promise<T>): Promise<T> {
+  private async faulty<T>(operation: string, charged: SimCallClass | null, act: () => Promise<T>): Promise<T> {
     const f = this.settings.faults;
+    const refused = charged && this.refusal(operation, charged);
+    if (refused) throw refused;
     if (f.throttleRate && this.random() < f.throttleRate) throw throttled(`sim ${operation}: throttled`, 100, { operation, code: 'Throttled' });
     const strike = Boolean(f.transientRate) && this.random() < f.transientRate;
     const before = strike && this.random() < 0.5;
@@ -193,6 +219,22 @@ export class SimProvider implements Provider {
     if (strike) throw transient(`sim ${operation}: internal error, response lost`, { operation, code: 'InternalError' });
     return result;
   }
+
+  /** Spends one call of the class from the account's budget; the throttling error when it is empty. */
+  private refusal(operation: string, charged: SimCallClass): ProviderError | null {
+    const spent = this.budget?.spend([[charged, 1]]);
+    if (!spent || spent.ok) return null;
+    return throttled(`sim ${operation}: the account's ${charged} budget is spent`, spent.retryAfterMs, { operation, code: 'RequestLimitExceeded' });
+  }
+}
+
+function accountBudget(cluster: string, limits: SimBudget): Budget<SimCallClass> | null {
+  const metered = Object.entries(limits).filter(([, limit]) => limit !== undefined);
+  if (metered.length === 0) return null;
+  const key = JSON.stringify([cluster, metered.sort(([a], [b]) => a.localeCompare(b))]);
+  let budget = ACCOUNTS.get(key);
+  if (!budget) ACCOUNTS.set(key, (budget = new Budget<SimCallClass>(limits)));
+  return budget;
 }
 
 function toInstance(row: SimRow): Instance {

@@ -2,13 +2,16 @@
 // adapter uses: uniform VM scale sets (get, create-or-update, update capacity, delete
 // instances, reimage and power off an instance), their VMs with instance view, and the scale
 // set's NICs for private IPs. It speaks HTTPS with a test certificate, checks for a bearer
-// token, runs mutations as long-running operations (Azure-AsyncOperation + Location), and
-// injects seeded faults: 429 with Retry-After, 5xx, allocation failures, and 409 when more
+// token, runs mutations as long-running operations (Azure-AsyncOperation + Location), spends
+// from Resource Manager's documented per-subscription budget (reads, writes, deletes; the
+// remaining count on every answer, 429 with Retry-After when empty), and injects seeded faults: 429 with Retry-After, 5xx, allocation failures, and 409 when more
 // operations run on one scale set than Azure allows.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Budget, type BucketLimit } from '../../../src/providers/budget.js';
+import { ARM_BUDGET, type ArmBudgetName } from '../../../src/providers/cloud-budgets.js';
 import { prng } from '../../support/actors.js';
 import type { TestCertificate } from './certificate.js';
 
@@ -33,6 +36,8 @@ export interface ArmEmulatorOptions {
   maxConcurrentOperations?: number;
   seed?: number;
   faults?: ArmFaults;
+  /** Each subscription's API budget: Resource Manager's documented defaults, with these overridden; `unlimited` spends nothing. */
+  budget?: Partial<Record<ArmBudgetName, BucketLimit>> | 'unlimited';
 }
 
 interface Vm {
@@ -74,6 +79,10 @@ export interface RecordedArmCall {
   /** The ARM operation, as in RBAC: Microsoft.Compute/virtualMachineScaleSets/write. */
   action: string;
   status: number;
+  /** Answered 429 (the budget or injected throttling). */
+  throttled: boolean;
+  /** The budget's `x-ms-ratelimit-remaining-subscription-*` header as answered, if any. */
+  remaining?: Record<string, string>;
 }
 
 const OPERATION = /^\/subscriptions\/[^/]+\/providers\/Microsoft\.Compute\/locations\/[^/]+\/operations\/([^/]+)$/i;
@@ -84,6 +93,7 @@ export class ArmEmulator {
   faults: ArmFaults;
   private readonly scaleSets = new Map<string, ScaleSet>();
   private readonly operations = new Map<string, Operation>();
+  private readonly budgets = new Map<string, Budget<ArmBudgetName>>();
   private readonly server: https.Server;
   private random: () => number;
   private base = '';
@@ -124,9 +134,12 @@ export class ArmEmulator {
     const url = new URL(req.url ?? '/', this.base);
     const method = req.method ?? 'GET';
     let action = 'unknown';
+    let remaining: Record<string, string> = {};
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      this.calls.push({ method, action, status, body: raw ? (JSON.parse(raw) as unknown) : undefined });
-      res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomBytes(8).toString('hex'), ...headers });
+      const answered = { ...remaining, ...headers };
+      const limits = Object.fromEntries(Object.entries(answered).filter(([name]) => name.startsWith('x-ms-ratelimit-')));
+      this.calls.push({ method, action, status, throttled: status === 429, body: raw ? (JSON.parse(raw) as unknown) : undefined, remaining: limits });
+      res.writeHead(status, { 'content-type': 'application/json', 'x-ms-request-id': randomBytes(8).toString('hex'), ...answered });
       res.end(body === undefined ? '' : JSON.stringify(body));
     };
     try {
@@ -136,6 +149,7 @@ export class ArmEmulator {
         throw new ArmFault(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or invalid.');
       }
       if (!url.searchParams.get('api-version')) throw new ArmFault(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+      remaining = this.spendBudget(method, url.pathname);
       const f = this.faults;
       if (f.throttleRate && this.random() < f.throttleRate) {
         throw new ArmFault(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': String(f.retryAfterS ?? 1) });
@@ -150,6 +164,26 @@ export class ArmEmulator {
       if (error instanceof ArmFault) send(error.status, { error: { code: error.code, message: error.message } }, error.headers);
       else send(500, { error: { code: 'InternalServerError', message: String(error) } });
     }
+  }
+
+  /** The budget of a subscription, for tests that squeeze or restore it while the emulator runs. */
+  budgetOf(subscription: string): Budget<ArmBudgetName> | null {
+    if (this.options.budget === 'unlimited') return null;
+    let budget = this.budgets.get(subscription);
+    if (!budget) this.budgets.set(subscription, (budget = new Budget<ArmBudgetName>({ ...ARM_BUDGET, ...this.options.budget })));
+    return budget;
+  }
+
+  /** Answers throttled (429, Retry-After in whole seconds) or the remaining-count header of the request's class. */
+  private spendBudget(method: string, path: string): Record<string, string> {
+    const subscription = /^\/subscriptions\/([^/]+)/i.exec(path)?.[1];
+    const budget = subscription ? this.budgetOf(subscription) : null;
+    if (!budget) return {};
+    const kind: ArmBudgetName = method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
+    const header = `x-ms-ratelimit-remaining-subscription-${kind}`;
+    const spent = budget.spend([[kind, 1]]);
+    if (!spent.ok) throw new ArmFault(429, 'TooManyRequests', `The subscription's ${kind} are being throttled.`, { 'retry-after': String(Math.ceil(spent.retryAfterMs / 1000)), [header]: '0' });
+    return { [header]: String(spent.remaining) };
   }
 
   /** The RBAC action a request needs, recorded for the role coverage test. */

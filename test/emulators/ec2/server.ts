@@ -2,11 +2,15 @@
 // RunInstances, DescribeInstances, StopInstances, TerminateInstances. Real @aws-sdk/client-ec2
 // clients talk to it over HTTP. It keeps instance timing (pending → running, stopping → stopped,
 // shutting-down → terminated, terminated visible for a while), ClientToken idempotency, tags,
-// filters and pagination, and injects seeded faults: throttling, 5xx, capacity errors and an
-// eventual-consistency window in which a fresh instance is invisible.
+// filters and pagination; it spends from EC2's documented per-account API budget (request and
+// resource token buckets) and answers RequestLimitExceeded when a bucket is empty, and injects
+// seeded faults: throttling, 5xx, capacity errors and an eventual-consistency window in which a
+// fresh instance is invisible.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Budget, type BucketLimit } from '../../../src/providers/budget.js';
+import { EC2_BUDGET, type Ec2BudgetName } from '../../../src/providers/cloud-budgets.js';
 import { prng } from '../../support/actors.js';
 
 export interface Ec2Faults {
@@ -34,6 +38,8 @@ export interface Ec2EmulatorOptions {
   terminatedVisibleMs?: number;
   seed?: number;
   faults?: Ec2Faults;
+  /** The account's API budget: EC2's documented defaults, with these buckets overridden; `unlimited` spends nothing. */
+  budget?: Partial<Record<Ec2BudgetName, BucketLimit>> | 'unlimited';
 }
 
 interface EmulatedInstance {
@@ -55,6 +61,8 @@ export interface RecordedCall {
   action: string;
   params: Record<string, string>;
   status: number;
+  /** Answered RequestLimitExceeded. */
+  throttled: boolean;
 }
 
 const CAPACITY_CODES = ['InsufficientInstanceCapacity', 'SpotMaxPriceTooLow', 'MaxSpotInstanceCountExceeded', 'InsufficientFreeAddressesInSubnet'];
@@ -64,6 +72,8 @@ const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 export class Ec2Emulator {
   readonly calls: RecordedCall[] = [];
   faults: Ec2Faults;
+  /** The account's API budget; `resize` squeezes or restores it while the emulator runs. */
+  readonly budget: Budget<Ec2BudgetName> | null;
   private readonly instances = new Map<string, EmulatedInstance>();
   private readonly tokens = new Map<string, { paramsHash: string; instanceId: string }>();
   private readonly server: http.Server;
@@ -73,6 +83,7 @@ export class Ec2Emulator {
   constructor(private readonly options: Ec2EmulatorOptions = {}) {
     this.faults = { ...options.faults };
     this.random = prng(options.seed ?? 1);
+    this.budget = options.budget === 'unlimited' ? null : new Budget<Ec2BudgetName>({ ...EC2_BUDGET, ...options.budget });
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -112,21 +123,44 @@ export class Ec2Emulator {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
     const action = params.Action ?? '';
-    const reply = (status: number, body: string) => {
-      this.calls.push({ action, params, status });
+    const reply = (status: number, body: string, throttled = false) => {
+      this.calls.push({ action, params, status, throttled });
       res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId() });
       res.end(body);
     };
     try {
       if (!req.headers.authorization?.startsWith('AWS4-HMAC-SHA256 Credential=')) throw new Ec2Fault(401, 'AuthFailure', 'Request is not signed.');
+      this.spendBudget(action, params);
       const outcome = this.injectFaults(action);
       const body = this.dispatch(action, params);
       if (outcome === 'lose-response') throw new Ec2Fault(500, 'InternalError', 'An internal error has occurred.');
       reply(200, body);
     } catch (error) {
-      if (error instanceof Ec2Fault) reply(error.status, errorXml(error.code, error.message));
+      if (error instanceof Ec2Fault) reply(error.status, errorXml(error.code, error.message), error.code === 'RequestLimitExceeded');
       else reply(500, errorXml('InternalError', error instanceof Error ? error.message : String(error)));
     }
+  }
+
+  /** Calls answered RequestLimitExceeded, by the budget or by injected throttling. */
+  get throttledResponses(): number {
+    return this.calls.filter((c) => c.status === 503 && c.throttled).length;
+  }
+
+  /** Charges the call to its API's request bucket and, per instance it acts on, its resource bucket. */
+  private spendBudget(action: string, p: Record<string, string>): void {
+    if (!this.budget) return;
+    const ids = indexed(p, 'InstanceId').length;
+    const charges: [Ec2BudgetName, number][] =
+      action === 'RunInstances'
+        ? [['RunInstances', 1], ['RunInstances:instances', Math.max(1, Number(p.MaxCount) || 1)]]
+        : action === 'DescribeInstances'
+          ? [[indexed(p, 'Filter').length || p.MaxResults ? 'DescribeInstances' : 'DescribeInstances:unfiltered', 1]]
+          : action === 'StopInstances'
+            ? [['StopInstances', 1], ['StopInstances:instances', Math.max(1, ids)]]
+            : action === 'TerminateInstances'
+              ? [['TerminateInstances', 1], ['TerminateInstances:instances', Math.max(1, ids)]]
+              : [];
+    if (!this.budget.spend(charges).ok) throw new Ec2Fault(503, 'RequestLimitExceeded', 'Request limit exceeded.');
   }
 
   private injectFaults(action: string): 'answer' | 'lose-response' {

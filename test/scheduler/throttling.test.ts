@@ -1,0 +1,93 @@
+// An account whose EC2 budget is squeezed to a fifth of the documented one for a long while
+// (other callers spending from it), then restored: throttled machine jobs wait for budget
+// without spending attempts, nothing fails or sticks in provisioning, every task completes once
+// budget returns, and no instance is left running without its machine's row. Real aws adapter
+// over HTTP against the EC2 emulator, which enforces the budget.
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInvariants } from '../../src/machinery/index.js';
+import { EC2_BUDGET, type Ec2BudgetName } from '../../src/providers/cloud-budgets.js';
+import type { BucketLimit } from '../../src/providers/budget.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
+import { submit } from '../../src/scheduler/submission.js';
+import { Ec2Emulator } from '../emulators/ec2/server.js';
+import { QUEUE_BACKENDS } from '../support/backends.js';
+import { useTestDatabase } from '../support/database.js';
+import { addPool } from '../support/fixtures.js';
+import { testScheduler } from '../support/scheduler.js';
+import { until } from '../support/until.js';
+
+const t = useTestDatabase('throttling', 24, { queue: true });
+/** Longer than the ~64 s in which throttled machine jobs used to spend all their attempts. */
+const SQUEEZE_MS = 90_000;
+const TASKS = 30;
+const BOOT_MS = 500;
+
+const fifth = (): Partial<Record<Ec2BudgetName, BucketLimit>> =>
+  Object.fromEntries(Object.entries(EC2_BUDGET).map(([name, l]) => [name, { burst: Math.max(1, Math.floor(l.burst / 5)), perSecond: l.perSecond / 5 }]));
+
+const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
+
+describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
+  let ec2: Ec2Emulator;
+  let scheduler: Scheduler;
+  const errors: string[] = [];
+  beforeAll(async () => {
+    process.env.AWS_ACCESS_KEY_ID ??= 'AKIDSANDFLEETTEST';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'not-a-secret';
+    ec2 = new Ec2Emulator({ bootDelayMs: BOOT_MS, stopDelayMs: 50, terminateDelayMs: 100, terminatedVisibleMs: 2_000 });
+    const endpoint = await ec2.start();
+    scheduler = testScheduler(t, backend(), { onError: (e) => errors.push(String(e)), readinessFor: () => ({ bootTimeoutMs: 60_000 }) });
+    scheduler.start();
+    scheduler.startSupervising();
+    ec2.budget!.resize(fifth());
+    const settings = { region: 'us-east-1', endpoint, imageId: 'ami-0abc', instanceType: 't3.micro', subnetIds: ['subnet-0aaa'], notFoundGraceS: 5 };
+    pool = (await addPool(t.db, { provider: 'aws', settings, maxSize: 12, maxUses: 1, recycle: 'delete' })).name;
+  });
+  afterAll(async () => {
+    await scheduler?.close();
+    await ec2?.stop();
+  });
+  let pool: string;
+
+  it('waits out the squeeze without failing a job, then completes every task with no instance left behind', { timeout: SQUEEZE_MS + 120_000 }, async () => {
+    const byState = (state: string) => count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = ${state}`);
+    const explain = async () => ({
+      tasks: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`)).rows,
+      machines: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM machines WHERE pool = ${pool} GROUP BY state`)).rows,
+      throttled: ec2.throttledResponses,
+      errors: errors.slice(0, 3),
+    });
+    for (let i = 0; i < TASKS; i++) await submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} });
+
+    // Squeezed: RunInstances refills 0.4 calls/s, so only part of the work gets machines.
+    await new Promise((resolve) => setTimeout(resolve, SQUEEZE_MS));
+    const throttledWhileSqueezed = ec2.throttledResponses;
+    const failedJobs = async () => [...(await scheduler.deps.queues.machines.getFailed()), ...(await scheduler.deps.queues.runs.getFailed())].map((j) => j.failedReason);
+    expect(throttledWhileSqueezed).toBeGreaterThan(0);
+    expect(await failedJobs()).toEqual([]);
+    expect(await byState('failed')).toBe(0);
+
+    // Restored: provisioning resumes by itself. Machines reserved during the squeeze leave
+    // provisioning within the restored budget's ramp plus one boot.
+    const restoredAt = new Date();
+    ec2.budget!.resize(EC2_BUDGET);
+    await until(
+      async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'provisioning' AND created_at < ${restoredAt.toISOString()}::timestamptz`)) === 0,
+      15_000 + BOOT_MS,
+      explain,
+    );
+    await until(async () => (await byState('completed')) === TASKS, 120_000, explain);
+    expect(await failedJobs()).toEqual([]);
+    expect(await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'failed'`)).toBe(0);
+
+    // Every instance the emulator launched was a machine's (its ClientToken is the machine id), and all are going or gone.
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 60_000, explain);
+    const launched = new Set(ec2.calls.filter((c) => c.action === 'RunInstances' && c.status === 200).map((c) => c.params.ClientToken));
+    const machineIds = new Set((await t.db.execute(sql`SELECT DISTINCT entity_id::text AS id FROM events WHERE entity = 'machine' AND pool = ${pool}`)).rows.map((r) => String(r.id)));
+    expect(launched.size).toBeGreaterThanOrEqual(TASKS);
+    expect([...launched].filter((token) => !machineIds.has(token ?? ''))).toEqual([]);
+    expect(ec2.liveInstances().filter((i) => i.state !== 'shutting-down' && i.state !== 'terminated')).toEqual([]);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
+  });
+});
