@@ -90,7 +90,7 @@ describe('aws adapter under EC2 documented budget', () => {
     try {
       const p = new Ec2Provider({ cluster: 'c', pool: 'metered', settings: { region: 'eu-west-1', endpoint: at, imageId: 'ami-0abc', instanceType: 'c6i.large', subnetIds: ['subnet-0aaa'], maxAttempts: 1 } });
       const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => p.create(machine())));
-      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as unknown);
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o).reason as unknown);
       // The documented RunInstances bucket holds 5 calls.
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
       expect(refused).toHaveLength(3);
