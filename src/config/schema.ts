@@ -93,6 +93,8 @@ export const configSchema = z
         /** BullMQ job lock: a job whose worker died is taken over after about this long. */
         job_lock_s: positive.max(3600).default(D.jobLockS),
         orphan_grace_s: positive.default(D.orphanGraceS),
+        /** A cloud call unanswered this long ends as a transient error and is retried. */
+        cloud_call_timeout_s: positive.max(3600).default(D.cloudCallTimeoutMs / 1000),
         rate_limits: z.object({ aws: rateLimit.optional(), azure: rateLimit.optional(), sim: rateLimit.optional() }).strict().default({}),
       })
       .strict()

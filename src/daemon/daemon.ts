@@ -56,6 +56,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       superviseEveryMs: s.supervise_every_ms,
       reconcileEveryMs: s.reconcile_every_s * 1000,
       reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: s.lease_grace_s * 1000, orphanGraceMs: s.orphan_grace_s * 1000 },
+      cloudCallTimeoutMs: s.cloud_call_timeout_s * 1000,
       workerTiming: { lockDurationMs: s.job_lock_s * 1000, stalledIntervalMs: s.job_lock_s * 1000 },
       machineRateLimits: {
         aws: rate(s.rate_limits.aws) ?? MACHINE_RATE_LIMITS.aws,

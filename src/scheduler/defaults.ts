@@ -15,6 +15,8 @@ export const SCHEDULER_DEFAULTS = {
   leaseCheckMs: 1000,
   /** How often the provider is asked while an instance boots, stops or goes. */
   pollIntervalMs: 1000,
+  /** A cloud call unanswered this long ends as a transient error (a create batch of hundreds answers well within it). */
+  cloudCallTimeoutMs: 60_000,
 } as const;
 
 /**

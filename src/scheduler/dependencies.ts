@@ -6,6 +6,7 @@ import type { LeaseWatch } from './lease-watch.js';
 import type { LifecycleContext } from './lifecycle/context.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
 import type { SchedulerLog, TaskObservation } from './log.js';
+import type { PoolSlots } from './pool-slots.js';
 import type { MachineJob, RunJob } from './queue.js';
 import type { Runner } from './runners/types.js';
 
@@ -21,4 +22,6 @@ export interface SchedulerDependencies {
   observeTask: (observation: TaskObservation) => void;
   /** Every lease this process runs, checked with one query per interval (cancel, watchdog, lost machine). */
   leaseWatch: LeaseWatch;
+  /** The machine worker's slots per pool: none may take them all, a pool whose cloud stopped answering gets a quarter. */
+  poolSlots: PoolSlots;
 }

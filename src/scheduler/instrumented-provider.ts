@@ -1,10 +1,12 @@
-// Wraps a provider adapter so every cloud call is observed (metrics): provider, operation, how
+// Wraps a provider adapter so every cloud call is observed (metrics): provider, pool, operation, how
 // it ended (`ok` or the error kind and code) and how long it took. Behaviour is unchanged.
 import { isProviderError } from '../providers/errors.js';
 import type { Provider } from '../providers/types.js';
+import { wrapProvider } from './wrap-provider.js';
 
 export interface CloudCall {
   provider: string;
+  pool: string;
   operation: string;
   /** `ok`, or `<kind>` / `<kind>:<code>` of the ProviderError. */
   outcome: string;
@@ -13,25 +15,17 @@ export interface CloudCall {
 
 export type CloudCallObserver = (call: CloudCall) => void;
 
-const OPERATIONS = ['create', 'get', 'list', 'stop', 'delete', 'reimage'] as const;
-
-export function instrument(provider: Provider, observe: CloudCallObserver): Provider {
-  const wrapped: Record<string, unknown> = { kind: provider.kind, capabilities: provider.capabilities };
-  for (const operation of OPERATIONS) {
-    if (!provider[operation]) continue;
-    const method = (...args: unknown[]) => (provider[operation] as (...a: unknown[]) => Promise<unknown>)(...args);
-    wrapped[operation] = async (...args: unknown[]) => {
-      const started = performance.now();
-      let outcome = 'ok';
-      try {
-        return await method(...args);
-      } catch (error) {
-        outcome = isProviderError(error) ? (error.details.code ? `${error.kind}:${error.details.code}` : error.kind) : 'error';
-        throw error;
-      } finally {
-        observe({ provider: provider.kind, operation, outcome, seconds: (performance.now() - started) / 1000 });
-      }
-    };
-  }
-  return wrapped as unknown as Provider;
+export function instrument(provider: Provider, pool: string, observe: CloudCallObserver): Provider {
+  return wrapProvider(provider, async (operation, call) => {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await call();
+    } catch (error) {
+      outcome = isProviderError(error) ? (error.details.code ? `${error.kind}:${error.details.code}` : error.kind) : 'error';
+      throw error;
+    } finally {
+      observe({ provider: provider.kind, pool, operation, outcome, seconds: (performance.now() - started) / 1000 });
+    }
+  });
 }

@@ -2,13 +2,17 @@
 // failed machine down to a deleted row), or resume one a crash left half done. Retryable
 // provider errors are thrown for BullMQ to retry with backoff. Each job first takes a token
 // from its provider account's bucket; without one, or when the cloud answers that it is
-// throttling, it is delayed, not failed, and costs no attempt.
+// throttling, it is delayed, not failed, and costs no attempt; so is a job of a pool that holds
+// its share of the worker's slots (pool-slots.ts).
 import type { Job } from 'bullmq';
 import { getMachine, takeToken } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { delayJob, delayWhenThrottled } from './job-delay.js';
 import { converge } from './lifecycle/converge.js';
 import type { MachineJob } from './queue.js';
+
+/** How long a slow pool's job waits before trying for a slot again (jittered up to twice). */
+const SLOT_WAIT_MS = 1000;
 
 export async function runMachineJob(deps: SchedulerDependencies, job: Job<MachineJob>, token?: string): Promise<void> {
   const { db, providers, pools } = deps.lifecycle;
@@ -20,7 +24,15 @@ export async function runMachineJob(deps: SchedulerDependencies, job: Job<Machin
     const grant = await takeToken(db, providers.accountOf(pool), limit);
     if (!grant.granted) await delayJob(job, token, grant.retryInMs, `rate limit of ${providers.accountOf(pool)}`);
   }
-  // Provision, retire or resume: every machine job drives the machine to rest from wherever it is.
-  const resting = await delayWhenThrottled(job, token, () => converge(deps.lifecycle, machine, deps.readinessFor(pool)));
+  // A pool leaves other pools a slot each, and a pool whose cloud is not answering most of them.
+  const poolCount = (await pools.all()).length;
+  if (!deps.poolSlots.tryTake(pool.name, poolCount)) await delayJob(job, token, Math.round(SLOT_WAIT_MS * (1 + Math.random())), `pool ${pool.name} holds its share of machine slots`);
+  let resting;
+  try {
+    // Provision, retire or resume: every machine job drives the machine to rest from wherever it is.
+    resting = await delayWhenThrottled(job, token, () => converge(deps.lifecycle, machine, deps.readinessFor(pool)));
+  } finally {
+    deps.poolSlots.give(pool.name);
+  }
   deps.log.info({ machine_id: machine.id, pool: pool.name, op: job.data.op, resting }, 'machine job done');
 }

@@ -9,6 +9,7 @@ import { Ec2Provider } from '../providers/aws/ec2-provider.js';
 import { VmssProvider } from '../providers/azure/vmss-provider.js';
 import { SimProvider } from '../providers/sim/sim-provider.js';
 import type { AdoptionLedger, Provider } from '../providers/types.js';
+import { withDeadline } from './call-deadline.js';
 import { instrument, type CloudCallObserver } from './instrumented-provider.js';
 
 export interface ProviderOptions {
@@ -18,6 +19,10 @@ export interface ProviderOptions {
   azure?: { credential?: TokenCredential; tlsOptions?: TlsSettings };
   /** Sees every cloud call (metrics). */
   observeCalls?: CloudCallObserver;
+  /** Every call of every adapter ends within this (default: no bound, for tools that call once). */
+  callTimeoutMs?: number;
+  /** Hears of each call that did not answer within callTimeoutMs. */
+  onTimeout?: (pool: string, operation: string) => void;
 }
 
 export class ProviderRegistry {
@@ -30,8 +35,10 @@ export class ProviderRegistry {
     const fingerprint = JSON.stringify([pool.provider, pool.settings]);
     const cached = this.built.get(pool.name);
     if (cached?.settings === fingerprint) return cached.provider;
+    const { observeCalls, callTimeoutMs, onTimeout } = this.options;
     const built = this.build(pool);
-    const provider = this.options.observeCalls ? instrument(built, this.options.observeCalls) : built;
+    const bounded = callTimeoutMs ? withDeadline(built, callTimeoutMs, (operation) => onTimeout?.(pool.name, operation)) : built;
+    const provider = observeCalls ? instrument(bounded, pool.name, observeCalls) : bounded;
     this.built.set(pool.name, { settings: fingerprint, provider });
     return provider;
   }

@@ -19,6 +19,7 @@ import type { ReadinessOptions } from './lifecycle/readiness.js';
 import { delayWhenThrottled } from './job-delay.js';
 import { runMachineJob } from './machine-job.js';
 import { PoolCache } from './pool-cache.js';
+import { PoolSlots } from './pool-slots.js';
 import { ProviderRegistry, type ProviderOptions } from './providers.js';
 import {
   addJobs,
@@ -81,6 +82,8 @@ export interface SchedulerOptions {
   observeTask?: (observation: TaskObservation) => void;
   /** Every cloud call, for metrics. */
   observeCalls?: CloudCallObserver;
+  /** How long a cloud call may go unanswered before it ends as a transient error. */
+  cloudCallTimeoutMs?: number;
   /** Errors of the supervision loop, which must not stop it (the daemon logs them). */
   onError?: (error: unknown) => void;
   /** The API address agents are told to call when their pool names none (the daemon's, once it listens). */
@@ -109,7 +112,10 @@ export class Scheduler {
   private supervising: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private tick: Promise<void> = Promise.resolve();
-  private lastReconcile = 0;
+  /** When each pool was last reconciled by this process. */
+  private readonly reconciledAt = new Map<string, number>();
+  /** Pools whose supervision is under way: a tick leaves them be rather than wait on them. */
+  private readonly poolsInFlight = new Map<string, Promise<void>>();
   /** Pools this process has recovered since it began leading them. */
   private readonly recovered = new Set<string>();
 
@@ -123,6 +129,7 @@ export class Scheduler {
     this.claims = new DeferredClaims(db, queues.runs, options.actor ?? 'scheduler', (error) =>
       log.warn({ err: error instanceof Error ? error.message : String(error) }, 'a deferred claim failed (the reconciler claims for the pool)'),
     );
+    const poolSlots = new PoolSlots(options.machineConcurrency ?? D.machineConcurrency);
     this.deps = {
       lifecycle: {
         db,
@@ -132,6 +139,11 @@ export class Scheduler {
           cluster: options.cluster,
           ...(options.azure ? { azure: options.azure } : {}),
           ...(options.observeCalls ? { observeCalls: options.observeCalls } : {}),
+          callTimeoutMs: options.cloudCallTimeoutMs ?? D.cloudCallTimeoutMs,
+          onTimeout: (pool, operation) => {
+            poolSlots.markSlow(pool);
+            log.warn({ pool, operation }, 'cloud call timed out (retried; the pool holds fewer worker slots for a while)');
+          },
         }),
         actor: options.actor ?? 'scheduler',
         startRuns: (pool, leases) => startRuns(queues.runs, pool, leases),
@@ -145,6 +157,7 @@ export class Scheduler {
       machineRateLimits: options.machineRateLimits ?? MACHINE_RATE_LIMITS,
       log,
       observeTask: options.observeTask ?? (() => {}),
+      poolSlots,
       leaseWatch: new LeaseWatch(db, options.leaseCheckMs ?? D.leaseCheckMs, (error) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'lease check failed (retried next interval)')),
     };
     this.leases = new LeaderLeases(options.database, options.cluster);
@@ -154,7 +167,11 @@ export class Scheduler {
   startSupervising(): void {
     const every = this.options.superviseEveryMs ?? D.superviseEveryMs;
     const loop = () => {
-      this.tick = this.superviseOnce().catch((error: unknown) => this.options.onError?.(error));
+      // The timer waits for the pools' reading and the starts, never for a pool's supervision.
+      this.tick = this.startPools().then(
+        () => undefined,
+        (error: unknown) => this.options.onError?.(error),
+      );
       void this.tick.then(() => {
         if (this.supervising) this.supervising = setTimeout(loop, every);
       });
@@ -162,38 +179,57 @@ export class Scheduler {
     this.supervising = setTimeout(loop, 0);
   }
 
+  /** One tick, waited for: supervises every pool not still busy from an earlier tick. */
   async superviseOnce(): Promise<void> {
-    const reconcileNow = Date.now() - this.lastReconcile >= (this.options.reconcileEveryMs ?? D.reconcileEveryS * 1000);
-    if (reconcileNow) this.lastReconcile = Date.now();
+    await Promise.all(await this.startPools());
+  }
+
+  /**
+   * Starts the supervision of each pool on its own, so one pool's hung or throttled cloud
+   * delays neither another pool's scaling nor its deadline watchdog; a pool still busy from an
+   * earlier tick is left to finish.
+   */
+  private async startPools(): Promise<Promise<void>[]> {
+    const started: Promise<void>[] = [];
     // One read of every pool per tick, which also keeps the hot path's pool cache fresh.
     for (const pool of await this.deps.lifecycle.pools.refresh()) {
-      // One pool's trouble (its cloud down, a bad setting) must not stop the others' supervision.
-      try {
-        if (!(await this.leases.tryLead(pool.name))) {
-          this.recovered.delete(pool.name);
-          continue;
-        }
-        const options = { ...DEFAULT_RECONCILE, ...this.options.reconcile };
-        if (!this.recovered.has(pool.name)) {
-          // Startup recovery, also run when the lease moves here from a dead daemon: nobody may be
-          // left to finish what the tables show in flight, so resume it all now rather than after
-          // the stuck thresholds. Converge and the run jobs are safe to run twice.
-          await reconcile(this.deps, pool.name, { ...options, stuckAfterMs: 0, leaseGraceMs: 0 });
-          this.recovered.add(pool.name);
-        }
-        const scaled = await supervise(this.deps, pool.name, {
-          provision: (p, n) => this.provision(p, n),
-          deadlineGraceS: this.options.deadlineGraceS ?? D.deadlineGraceS,
-          policy: this.options.autoscalePolicy,
-        });
-        if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool: pool.name, ...scaled }, 'pool scaled');
-        if (reconcileNow) {
-          const report = await reconcile(this.deps, pool.name, options);
-          if (report.runJobsRestored + report.resumed + report.lost + report.orphansDeleted > 0) this.deps.log.warn({ pool: pool.name, ...report }, 'reconciled drift');
-        }
-      } catch (error) {
-        this.options.onError?.(new Error(`pool ${pool.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      if (this.poolsInFlight.has(pool.name)) continue;
+      const run = this.supervisePool(pool.name).finally(() => this.poolsInFlight.delete(pool.name));
+      this.poolsInFlight.set(pool.name, run);
+      started.push(run);
+    }
+    return started;
+  }
+
+  private async supervisePool(pool: string): Promise<void> {
+    // One pool's trouble (its cloud down, a bad setting) must not stop the others' supervision.
+    try {
+      if (!(await this.leases.tryLead(pool))) {
+        this.recovered.delete(pool);
+        return;
       }
+      const options = { ...DEFAULT_RECONCILE, ...this.options.reconcile };
+      if (!this.recovered.has(pool)) {
+        // Startup recovery, also run when the lease moves here from a dead daemon: nobody may be
+        // left to finish what the tables show in flight, so resume it all now rather than after
+        // the stuck thresholds. Converge and the run jobs are safe to run twice.
+        await reconcile(this.deps, pool, { ...options, stuckAfterMs: 0, leaseGraceMs: 0 });
+        this.recovered.add(pool);
+        this.reconciledAt.set(pool, Date.now());
+      }
+      const scaled = await supervise(this.deps, pool, {
+        provision: (p, n) => this.provision(p, n),
+        deadlineGraceS: this.options.deadlineGraceS ?? D.deadlineGraceS,
+        policy: this.options.autoscalePolicy,
+      });
+      if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool, ...scaled }, 'pool scaled');
+      if (Date.now() - (this.reconciledAt.get(pool) ?? 0) >= (this.options.reconcileEveryMs ?? D.reconcileEveryS * 1000)) {
+        this.reconciledAt.set(pool, Date.now());
+        const report = await reconcile(this.deps, pool, options);
+        if (report.runJobsRestored + report.resumed + report.lost + report.orphansDeleted > 0) this.deps.log.warn({ pool, ...report }, 'reconciled drift');
+      }
+    } catch (error) {
+      this.options.onError?.(new Error(`pool ${pool}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
     }
   }
 
@@ -258,6 +294,8 @@ export class Scheduler {
     clearTimeout(this.supervising);
     this.supervising = undefined;
     await this.tick;
+    // A pool waiting on its cloud holds up shutdown no longer than the grace.
+    await Promise.race([Promise.all(this.poolsInFlight.values()), after(graceMs)]);
     await this.leases.close();
     const workers = this.workers.splice(0);
     const graceful = Promise.all(workers.map((w) => w.close()));

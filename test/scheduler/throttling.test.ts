@@ -20,7 +20,8 @@ import { until } from '../support/until.js';
 const t = useTestDatabase('throttling', 24, { queue: true });
 /** Longer than the ~64 s in which throttled machine jobs used to spend all their attempts. */
 const SQUEEZE_MS = 90_000;
-const TASKS = 30;
+/** More machines (one per task) than the squeezed RunInstances budget launches in SQUEEZE_MS (0.4 calls/s). */
+const TASKS = 60;
 const BOOT_MS = 500;
 
 const fifth = (): Partial<Record<Ec2BudgetName, BucketLimit>> =>
@@ -67,6 +68,10 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     expect(throttledWhileSqueezed).toBeGreaterThan(0);
     expect(await failedJobs()).toEqual([]);
     expect(await byState('failed')).toBe(0);
+    const completedWhileSqueezed = await byState('completed');
+    console.log(`squeezed for ${SQUEEZE_MS / 1000} s: ${completedWhileSqueezed}/${TASKS} tasks completed, ${throttledWhileSqueezed} throttled responses`);
+    // The squeeze did hold provisioning back.
+    expect(completedWhileSqueezed).toBeLessThan(TASKS);
 
     // Restored: provisioning resumes by itself. Machines reserved during the squeeze leave
     // provisioning within the restored budget's ramp plus one boot.

@@ -33,9 +33,11 @@ export const simSettingsSchema = z
         /** Fraction of instances that die on their own, at a random moment within deathWithinS. */
         deathRate: rate.default(0),
         deathWithinS: z.number().int().min(1).max(86_400).default(60),
+        /** Fraction of calls the cloud never answers (a hung endpoint); the caller's deadline must end them. */
+        hangRate: rate.default(0),
       })
       .strict()
-      .default({ seed: 1, throttleRate: 0, transientRate: 0, capacityRate: 0, consistencyWindowMs: 0, deathRate: 0, deathWithinS: 60 }),
+      .default({ seed: 1, throttleRate: 0, transientRate: 0, capacityRate: 0, consistencyWindowMs: 0, deathRate: 0, deathWithinS: 60, hangRate: 0 }),
   })
   .strict();
 

@@ -203,7 +203,8 @@ export class SimProvider implements Provider {
   }
 
   /**
-   * The budget and injected throttling refuse before the operation acts; half the transient
+   * The budget and injected throttling refuse before the operation acts, and a hung call never
+   * answers; half the transient
    * errors strike before it too, the other half after it acted (a lost response), which the
    * caller's retry must absorb without redoing it.
    */
@@ -211,6 +212,7 @@ export class SimProvider implements Provider {
     const f = this.settings.faults;
     const refused = charged && this.refusal(operation, charged);
     if (refused) throw refused;
+    if (f.hangRate && this.random() < f.hangRate) return new Promise<never>(() => {});
     if (f.throttleRate && this.random() < f.throttleRate) throw throttled(`sim ${operation}: throttled`, 100, { operation, code: 'Throttled' });
     const strike = Boolean(f.transientRate) && this.random() < f.transientRate;
     const before = strike && this.random() < 0.5;
