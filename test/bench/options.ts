@@ -8,6 +8,8 @@ export type BackendName = 'postgres' | 'redis';
 
 export interface BenchOptions {
   quick: boolean;
+  /** Print `{"figures": {...}}` as the last line of standard output. */
+  json: boolean;
   sections: ReadonlySet<Section>;
   /** Queue backends for (a)'s BullMQ figures and (b), (c). */
   backends: readonly BackendName[];
@@ -26,7 +28,7 @@ export interface BenchOptions {
   outDir: string;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only a,b,c,d] [--backends postgres,redis] [--pgbench-seconds N] [--jobs N] [--tasks N] [--out DIR]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only a,b,c,d] [--backends postgres,redis] [--pgbench-seconds N] [--jobs N] [--tasks N] [--out DIR]
   a  limits: pgbench single-row UPDATE, BullMQ no-op jobs per backend
   b  end-to-end tasks/s (machines reused, machines retired after every task)
   c  submit -> lease latency with ready machines
@@ -37,6 +39,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     args: [...argv],
     options: {
       quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
       only: { type: 'string' },
       backends: { type: 'string' },
       'pgbench-seconds': { type: 'string' },
@@ -56,6 +59,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const backends = list(values.backends, ['postgres', 'redis'] as const, 'backend');
   return {
     quick,
+    json: values.json ?? false,
     sections: new Set(sections),
     backends,
     pgbenchSeconds: count(values['pgbench-seconds'], quick ? 3 : 10),

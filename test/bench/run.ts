@@ -1,4 +1,4 @@
-// `npm run bench`: the limits (a), then sandfleet against them (b, c, d), all in one run on one
+// `npm run bench [-- --json]`: the limits (a), then sandfleet against them (b, c, d), all in one run on one
 // machine. Prints a table and one `ratio:` line per figure, and writes a markdown report and a
 // PNG chart under bench/results/. Speed is measured here, never asserted: a figure that could
 // not be measured is reported (and makes the exit code 1), a slow one is just a figure.
@@ -63,6 +63,7 @@ async function main(): Promise<number> {
   await writeFile(path.join(dir, `report-${stamp}.md`), report(`chart-${stamp}.png`));
   await writeFile(path.join(dir, 'latest.md'), report('chart.png'));
   console.log(`\nreport: ${path.relative(process.cwd(), path.join(dir, `report-${stamp}.md`))} (also latest.md), chart: ${path.relative(process.cwd(), path.join(dir, 'chart.png'))}; ${seconds.toFixed(0)} s in all`);
+  if (options.json) console.log(JSON.stringify({ figures: Object.fromEntries(figures.map((f) => [f.key, Number(f.value.toPrecision(6))])) }));
   return failures.length ? 1 : 0;
 }
 

@@ -164,4 +164,23 @@ describe('azure hand-out across daemons', () => {
       await metered.stop();
     }
   });
+
+  it('answers the status reads of a window with one VM listing and one NIC listing, whatever the pool size', async () => {
+    const ledger = new UniqueLedger();
+    const p = daemon(ledger, 'reads');
+    const created = await Promise.all(Array.from({ length: 20 }, async () => {
+      const machineId = randomUUID();
+      const instance = await p.create({ machineId, name: 'r' });
+      ledger.record(machineId, instance.providerId);
+      return instance;
+    }));
+    const before = arm.calls.length;
+    const seen = await Promise.all(created.map((c) => p.get(c.providerId)));
+    const reads = arm.calls.slice(before).filter((c) => c.method === 'GET');
+    // Two reads for all twenty (a slow machine may split them over two windows).
+    expect(reads.length).toBeLessThanOrEqual(4);
+    expect(reads.some((c) => /networkInterfaces/i.test(c.action))).toBe(true);
+    expect(seen.map((i) => i.providerId)).toEqual(created.map((c) => c.providerId));
+    expect(seen.every((i) => typeof i.ip === 'string' && i.ip.length > 0)).toBe(true);
+  });
 });

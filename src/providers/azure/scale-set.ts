@@ -1,0 +1,143 @@
+// One pool's scale set, as Azure calls go: create it once, grow its capacity conditionally on
+// its ETag, list its VMs with their instance view and its NICs' addresses, and the per-instance
+// operations. Long-running operations share one semaphore: Azure pre-empts scale set operations
+// beyond a few at a time.
+import { createRestError } from '@azure-rest/core-client';
+import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
+import { Semaphore } from '../semaphore.js';
+import type { ArmClients } from './arm-clients.js';
+import { classifyAzureError } from './errors.js';
+import { scaleSetModel } from './scale-set-model.js';
+import type { AzureSettings } from './settings.js';
+
+const NETWORK_API_VERSION = '2018-10-01';
+/** Grows retried after another writer changed the scale set under us. */
+const MAX_GROW_ATTEMPTS = 10;
+
+interface NicListing {
+  value?: { properties?: { virtualMachine?: { id?: string }; ipConfigurations?: { properties?: { privateIPAddress?: string } }[] } }[];
+}
+
+export class ScaleSet {
+  private readonly operations: Semaphore;
+  private ensured: Promise<void> | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly settings: AzureSettings,
+    private readonly owner: { cluster: string; pool: string },
+    private readonly clients: () => Promise<ArmClients>,
+  ) {
+    this.operations = new Semaphore(settings.maxConcurrentOperations);
+  }
+
+  /** Creates the scale set, empty, if it does not exist. */
+  ensure(): Promise<void> {
+    this.ensured ??= this.create().catch((error: unknown) => {
+      this.ensured = undefined;
+      throw error;
+    });
+    return this.ensured;
+  }
+
+  /**
+   * Raises capacity by `by`, conditional on the ETag read with the current capacity: capacity is
+   * absolute, so a write computed from a stale read (another daemon grew, or deleted instances
+   * meanwhile) could shrink the scale set, and Azure scales in by deleting VMs. A changed ETag
+   * answers 412; read again and retry.
+   */
+  async grow(by: number): Promise<void> {
+    const { compute } = await this.clients();
+    let first: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name);
+      const capacity = current.sku?.capacity ?? 0;
+      // After a 412 the capacity moved: maybe our own write, whose response was lost (its retry
+      // then carried a stale ETag), maybe another daemon. Growing again could overshoot; the
+      // hand-out lists the free instances, and a shortfall is simply retried.
+      if (first !== undefined && capacity !== first) return;
+      first ??= capacity;
+      try {
+        await this.operations.run(() =>
+          compute.virtualMachineScaleSets.update(
+            this.settings.resourceGroup,
+            this.name,
+            { sku: { ...current.sku, capacity: capacity + by } },
+            { ...this.lroOptions(), ...(current.etag ? { ifMatch: current.etag } : {}) },
+          ),
+        );
+        return;
+      } catch (error) {
+        if (!isPreconditionFailed(error) || attempt >= MAX_GROW_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Every VM with its instance view: one paged listing. */
+  async vms(): Promise<VirtualMachineScaleSetVM[]> {
+    const { compute } = await this.clients();
+    const out: VirtualMachineScaleSetVM[] = [];
+    for await (const vm of compute.virtualMachineScaleSetVMs.list(this.settings.resourceGroup, this.name, { expand: 'instanceView' })) out.push(vm);
+    return out;
+  }
+
+  /** Private IPs by instance resource id (lower case), from one listing of the scale set's NICs: the instance view has none. */
+  async privateIps(): Promise<Map<string, string>> {
+    const { rest } = await this.clients();
+    const response = await rest
+      .pathUnchecked('/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}/networkInterfaces', this.settings.subscriptionId, this.settings.resourceGroup, this.name)
+      .get({ queryParameters: { 'api-version': NETWORK_API_VERSION } });
+    if (!/^2\d\d$/.test(response.status)) throw createRestError(response);
+    const ips = new Map<string, string>();
+    for (const nic of (response.body as NicListing).value ?? []) {
+      const vm = nic.properties?.virtualMachine?.id;
+      const ip = nic.properties?.ipConfigurations?.[0]?.properties?.privateIPAddress;
+      if (vm && ip) ips.set(vm.toLowerCase(), ip);
+    }
+    return ips;
+  }
+
+  async powerOff(instanceId: string): Promise<void> {
+    const { compute } = await this.clients();
+    await this.operations.run(() => compute.virtualMachineScaleSetVMs.powerOff(this.settings.resourceGroup, this.name, instanceId, { skipShutdown: true, ...this.lroOptions() }));
+  }
+
+  async reimage(instanceId: string): Promise<void> {
+    const { compute } = await this.clients();
+    await this.operations.run(() => compute.virtualMachineScaleSetVMs.reimage(this.settings.resourceGroup, this.name, instanceId, this.lroOptions()));
+  }
+
+  async deleteInstances(instanceIds: string[]): Promise<void> {
+    const { compute } = await this.clients();
+    await this.operations.run(() =>
+      compute.virtualMachineScaleSets.deleteInstances(this.settings.resourceGroup, this.name, { instanceIds }, { forceDeletion: this.settings.forceDeletion, ...this.lroOptions() }),
+    );
+  }
+
+  private async create(): Promise<void> {
+    const { compute } = await this.clients();
+    try {
+      await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name);
+      return;
+    } catch (error) {
+      if (classifyAzureError(error, 'virtualMachineScaleSets.get').kind !== 'not_found') throw error;
+    }
+    // Create only: a retried or concurrent PUT must never reset an existing scale set to capacity 0.
+    try {
+      const model = scaleSetModel(this.settings, { scaleSet: this.name, ...this.owner });
+      await this.operations.run(() => compute.virtualMachineScaleSets.createOrUpdate(this.settings.resourceGroup, this.name, model, { ...this.lroOptions(), ifNoneMatch: '*' }));
+    } catch (error) {
+      if (!isPreconditionFailed(error)) throw error;
+    }
+  }
+
+  /** Long-running operations poll at the configured pace and give up at an explicit deadline. */
+  private lroOptions() {
+    return { updateIntervalInMs: this.settings.pollIntervalMs, abortSignal: AbortSignal.timeout(this.settings.operationTimeoutS * 1000) };
+  }
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { statusCode?: number; code?: string } | null;
+  return e?.statusCode === 412 || e?.code === 'PreconditionFailed';
+}
