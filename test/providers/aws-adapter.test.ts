@@ -1,6 +1,7 @@
 // What only the aws adapter does, over the wire against the EC2 emulator: spot → on-demand and
 // next-subnet fallback, adopting an instance an earlier offering launched, pagination, batching.
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ec2Provider } from '../../src/providers/aws/ec2-provider.js';
 import { Ec2Emulator } from '../emulators/ec2/server.js';
@@ -101,6 +102,23 @@ describe('aws adapter under EC2 documented budget', () => {
       await expect(p.create(machine())).resolves.toMatchObject({ providerId: expect.stringMatching(/^i-/) });
     } finally {
       await metered.stop();
+    }
+  });
+});
+
+describe('aws adapter against an endpoint that never answers', () => {
+  it('ends the call at its request timeout as a transient error', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const p = new Ec2Provider({ cluster: 'c', pool: 'silent', settings: { region: 'eu-west-1', endpoint: `http://127.0.0.1:${port}`, imageId: 'ami-0abc', instanceType: 'c6i.large', subnetIds: ['subnet-0aaa'], maxAttempts: 1, requestTimeoutS: 1 } });
+      const started = performance.now();
+      const error = await p.get('i-0123456789abcdef0').catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'transient' });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      silent.close();
     }
   });
 });

@@ -4,6 +4,7 @@
 // Every machine ends with its own instance, and the scale set never grows past what was asked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { VmssProvider } from '../../src/providers/azure/vmss-provider.js';
 import { isProviderError } from '../../src/providers/errors.js';
 import type { AdoptionLedger } from '../../src/providers/types.js';
@@ -182,5 +183,20 @@ describe('azure hand-out across daemons', () => {
     expect(reads.some((c) => /networkInterfaces/i.test(c.action))).toBe(true);
     expect(seen.map((i) => i.providerId)).toEqual(created.map((c) => c.providerId));
     expect(seen.every((i) => typeof i.ip === 'string' && i.ip.length > 0)).toBe(true);
+  });
+
+  it('ends a read of an endpoint that never answers at its read timeout, as a transient error', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const p = daemon(new UniqueLedger(), 'silent', { endpoint: `https://127.0.0.1:${port}`, maxRetries: 0, readTimeoutS: 1 });
+      const started = performance.now();
+      const error = await p.list().catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'transient' });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      silent.close();
+    }
   });
 });

@@ -34,6 +34,7 @@ const NOT_FOUND_CODE = 'InvalidInstanceID.NotFound';
 /** EC2 accepts up to 1000 ids per Describe/Stop/Terminate call. */
 const MAX_IDS_PER_CALL = 500;
 const BATCH = { maxBatch: MAX_IDS_PER_CALL, windowMs: BATCH_WINDOW_MS };
+const CONNECT_TIMEOUT_MS = 5_000;
 /** After a capacity error, an offering is tried last for this long. */
 const OFFERING_COOLDOWN_MS = 5 * 60_000;
 
@@ -57,6 +58,8 @@ export class Ec2Provider implements Provider {
       region: this.settings.region,
       ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
       maxAttempts: this.settings.maxAttempts,
+      // A connection or an answer that never comes ends the attempt (by default the SDK only warns).
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: this.settings.requestTimeoutS * 1000, throwOnRequestTimeout: true },
     });
   }
 

@@ -25,6 +25,8 @@ export const awsSettingsSchema = z
     listPageSize: z.number().int().min(5).max(1000).default(500),
     /** Attempts per API call, including the SDK's own retries of throttling and 5xx. */
     maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** How long one attempt of a call may wait for EC2's answer. */
+    requestTimeoutS: z.number().int().min(1).max(600).default(30),
   })
   .strict()
   .refine((s) => s.launchTemplate || (s.imageId && s.instanceType), {

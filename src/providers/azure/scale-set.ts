@@ -50,7 +50,7 @@ export class ScaleSet {
     const { compute } = await this.clients();
     let first: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name);
+      const current = await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name, this.readOptions());
       const capacity = current.sku?.capacity ?? 0;
       // After a 412 the capacity moved: maybe our own write, whose response was lost (its retry
       // then carried a stale ETag), maybe another daemon. Growing again could overshoot; the
@@ -77,7 +77,7 @@ export class ScaleSet {
   async vms(): Promise<VirtualMachineScaleSetVM[]> {
     const { compute } = await this.clients();
     const out: VirtualMachineScaleSetVM[] = [];
-    for await (const vm of compute.virtualMachineScaleSetVMs.list(this.settings.resourceGroup, this.name, { expand: 'instanceView' })) out.push(vm);
+    for await (const vm of compute.virtualMachineScaleSetVMs.list(this.settings.resourceGroup, this.name, { expand: 'instanceView', ...this.readOptions() })) out.push(vm);
     return out;
   }
 
@@ -86,7 +86,7 @@ export class ScaleSet {
     const { rest } = await this.clients();
     const response = await rest
       .pathUnchecked('/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}/networkInterfaces', this.settings.subscriptionId, this.settings.resourceGroup, this.name)
-      .get({ queryParameters: { 'api-version': NETWORK_API_VERSION } });
+      .get({ queryParameters: { 'api-version': NETWORK_API_VERSION }, ...this.readOptions() });
     if (!/^2\d\d$/.test(response.status)) throw createRestError(response);
     const ips = new Map<string, string>();
     for (const nic of (response.body as NicListing).value ?? []) {
@@ -117,7 +117,7 @@ export class ScaleSet {
   private async create(): Promise<void> {
     const { compute } = await this.clients();
     try {
-      await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name);
+      await compute.virtualMachineScaleSets.get(this.settings.resourceGroup, this.name, this.readOptions());
       return;
     } catch (error) {
       if (classifyAzureError(error, 'virtualMachineScaleSets.get').kind !== 'not_found') throw error;
@@ -129,6 +129,11 @@ export class ScaleSet {
     } catch (error) {
       if (!isPreconditionFailed(error)) throw error;
     }
+  }
+
+  /** A read gives up at an explicit deadline: the SDK would wait on a silent connection forever. */
+  private readOptions() {
+    return { abortSignal: AbortSignal.timeout(this.settings.readTimeoutS * 1000) };
   }
 
   /** Long-running operations poll at the configured pace and give up at an explicit deadline. */

@@ -26,6 +26,8 @@ export const azureSettingsSchema = z
     /** Only for emulators and sovereign clouds. */
     endpoint: z.url().optional(),
     operationTimeoutS: z.number().int().min(1).max(7200).default(900),
+    /** How long a read (a scale set, its VM or NIC listing, all pages) may wait for ARM's answer. */
+    readTimeoutS: z.number().int().min(1).max(600).default(30),
     pollIntervalMs: z.number().int().min(1).max(60_000).default(5000),
     /** Azure pre-empts scale set operations beyond a few at a time. */
     maxConcurrentOperations: z.number().int().min(1).max(16).default(4),
