@@ -8,6 +8,12 @@ import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 const count = z.number().int().min(0);
 const positive = z.number().int().min(1);
 const rateLimit = z.object({ per_second: z.number().positive(), burst: positive }).strict();
+/** A provider's request buckets, each optional, by the cloud's own names. */
+const buckets = (names: readonly string[]) =>
+  z
+    .object(Object.fromEntries(names.map((name) => [name, rateLimit.optional()])))
+    .strict()
+    .optional();
 
 const runner = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('sim'), min_duration_ms: count.optional(), max_duration_ms: count.optional(), fail_rate: z.number().min(0).max(1).optional() }).strict(),
@@ -95,7 +101,15 @@ export const configSchema = z
         orphan_grace_s: positive.default(D.orphanGraceS),
         /** A cloud call unanswered this long ends as a transient error and is retried. */
         cloud_call_timeout_s: positive.max(3600).default(D.cloudCallTimeoutMs / 1000),
-        rate_limits: z.object({ aws: rateLimit.optional(), azure: rateLimit.optional(), sim: rateLimit.optional() }).strict().default({}),
+        /** sandfleet's request budget per provider account and bucket; buckets given replace the documented defaults. */
+        rate_limits: z
+          .object({
+            aws: buckets(['RunInstances', 'DescribeInstances', 'DescribeInstances:unfiltered', 'StopInstances', 'TerminateInstances']),
+            azure: buckets(['reads', 'writes', 'deletes']),
+            sim: buckets(['create', 'describe', 'stop', 'delete', 'reimage']),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .prefault({}),

@@ -10,7 +10,6 @@ import { poolDefinition } from '../config/load.js';
 import { migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
 import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
-import { MACHINE_RATE_LIMITS } from '../scheduler/defaults.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
 import { IdleMarks } from '../scheduler/agent/idle-marks.js';
@@ -43,7 +42,8 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     await syncPools(database.db, config.pools.map(poolDefinition));
     const backend: QueueBackend = config.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
     const s = config.scheduler;
-    const rate = (r: { per_second: number; burst: number } | undefined) => (r ? { perSecond: r.per_second, burst: r.burst } : undefined);
+    const rates = (given: Record<string, { per_second: number; burst: number } | undefined>) =>
+      Object.fromEntries(Object.entries(given).flatMap(([bucket, r]) => (r ? [[bucket, { perSecond: r.per_second, burst: r.burst }]] : [])));
     scheduler = new Scheduler({
       database,
       backend,
@@ -58,10 +58,10 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       reconcile: { stuckAfterMs: s.stuck_after_s * 1000, leaseGraceMs: s.lease_grace_s * 1000, orphanGraceMs: s.orphan_grace_s * 1000 },
       cloudCallTimeoutMs: s.cloud_call_timeout_s * 1000,
       workerTiming: { lockDurationMs: s.job_lock_s * 1000, stalledIntervalMs: s.job_lock_s * 1000 },
-      machineRateLimits: {
-        aws: rate(s.rate_limits.aws) ?? MACHINE_RATE_LIMITS.aws,
-        azure: rate(s.rate_limits.azure) ?? MACHINE_RATE_LIMITS.azure,
-        ...(s.rate_limits.sim ? { sim: rate(s.rate_limits.sim) } : {}),
+      cloudRateLimits: {
+        ...(s.rate_limits.aws ? { aws: rates(s.rate_limits.aws) } : {}),
+        ...(s.rate_limits.azure ? { azure: rates(s.rate_limits.azure) } : {}),
+        ...(s.rate_limits.sim ? { sim: rates(s.rate_limits.sim) } : {}),
       },
       log: log.child({ component: 'scheduler' }),
       observeTask: metrics.observeTask,

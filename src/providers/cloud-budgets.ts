@@ -28,6 +28,23 @@ export const EC2_BUDGET = {
 
 export type Ec2BudgetName = keyof typeof EC2_BUDGET;
 
+/** The buckets EC2 charges one request to: the API's request bucket, and its resource bucket per instance. */
+export function ec2Charges(action: string, request: { filteredOrPaged: boolean; instances: number }): [Ec2BudgetName, number][] {
+  const n = Math.max(1, request.instances);
+  switch (action) {
+    case 'RunInstances':
+      return [['RunInstances', 1], ['RunInstances:instances', n]];
+    case 'DescribeInstances':
+      return [[request.filteredOrPaged ? 'DescribeInstances' : 'DescribeInstances:unfiltered', 1]];
+    case 'StopInstances':
+      return [['StopInstances', 1], ['StopInstances:instances', n]];
+    case 'TerminateInstances':
+      return [['TerminateInstances', 1], ['TerminateInstances:instances', n]];
+    default:
+      return [];
+  }
+}
+
 /**
  * Azure Resource Manager, per subscription and region: one bucket each for reads, writes and
  * deletes, with the remaining count answered on every response in
@@ -42,3 +59,6 @@ export const ARM_BUDGET = {
 } as const satisfies Record<string, BucketLimit>;
 
 export type ArmBudgetName = keyof typeof ARM_BUDGET;
+
+/** The bucket an ARM request spends from, by its method. */
+export const armBucket = (method: string): ArmBudgetName => (method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes');

@@ -57,6 +57,14 @@ export interface Provider {
 }
 
 /**
+ * sandfleet's side of the cloud's meter: called before each request is sent, with the cloud's
+ * name for the bucket the request spends from (EC2's API name, ARM's reads / writes / deletes);
+ * takes a token of the account's shared budget or throws a `throttled` ProviderError with the
+ * wait, and the request is not sent.
+ */
+export type CallMeter = (bucket: string) => Promise<void>;
+
+/**
  * What the database knows about which instances rows hold. Providers that cannot tag an
  * instance with our machine id at creation (Azure uniform scale sets) use it to hand each
  * machine its own instance and to adopt, after a crash, the instance a create already made.

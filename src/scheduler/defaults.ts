@@ -1,5 +1,9 @@
 // The scheduler's defaults, defined once: the config schema (src/config) and a Scheduler built
 // without a config (tests, the demo) both take them from here.
+import type { ProviderName } from '../db/states.js';
+import type { BucketLimit } from '../providers/budget.js';
+import { ARM_BUDGET, EC2_BUDGET } from '../providers/cloud-budgets.js';
+
 export const SCHEDULER_DEFAULTS = {
   runConcurrency: 32,
   machineConcurrency: 16,
@@ -20,11 +24,27 @@ export const SCHEDULER_DEFAULTS = {
 } as const;
 
 /**
- * Machine jobs started per second per provider account, shared by every daemon. EC2's mutating
- * API refills at a few calls a second per region and a machine job makes about two; Azure's
- * per-subscription write limit is similar per minute. The sim cloud is unlimited.
+ * sandfleet's own request budget per provider account and bucket, shared by every daemon
+ * (rate_buckets): the clouds' documented request budgets (src/providers/cloud-budgets.ts) with
+ * one second of refill held back from the burst. A request reaches the cloud a little after its
+ * token was taken, and a cloud bucket that sat full meanwhile lost that lag's refill; the margin
+ * covers lags up to a second, so sandfleet alone never meets the cloud's throttling. Lower them
+ * where other callers spend from the same account. The sim cloud is unmetered.
  */
-export const MACHINE_RATE_LIMITS = { aws: { perSecond: 10, burst: 20 }, azure: { perSecond: 10, burst: 20 } } as const;
+export const CLOUD_RATE_LIMITS: Readonly<Partial<Record<ProviderName, Readonly<Record<string, BucketLimit>>>>> = {
+  aws: heldBack({
+    RunInstances: EC2_BUDGET.RunInstances,
+    DescribeInstances: EC2_BUDGET.DescribeInstances,
+    'DescribeInstances:unfiltered': EC2_BUDGET['DescribeInstances:unfiltered'],
+    StopInstances: EC2_BUDGET.StopInstances,
+    TerminateInstances: EC2_BUDGET.TerminateInstances,
+  }),
+  azure: heldBack(ARM_BUDGET),
+};
+
+function heldBack(limits: Readonly<Record<string, BucketLimit>>): Record<string, BucketLimit> {
+  return Object.fromEntries(Object.entries(limits).map(([name, l]) => [name, { perSecond: l.perSecond, burst: Math.max(1, l.burst - Math.ceil(l.perSecond)) }]));
+}
 
 /**
  * A claim that is not bound to one task (a machine becoming ready, the reconciler's sweep) leases

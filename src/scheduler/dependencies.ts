@@ -1,7 +1,5 @@
 import type { Queue } from 'bullmq';
 import type { PoolRow } from '../db/schema.js';
-import type { ProviderName } from '../db/states.js';
-import type { RateLimit } from '../machinery/index.js';
 import type { LeaseWatch } from './lease-watch.js';
 import type { LifecycleContext } from './lifecycle/context.js';
 import type { ReadinessOptions } from './lifecycle/readiness.js';
@@ -16,8 +14,6 @@ export interface SchedulerDependencies {
   queues: { runs: Queue<RunJob>; machines: Queue<MachineJob> };
   runnerFor: (pool: PoolRow) => Runner;
   readinessFor: (pool: PoolRow) => ReadinessOptions;
-  /** Per provider kind; the bucket is per account (`ProviderRegistry.accountOf`). */
-  machineRateLimits: Partial<Record<ProviderName, RateLimit>>;
   log: SchedulerLog;
   observeTask: (observation: TaskObservation) => void;
   /** Every lease this process runs, checked with one query per interval (cancel, watchdog, lost machine). */

@@ -1,11 +1,10 @@
 // Machine jobs: provision (create, boot, and let queued tasks claim it), retire (a drained or
 // failed machine down to a deleted row), or resume one a crash left half done. Retryable
-// provider errors are thrown for BullMQ to retry with backoff. Each job first takes a token
-// from its provider account's bucket; without one, or when the cloud answers that it is
-// throttling, it is delayed, not failed, and costs no attempt; so is a job of a pool that holds
-// its share of the worker's slots (pool-slots.ts).
+// provider errors are thrown for BullMQ to retry with backoff. A call refused for want of budget
+// (the account's own bucket, call-meter.ts, or the cloud's throttling) delays the job instead,
+// at no attempt's cost; so does a pool that holds its share of the worker's slots (pool-slots.ts).
 import type { Job } from 'bullmq';
-import { getMachine, takeToken } from '../machinery/index.js';
+import { getMachine } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { delayJob, delayWhenThrottled } from './job-delay.js';
 import { converge } from './lifecycle/converge.js';
@@ -15,15 +14,10 @@ import type { MachineJob } from './queue.js';
 const SLOT_WAIT_MS = 1000;
 
 export async function runMachineJob(deps: SchedulerDependencies, job: Job<MachineJob>, token?: string): Promise<void> {
-  const { db, providers, pools } = deps.lifecycle;
+  const { db, pools } = deps.lifecycle;
   const machine = await getMachine(db, job.data.machineId);
   if (!machine) return;
   const pool = await pools.get(machine.pool);
-  const limit = deps.machineRateLimits[pool.provider as keyof typeof deps.machineRateLimits];
-  if (limit) {
-    const grant = await takeToken(db, providers.accountOf(pool), limit);
-    if (!grant.granted) await delayJob(job, token, grant.retryInMs, `rate limit of ${providers.accountOf(pool)}`);
-  }
   // A pool leaves other pools a slot each, and a pool whose cloud is not answering most of them.
   const poolCount = (await pools.all()).length;
   if (!deps.poolSlots.tryTake(pool.name, poolCount)) await delayJob(job, token, Math.round(SLOT_WAIT_MS * (1 + Math.random())), `pool ${pool.name} holds its share of machine slots`);

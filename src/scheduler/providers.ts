@@ -4,12 +4,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { TlsSettings } from '@azure/core-rest-pipeline';
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { heldProviderIds, providerIdOf } from '../machinery/index.js';
+import { heldProviderIds, providerIdOf, type RateLimit } from '../machinery/index.js';
+import type { ProviderName } from '../db/states.js';
 import { Ec2Provider } from '../providers/aws/ec2-provider.js';
 import { VmssProvider } from '../providers/azure/vmss-provider.js';
 import { SimProvider } from '../providers/sim/sim-provider.js';
 import type { AdoptionLedger, Provider } from '../providers/types.js';
 import { withDeadline } from './call-deadline.js';
+import { accountMeter } from './call-meter.js';
 import { instrument, type CloudCallObserver } from './instrumented-provider.js';
 
 export interface ProviderOptions {
@@ -19,6 +21,8 @@ export interface ProviderOptions {
   azure?: { credential?: TokenCredential; tlsOptions?: TlsSettings };
   /** Sees every cloud call (metrics). */
   observeCalls?: CloudCallObserver;
+  /** sandfleet's request budget per provider kind and bucket (default: none, for tools that call once). */
+  rateLimits?: Readonly<Partial<Record<ProviderName, Readonly<Record<string, RateLimit>>>>>;
   /** Every call of every adapter ends within this (default: no bound, for tools that call once). */
   callTimeoutMs?: number;
   /** Hears of each call that did not answer within callTimeoutMs. */
@@ -61,8 +65,9 @@ export class ProviderRegistry {
   }
 
   private build(pool: PoolRow): Provider {
-    const { db, cluster } = this.options;
-    const base = { cluster, pool: pool.name, settings: pool.settings };
+    const { db, cluster, rateLimits } = this.options;
+    const meter = accountMeter(db, this.accountOf(pool), rateLimits?.[pool.provider as ProviderName] ?? {});
+    const base = { cluster, pool: pool.name, settings: pool.settings, ...(meter ? { meter } : {}) };
     switch (pool.provider) {
       case 'sim':
         return new SimProvider({ ...base, db });

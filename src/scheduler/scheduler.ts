@@ -8,7 +8,7 @@ import type { ProviderName } from '../db/states.js';
 import { reserveMachines, type RateLimit } from '../machinery/index.js';
 import { agentSettingsOf, readinessForPool, runnerForPool } from './pool-settings.js';
 import type { AutoscalePolicy } from './autoscaler.js';
-import { MACHINE_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
+import { CLOUD_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
 import type { CloudCallObserver } from './instrumented-provider.js';
 import { SILENT, ThrottledLog, type SchedulerLog, type TaskObservation } from './log.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -56,8 +56,8 @@ export interface SchedulerOptions {
   runnerFor?: (pool: PoolRow) => Runner;
   /** Default: the boot timeout and probe the pool's row names (`readinessForPool`). */
   readinessFor?: (pool: PoolRow) => ReadinessOptions;
-  /** Machine jobs started per second per provider account, shared by every daemon. Default: aws and azure 10/s (burst 20), sim unlimited. */
-  machineRateLimits?: Partial<Record<ProviderName, RateLimit>>;
+  /** Cloud requests per provider account and bucket, shared by every daemon; given buckets replace the defaults (CLOUD_RATE_LIMITS). */
+  cloudRateLimits?: Partial<Record<ProviderName, Readonly<Record<string, RateLimit>>>>;
   pollIntervalMs?: number;
   leaseCheckMs?: number;
   azure?: ProviderOptions['azure'];
@@ -139,6 +139,7 @@ export class Scheduler {
           cluster: options.cluster,
           ...(options.azure ? { azure: options.azure } : {}),
           ...(options.observeCalls ? { observeCalls: options.observeCalls } : {}),
+          rateLimits: withDefaults(options.cloudRateLimits ?? {}),
           callTimeoutMs: options.cloudCallTimeoutMs ?? D.cloudCallTimeoutMs,
           onTimeout: (pool, operation) => {
             poolSlots.markSlow(pool);
@@ -154,7 +155,6 @@ export class Scheduler {
       queues,
       runnerFor: options.runnerFor ?? runnerForPool,
       readinessFor: options.readinessFor ?? readinessForPool,
-      machineRateLimits: options.machineRateLimits ?? MACHINE_RATE_LIMITS,
       log,
       observeTask: options.observeTask ?? (() => {}),
       poolSlots,
@@ -306,6 +306,12 @@ export class Scheduler {
     // Runs abandoned past the grace must not keep checking their leases.
     this.deps.leaseWatch.stop();
   }
+}
+
+/** Each provider kind's buckets: the defaults, with the ones given replacing theirs. */
+function withDefaults(given: Partial<Record<ProviderName, Readonly<Record<string, RateLimit>>>>): Partial<Record<ProviderName, Readonly<Record<string, RateLimit>>>> {
+  const kinds = new Set([...Object.keys(CLOUD_RATE_LIMITS), ...Object.keys(given)] as ProviderName[]);
+  return Object.fromEntries([...kinds].map((kind) => [kind, { ...CLOUD_RATE_LIMITS[kind], ...given[kind] }]));
 }
 
 function after(ms: number): Promise<'late'> {

@@ -1,6 +1,6 @@
 // What the pool's row says drives the scheduler: the readiness probe (HTTP and TCP) gates
 // `ready`, a boot timeout retires a machine that never answers, the runner named by the row runs
-// the task, and machine jobs respect the rate limit of their provider account.
+// the task, and cloud calls respect the rate limit of their provider account's bucket.
 import http from 'node:http';
 import net from 'node:net';
 import { sql } from 'drizzle-orm';
@@ -26,7 +26,7 @@ describe('pool settings in the scheduler', () => {
   let scheduler: Scheduler;
   beforeAll(() => {
     // No runnerFor/readinessFor: the scheduler reads them from the pool rows, as in production.
-    scheduler = testScheduler(t, { kind: 'postgres' }, { runnerFor: undefined, readinessFor: undefined, machineRateLimits: { sim: { perSecond: 4, burst: 2 } } });
+    scheduler = testScheduler(t, { kind: 'postgres' }, { runnerFor: undefined, readinessFor: undefined, cloudRateLimits: { sim: { create: { perSecond: 4, burst: 2 } } } });
     scheduler.start();
   });
   afterAll(async () => {
@@ -94,12 +94,12 @@ describe('pool settings in the scheduler', () => {
     expect((await getTask(t.db, task.id))?.result).toEqual({ ip: '127.0.0.1', n: 7 });
   });
 
-  it('starts machine jobs of one provider account no faster than its rate limit (4/s, burst 2)', async () => {
+  it('sends the creates of one provider account no faster than its rate limit (4/s, burst 2)', async () => {
     const pool = (await addPool(t.db, { maxSize: 8, settings: { ...local, bootDelayMs: 0 } })).name;
     const started = Date.now();
     expect(await scheduler.provision(pool, 8)).toBe(8);
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)) === 8);
-    // Every create follows its job's token; the 8th token exists no sooner than (8 - 2) / 4 s after the first.
+    // Every create follows a token of the account's create bucket; the 8th exists no sooner than (8 - 2) / 4 s after the first.
     const lastBoot = await t.db.execute(sql`SELECT max(e.at) AS at FROM events e JOIN machines m ON m.id = e.entity_id WHERE m.pool = ${pool} AND e.to_state = 'booting'`);
     expect(new Date(String(lastBoot.rows[0]?.at)).getTime() - started).toBeGreaterThanOrEqual(1500 - 50);
     // Jobs that found the bucket empty were delayed, not failed.

@@ -11,10 +11,11 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
+import { ec2Charges } from '../cloud-budgets.js';
 import { capacity, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import { LaunchLedger } from '../visibility.js';
-import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
 import { classifyEc2Error, ec2ErrorCode, idsNamedIn } from './errors.js';
 import { awsSettingsSchema, type AwsSettings } from './settings.js';
 
@@ -22,6 +23,8 @@ export interface Ec2ProviderOptions {
   cluster: string;
   pool: string;
   settings: unknown;
+  /** Takes a token of the account's request bucket before each API call is sent. */
+  meter?: CallMeter;
 }
 
 /** One way to launch: market and subnet. Capacity errors move on to the next offering. */
@@ -61,6 +64,7 @@ export class Ec2Provider implements Provider {
       // A connection or an answer that never comes ends the attempt (by default the SDK only warns).
       requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: this.settings.requestTimeoutS * 1000, throwOnRequestTimeout: true },
     });
+    if (options.meter) meterCalls(this.client, options.meter);
   }
 
   async create(request: CreateRequest): Promise<Instance> {
@@ -261,6 +265,20 @@ export class Ec2Provider implements Provider {
       throw classifyEc2Error(error, operation);
     }
   }
+}
+
+/** Every command sent, before the SDK's own retries, first takes a token of its API's request bucket. */
+function meterCalls(client: EC2Client, meter: CallMeter): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Filters?: unknown[]; MaxResults?: number };
+      const action = (context.commandName ?? '').replace(/Command$/, '');
+      const [request] = ec2Charges(action, { filteredOrPaged: Boolean(input.Filters?.length) || input.MaxResults !== undefined, instances: 1 });
+      if (request) await meter(request[0]);
+      return next(args);
+    },
+    { step: 'initialize', name: 'sandfleetCallMeter' },
+  );
 }
 
 function offeringKey(o: Offering): string {

@@ -4,7 +4,9 @@
 import { getClient, type Client } from '@azure-rest/core-client';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import type { TokenCredential } from '@azure/core-auth';
-import type { TlsSettings } from '@azure/core-rest-pipeline';
+import type { PipelinePolicy, TlsSettings } from '@azure/core-rest-pipeline';
+import { armBucket } from '../cloud-budgets.js';
+import type { CallMeter } from '../types.js';
 import type { AzureSettings } from './settings.js';
 
 const ARM_SCOPE = 'https://management.azure.com/.default';
@@ -19,6 +21,8 @@ export interface ArmAccess {
   credential?: TokenCredential;
   /** Extra trust for emulators with a test certificate; never needed against Azure. */
   tlsOptions?: TlsSettings;
+  /** Takes a token of the subscription's reads, writes or deletes before each request is sent (long-running operations' polls included). */
+  meter?: CallMeter;
 }
 
 export function armClients(settings: AzureSettings, access: ArmAccess): () => Promise<ArmClients> {
@@ -30,6 +34,7 @@ export function armClients(settings: AzureSettings, access: ArmAccess): () => Pr
         ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
         ...(access.tlsOptions ? { tlsOptions: access.tlsOptions } : {}),
         retryOptions: { maxRetries: settings.maxRetries },
+        ...(access.meter ? { additionalPolicies: [{ policy: meterPolicy(access.meter), position: 'perCall' as const }] } : {}),
       };
       return {
         compute: new ComputeManagementClient(credential, settings.subscriptionId, common),
@@ -37,5 +42,15 @@ export function armClients(settings: AzureSettings, access: ArmAccess): () => Pr
       };
     })();
     return clients;
+  };
+}
+
+function meterPolicy(meter: CallMeter): PipelinePolicy {
+  return {
+    name: 'sandfleetCallMeter',
+    sendRequest: async (request, next) => {
+      await meter(armBucket(request.method));
+      return next(request);
+    },
   };
 }

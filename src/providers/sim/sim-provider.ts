@@ -9,12 +9,14 @@ import { Budget } from '../budget.js';
 import { capacity, throttled, transient, type ProviderError } from '../errors.js';
 import { prng } from '../prng.js';
 import { invalidSettings } from '../settings-error.js';
-import { TAG, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
 import { LaunchLedger } from '../visibility.js';
 import { simInstances as si } from './schema.js';
 import { simSettingsSchema, type SimBudget, type SimSettings } from './settings.js';
 
 export interface SimProviderOptions {
+  /** Takes a token of the account's bucket for the call's class before the sim cloud is asked. */
+  meter?: CallMeter;
   cluster: string;
   pool: string;
   settings: unknown;
@@ -135,6 +137,7 @@ export class SimProvider implements Provider {
 
   /** One read for every get of the window: one budget token, one statement. */
   private async describeBatch(ids: string[]): Promise<Map<string, BatchResult<SimRow | null>>> {
+    await this.options.meter?.('describe');
     const refused = this.refusal('get', 'describe');
     if (refused) return new Map(ids.map((id) => [id, { ok: false, error: refused }]));
     const result = await this.options.db.execute(sql`
@@ -210,6 +213,7 @@ export class SimProvider implements Provider {
    */
   private async faulty<T>(operation: string, charged: SimCallClass | null, act: () => Promise<T>): Promise<T> {
     const f = this.settings.faults;
+    if (charged) await this.options.meter?.(charged);
     const refused = charged && this.refusal(operation, charged);
     if (refused) throw refused;
     if (f.hangRate && this.random() < f.hangRate) return new Promise<never>(() => {});

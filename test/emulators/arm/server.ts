@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Budget, type BucketLimit } from '../../../src/providers/budget.js';
-import { ARM_BUDGET, type ArmBudgetName } from '../../../src/providers/cloud-budgets.js';
+import { ARM_BUDGET, armBucket, type ArmBudgetName } from '../../../src/providers/cloud-budgets.js';
 import { prng } from '../../support/actors.js';
 import type { TestCertificate } from './certificate.js';
 
@@ -179,7 +179,7 @@ export class ArmEmulator {
     const subscription = /^\/subscriptions\/([^/]+)/i.exec(path)?.[1];
     const budget = subscription ? this.budgetOf(subscription) : null;
     if (!budget) return {};
-    const kind: ArmBudgetName = method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
+    const kind = armBucket(method);
     const header = `x-ms-ratelimit-remaining-subscription-${kind}`;
     const spent = budget.spend([[kind, 1]]);
     if (!spent.ok) throw new ArmFault(429, 'TooManyRequests', `The subscription's ${kind} are being throttled.`, { 'retry-after': String(Math.ceil(spent.retryAfterMs / 1000)), [header]: '0' });

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Budget, type BucketLimit } from '../../../src/providers/budget.js';
-import { EC2_BUDGET, type Ec2BudgetName } from '../../../src/providers/cloud-budgets.js';
+import { EC2_BUDGET, ec2Charges, type Ec2BudgetName } from '../../../src/providers/cloud-budgets.js';
 import { prng } from '../../support/actors.js';
 
 export interface Ec2Faults {
@@ -149,17 +149,7 @@ export class Ec2Emulator {
   /** Charges the call to its API's request bucket and, per instance it acts on, its resource bucket. */
   private spendBudget(action: string, p: Record<string, string>): void {
     if (!this.budget) return;
-    const ids = indexed(p, 'InstanceId').length;
-    const charges: [Ec2BudgetName, number][] =
-      action === 'RunInstances'
-        ? [['RunInstances', 1], ['RunInstances:instances', Math.max(1, Number(p.MaxCount) || 1)]]
-        : action === 'DescribeInstances'
-          ? [[indexed(p, 'Filter').length || p.MaxResults ? 'DescribeInstances' : 'DescribeInstances:unfiltered', 1]]
-          : action === 'StopInstances'
-            ? [['StopInstances', 1], ['StopInstances:instances', Math.max(1, ids)]]
-            : action === 'TerminateInstances'
-              ? [['TerminateInstances', 1], ['TerminateInstances:instances', Math.max(1, ids)]]
-              : [];
+    const charges = ec2Charges(action, { filteredOrPaged: indexed(p, 'Filter').length > 0 || p.MaxResults !== undefined, instances: action === 'RunInstances' ? Number(p.MaxCount) || 1 : indexed(p, 'InstanceId').length });
     if (!this.budget.spend(charges).ok) throw new Ec2Fault(503, 'RequestLimitExceeded', 'Request limit exceeded.');
   }
 
