@@ -24,7 +24,9 @@ export function writeConfig(file: string, options: { backend: 'postgres' | 'redi
     database: { pool_size: 12 },
     queue: { backend: options.backend, prefix: 'chaos' },
     log: { level: 'warn' },
-    scheduler: { run_concurrency: 16, machine_concurrency: 8, shutdown_grace_s: 2, supervise_every_ms: 250, ...TIMING },
+    // The harness's EC2 emulator meters nothing (the scenarios inject their own throttling), so
+    // sandfleet's RunInstances budget is raised above the documented 2/s to keep rounds short.
+    scheduler: { run_concurrency: 16, machine_concurrency: 8, shutdown_grace_s: 2, supervise_every_ms: 250, rate_limits: { aws: { RunInstances: { per_second: 20, burst: 40 } } }, ...TIMING },
     pools: options.pools.map((p) => ({
       name: p.name,
       provider: p.provider,

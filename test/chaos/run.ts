@@ -49,6 +49,7 @@ const pg = await PrivatePostgres.start();
 const redis = await PrivateRedis.start();
 const proxy = new FaultyProxy({ host: '127.0.0.1', port: pg.port });
 const proxyPort = await proxy.start();
+// Unmetered: the scenarios inject their own throttling (cloud-aws).
 const ec2 = new Ec2Emulator({ bootDelayMs: 300, stopDelayMs: 100, terminateDelayMs: 200, terminatedVisibleMs: 5000, budget: 'unlimited' });
 const ec2Endpoint = await ec2.start();
 console.log(`PostgreSQL :${pg.port} (daemons via proxy :${proxyPort}), Redis :${redis.port}, EC2 emulator ${ec2Endpoint}`);
