@@ -61,6 +61,12 @@ export const transient = (message: string, details: Details = {}) => new Provide
 export const capacity = (message: string, details: Details = {}) => new ProviderError('capacity', message, details);
 export const notFound = (message: string, details: Details = {}) => new ProviderError('not_found', message, details);
 export const fatal = (message: string, details: Details = {}) => new ProviderError('fatal', message, details);
+/**
+ * A cloud answer that breaks the cloud's own contract (a field missing, a state it does not
+ * have, a page token that never ends). Nothing is written from it; transient, since the next
+ * answer may be whole, and named so the log says what was wrong.
+ */
+export const malformed = (message: string, details: Details = {}) => new ProviderError('transient', message, { code: 'MalformedResponse', ...details });
 
 export function isProviderError(error: unknown, kind?: ProviderErrorKind): error is ProviderError {
   return error instanceof ProviderError && (kind === undefined || error.kind === kind);

@@ -122,3 +122,25 @@ describe('aws adapter against an endpoint that never answers', () => {
     }
   });
 });
+
+describe('aws adapter given answers that break EC2\'s contract', () => {
+  it.each([
+    ['unknown-state', 'get', /state "hibernated", which EC2 does not have/],
+    ['missing-id', 'get', /without an InstanceId/],
+    ['endless-pages', 'list', /page token .* a second time/],
+  ] as const)('refuses %s as a named MalformedResponse, never as gone', async (malformed, call, message) => {
+    const p = provider(`malformed-${malformed}`, { listPageSize: 5 });
+    const created = await p.create(machine());
+    await p.get(created.providerId);
+    emulator.faults = { malformed };
+    try {
+      const error = await (call === 'get' ? p.get(created.providerId) : p.list()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'transient', details: { code: 'MalformedResponse' } });
+      expect((error as Error).message).toMatch(message);
+    } finally {
+      emulator.faults = {};
+    }
+    // The answer whole again, the instance is there as it was.
+    await expect(p.get(created.providerId)).resolves.toMatchObject({ providerId: created.providerId });
+  });
+});

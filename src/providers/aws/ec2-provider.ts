@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
 import { ec2Charges } from '../cloud-budgets.js';
-import { capacity, transient } from '../errors.js';
+import { capacity, malformed, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import { LaunchLedger } from '../visibility.js';
 import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
@@ -100,6 +100,7 @@ export class Ec2Provider implements Provider {
 
   async list(): Promise<Instance[]> {
     const out: Instance[] = [];
+    const tokens = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.call('DescribeInstances', () =>
@@ -116,6 +117,9 @@ export class Ec2Provider implements Provider {
       );
       for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toInstance(i));
       token = page.NextToken;
+      // A token seen before would page forever.
+      if (token !== undefined && tokens.has(token)) throw malformed(`ec2 DescribeInstances answered page token ${token} a second time`, { operation: 'DescribeInstances' });
+      if (token !== undefined) tokens.add(token);
     } while (token);
     return out;
   }
@@ -194,8 +198,9 @@ export class Ec2Provider implements Provider {
     while (remaining.length) {
       try {
         const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: remaining }));
-        for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
-          if (i.InstanceId) results.set(i.InstanceId, { ok: true, value: toInstance(i) });
+        // Every instance is checked: one without its id must not make the others look gone.
+        for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(toInstance)) {
+          results.set(instance.providerId, { ok: true, value: instance });
         }
         for (const id of remaining) if (!results.has(id)) results.set(id, { ok: true, value: null });
         remaining = [];
@@ -294,11 +299,15 @@ const EC2_STATES: Record<string, InstanceState> = {
   terminated: 'terminated',
 };
 
+/** An instance as EC2 described it; an answer without its id or in a state EC2 does not document is refused. */
 function toInstance(i: Ec2Instance): Instance {
   const tags = new Map((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  if (!i.InstanceId) throw malformed('ec2 answered an instance without an InstanceId', { operation: 'DescribeInstances' });
+  const state = EC2_STATES[i.State?.Name ?? ''];
+  if (!state) throw malformed(`ec2 answered instance ${i.InstanceId} in state "${i.State?.Name ?? '(none)'}", which EC2 does not have`, { operation: 'DescribeInstances' });
   return {
-    providerId: i.InstanceId ?? '',
-    state: EC2_STATES[i.State?.Name ?? ''] ?? 'pending',
+    providerId: i.InstanceId,
+    state,
     ip: i.PrivateIpAddress ?? null,
     machineId: tags.get(TAG.machine) ?? null,
     launchedAt: i.LaunchTime ?? null,

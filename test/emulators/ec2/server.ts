@@ -28,6 +28,8 @@ export interface Ec2Faults {
   consistencyWindowMs?: number;
   /** Every call fails authentication. */
   authFailure?: boolean;
+  /** Describe answers that break EC2's contract: a state EC2 does not have, an instance without its id, a page token that never ends. */
+  malformed?: 'unknown-state' | 'missing-id' | 'endless-pages';
 }
 
 export interface Ec2EmulatorOptions {
@@ -253,7 +255,8 @@ export class Ec2Emulator {
     if (p.MaxResults && (max < 5 || max > 1000)) throw new Ec2Fault(400, 'InvalidParameterValue', 'MaxResults must be between 5 and 1000');
     const offset = p.NextToken ? Number(Buffer.from(p.NextToken, 'base64url').toString()) : 0;
     const page = found.slice(offset, offset + max);
-    const next = offset + max < found.length ? Buffer.from(String(offset + max)).toString('base64url') : null;
+    const endless = this.faults.malformed === 'endless-pages' && p.MaxResults;
+    const next = offset + max < found.length ? Buffer.from(String(offset + max)).toString('base64url') : endless ? Buffer.from(String(offset)).toString('base64url') : null;
     const reservations = page.map((i) => `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></item>`).join('');
     return `<DescribeInstancesResponse xmlns="${NS}"><requestId>${requestId()}</requestId><reservationSet>${reservations}</reservationSet>${next ? `<nextToken>${next}</nextToken>` : ''}</DescribeInstancesResponse>`;
   }
@@ -323,11 +326,11 @@ export class Ec2Emulator {
   }
 
   instanceXml(i: EmulatedInstance): string {
-    const state = this.stateOf(i);
+    const state = this.faults.malformed === 'unknown-state' ? 'hibernated' : this.stateOf(i);
     const tags = [...i.tags].map(([k, v]) => `<item><key>${xml(k)}</key><value>${xml(v)}</value></item>`).join('');
     return (
-      `<item><instanceId>${i.id}</instanceId><imageId>${xml(i.imageId)}</imageId>` +
-      `<instanceState><code>${STATE_CODES[state]}</code><name>${state}</name></instanceState>` +
+      `<item>${this.faults.malformed === 'missing-id' ? '' : `<instanceId>${i.id}</instanceId>`}<imageId>${xml(i.imageId)}</imageId>` +
+      `<instanceState><code>${STATE_CODES[state] ?? 99}</code><name>${state}</name></instanceState>` +
       `<instanceType>${xml(i.instanceType)}</instanceType><launchTime>${new Date(i.launchedAt).toISOString()}</launchTime>` +
       (state === 'terminated' ? '' : `<privateIpAddress>${i.ip}</privateIpAddress>`) +
       (i.subnetId ? `<subnetId>${xml(i.subnetId)}</subnetId>` : '') +
