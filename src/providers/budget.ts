@@ -54,7 +54,7 @@ class TokenBucket {
   }
 }
 
-export function checkLimit(name: string, limit: BucketLimit): BucketLimit {
+function checkLimit(name: string, limit: BucketLimit): BucketLimit {
   if (!(limit.burst >= 1) || !(limit.perSecond > 0)) throw new RangeError(`budget ${name} needs burst >= 1 and perSecond > 0 (got ${JSON.stringify(limit)})`);
   return limit;
 }
