@@ -10,7 +10,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export interface PoolSpec {
   name: string;
-  provider: 'sim' | 'aws';
+  provider: 'sim' | 'aws' | 'azure';
   settings: Record<string, unknown>;
   max_uses: number | null;
   recycle: 'delete' | 'reimage';
@@ -24,9 +24,17 @@ export function writeConfig(file: string, options: { backend: 'postgres' | 'redi
     database: { pool_size: 12 },
     queue: { backend: options.backend, prefix: 'chaos' },
     log: { level: 'warn' },
-    // The harness's EC2 emulator meters nothing (the scenarios inject their own throttling), so
-    // sandfleet's RunInstances budget is raised above the documented 2/s to keep rounds short.
-    scheduler: { run_concurrency: 16, machine_concurrency: 8, shutdown_grace_s: 2, supervise_every_ms: 250, rate_limits: { aws: { RunInstances: { per_second: 20, burst: 40 } } }, ...TIMING },
+    // The harness's EC2 and ARM emulators meter nothing (the scenarios inject their own
+    // throttling), so sandfleet's RunInstances and ARM read budgets are raised above the
+    // documented 2/s and 25/s (ARM polls of long-running operations are reads) to keep rounds short.
+    scheduler: {
+      run_concurrency: 16,
+      machine_concurrency: 8,
+      shutdown_grace_s: 2,
+      supervise_every_ms: 250,
+      rate_limits: { aws: { RunInstances: { per_second: 20, burst: 40 } }, azure: { reads: { per_second: 200, burst: 400 } } },
+      ...TIMING,
+    },
     pools: options.pools.map((p) => ({
       name: p.name,
       provider: p.provider,

@@ -1,8 +1,8 @@
-// `npm run chaos -- [--rounds N] [--scenario name,...] [--backend postgres|redis|both]`
-// Real daemon processes against a PostgreSQL, Redis and EC2 emulator of the harness's own, one
+// `npm run chaos -- [--rounds N] [--scenario name,...] [--backend postgres|redis|both] [--seed N]`
+// Real daemon processes against a PostgreSQL, Redis, EC2 and ARM emulator of the harness's own, one
 // fault per round, the invariant checker after every round and a leak check at the end.
 // Prints: scenario, backend, rounds, tasks, violations, lost, stuck, leaked; exit 1 unless all 0.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,11 @@ import { ProviderRegistry } from '../../src/scheduler/providers.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
 import { table } from '../../src/cli/output.js';
 import { prng } from '../support/actors.js';
+import type { TokenCredential } from '@azure/core-auth';
 import { Ec2Emulator } from '../emulators/ec2/server.js';
+import { makeTestCertificate } from '../emulators/arm/certificate.js';
+import { ArmEmulator } from '../emulators/arm/server.js';
+import { azureLeaks } from './cloud-leaks.js';
 import { DaemonProcess, TIMING, writeConfig, type PoolSpec } from './daemons.js';
 import { PrivatePostgres } from './environment.js';
 import { PrivateRedis } from '../support/private-redis.js';
@@ -52,7 +56,19 @@ const proxyPort = await proxy.start();
 // Unmetered: the scenarios inject their own throttling (cloud-aws).
 const ec2 = new Ec2Emulator({ bootDelayMs: 300, stopDelayMs: 100, terminateDelayMs: 200, terminatedVisibleMs: 5000, budget: 'unlimited' });
 const ec2Endpoint = await ec2.start();
-console.log(`PostgreSQL :${pg.port} (daemons via proxy :${proxyPort}), Redis :${redis.port}, EC2 emulator ${ec2Endpoint}`);
+// Seeded from the run's seed, so its picks (which VMs die, which scale set is resized) replay.
+const certificate = makeTestCertificate();
+const arm = new ArmEmulator({ certificate, operationMs: 200, bootDelayMs: 300, budget: 'unlimited', seed: Number(values.seed) });
+const armEndpoint = await arm.start();
+const armCa = path.join(mkdtempSync(path.join(os.tmpdir(), 'sandfleet-chaos-arm-')), 'ca.pem');
+writeFileSync(armCa, certificate.cert);
+// Daemons reach ARM as on Azure: DefaultAzureCredential (App Service's managed identity, served
+// by the emulator) and Node's TLS trust, with the emulator's certificate added to it.
+const ARM_DAEMON_ENV = { NODE_EXTRA_CA_CERTS: armCa, IDENTITY_ENDPOINT: arm.identityEndpoint, IDENTITY_HEADER: arm.identitySecret, AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential' };
+// The harness's own adapters (the checker's listings) take a token and the certificate directly.
+const armCredential: TokenCredential = { getToken: () => Promise.resolve({ token: 'chaos-harness', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+const AZURE_SUBSCRIPTION = '00000000-0000-4000-8000-0000000c4a05';
+console.log(`PostgreSQL :${pg.port} (daemons via proxy :${proxyPort}), Redis :${redis.port}, EC2 emulator ${ec2Endpoint}, ARM emulator ${armEndpoint}`);
 const rows: Row[] = [];
 try {
   for (const backend of backends) {
@@ -61,6 +77,7 @@ try {
 } finally {
   await proxy.close();
   await ec2.stop();
+  await arm.stop();
   await redis.stop();
   pg.stop();
 }
@@ -69,29 +86,63 @@ const clean = rows.every((r) => r.violations + r.lost + r.stuck + r.leaked === 0
 console.log(clean ? '\nchaos: clean' : '\nchaos: FAILED (see the rounds above)');
 process.exit(clean ? 0 : 1);
 
-function pools(scenario: Scenario): PoolSpec[] {
+function pools(scenario: Scenario, resourceGroup: string): PoolSpec[] {
   const sim = { bootDelayMs: 300, stopDelayMs: 100, terminateDelayMs: 100, terminatedVisibleS: 5, notFoundGraceS: 5 };
   const aws = { region: 'us-east-1', endpoint: ec2Endpoint, imageId: 'ami-0abc', instanceType: 't3.micro', subnetIds: ['subnet-0aaa', 'subnet-0bbb'], notFoundGraceS: 5, maxAttempts: 2 };
-  return scenario.cloud === 'aws'
-    ? [{ name: 'ec2-once', provider: 'aws', settings: aws, max_uses: 1, recycle: 'delete' }, { name: 'ec2-reused', provider: 'aws', settings: aws, max_uses: 5, recycle: 'delete' }]
-    : [{ name: 'sim-once', provider: 'sim', settings: sim, max_uses: 1, recycle: 'delete' }, { name: 'sim-reimage', provider: 'sim', settings: sim, max_uses: 5, recycle: 'reimage' }];
+  switch (scenario.cloud) {
+    case 'aws':
+      return [{ name: 'ec2-once', provider: 'aws', settings: aws, max_uses: 1, recycle: 'delete' }, { name: 'ec2-reused', provider: 'aws', settings: aws, max_uses: 5, recycle: 'delete' }];
+    case 'azure':
+      // A Spot pool (evicted VMs are deleted) and a regular one (dead VMs stay, deallocated) that reimages.
+      return [
+        { name: 'vmss-once', provider: 'azure', settings: { ...azureSettings(resourceGroup), spot: { maxPrice: -1 } }, max_uses: 1, recycle: 'delete' },
+        { name: 'vmss-reimage', provider: 'azure', settings: azureSettings(resourceGroup), max_uses: 5, recycle: 'reimage' },
+      ];
+    default:
+      return [{ name: 'sim-once', provider: 'sim', settings: sim, max_uses: 1, recycle: 'delete' }, { name: 'sim-reimage', provider: 'sim', settings: sim, max_uses: 5, recycle: 'reimage' }];
+  }
+}
+
+/**
+ * An Azure pool on the ARM emulator, in a resource group of its own per scenario run (so one
+ * run's scale sets never meet the next's). Operations give up after 2 s, within the 3 s a hang
+ * holds, so a hanging operation is timed out and retried while the fault lasts.
+ */
+function azureSettings(resourceGroup: string): Record<string, unknown> {
+  const sub = `/subscriptions/${AZURE_SUBSCRIPTION}`;
+  return {
+    subscriptionId: AZURE_SUBSCRIPTION,
+    resourceGroup,
+    location: 'westeurope',
+    vmSize: 'Standard_D2s_v5',
+    image: { galleryImageVersionId: `${sub}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/sandboxes/images/analysis/versions/1.0.0` },
+    subnetId: `${sub}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`,
+    sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE chaos',
+    endpoint: armEndpoint,
+    pollIntervalMs: 100,
+    operationTimeoutS: 2,
+    readTimeoutS: 5,
+    maxRetries: 1,
+    notFoundGraceS: 5,
+  };
 }
 
 async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
   const name = `chaos_${scenario.name.replaceAll('-', '_')}_${backend}_${Date.now().toString(36)}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sandfleet-chaos-'));
   const config = path.join(dir, 'sandfleet.yaml');
-  const specs = pools(scenario);
+  const resourceGroup = `rg-${name.replaceAll('_', '-')}`;
+  const specs = pools(scenario, resourceGroup);
   writeConfig(config, { backend, pools: specs });
   // Daemons reach PostgreSQL through the proxy; the harness goes straight to it.
-  const env = { DATABASE_URL: pg.url(name, proxyPort), REDIS_URL: redis.url };
+  const env = { DATABASE_URL: pg.url(name, proxyPort), REDIS_URL: redis.url, ...(scenario.cloud === 'azure' ? ARM_DAEMON_ENV : {}) };
   console.log(`\n== ${scenario.name} on ${backend}: ${scenario.daemons} daemon(s), ${rounds} round(s)`);
   const daemons: DaemonProcess[] = [];
   for (let i = 0; i < scenario.daemons; i++) daemons.push(await DaemonProcess.start(config, env));
   const database = openDatabase({ url: pg.url(name), max: 4, applicationName: 'sandfleet-chaos' });
-  const registry = new ProviderRegistry({ db: database.db, cluster: 'chaos' });
+  const registry = new ProviderRegistry({ db: database.db, cluster: 'chaos', azure: { credential: armCredential, tlsOptions: { ca: certificate.cert } } });
   const providerFor = (pool: PoolRow) => registry.for(pool);
-  const chaos: ChaosEnv = { backend, pg, redis, proxy, ec2, database, daemons };
+  const chaos: ChaosEnv = { backend, pg, redis, proxy, ec2, arm, resourceGroup, database, daemons };
   const row: Row = { scenario: scenario.name, backend, rounds: 0, tasks: 0, violations: 0, lost: 0, stuck: 0, leaked: 0 };
   const seen = new Set<string>();
   try {
@@ -123,9 +174,13 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
     const final = await checkSystem({ db: database.db, providerFor, deadlineGraceS: TIMING.deadline_grace_s, orphanGraceS: graceS });
     const leaks = final.violations.filter((v) => v.invariant === 'I5');
     const others = final.violations.filter((v) => v.invariant !== 'I5' && !seen.has(`${v.invariant}:${v.ids.join(',')}`));
-    row.leaked = leaks.length + final.unchecked.length;
+    // VMs the emulator holds that no row does and I5 (through the adapter) did not already name.
+    const named = new Set(leaks.flatMap((v) => v.ids.map((id) => id.toLowerCase())));
+    const unseen = scenario.cloud === 'azure' ? (await azureLeaks(arm, database, resourceGroup, graceS * 1000)).filter((vm) => !named.has(vm.split(' ')[0]!.toLowerCase())) : [];
+    row.leaked = leaks.length + unseen.length + final.unchecked.length;
     row.violations += others.length;
     for (const v of [...leaks, ...others]) console.log(`  final ${v.invariant}: ${v.detail}`);
+    for (const vm of unseen) console.log(`  final: VM ${vm} is held by no machine row (seen by the ARM emulator, not listed by the adapter)`);
     for (const u of final.unchecked) console.log(`  final: could not list ${u.pool}: ${u.reason}`);
   } catch (error) {
     console.log(`scenario failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -2,6 +2,7 @@
 // heals it after a hold; it answers what it did, for the round's log line.
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/index.js';
+import type { ArmEmulator, ArmFaults } from '../emulators/arm/server.js';
 import type { Ec2Emulator } from '../emulators/ec2/server.js';
 import type { DaemonProcess } from './daemons.js';
 import type { PrivateRedis } from '../support/private-redis.js';
@@ -16,6 +17,9 @@ export interface ChaosEnv {
   redis: PrivateRedis;
   proxy: FaultyProxy;
   ec2: Ec2Emulator;
+  arm: ArmEmulator;
+  /** The resource group the scenario's Azure pools' scale sets live in (one per scenario run). */
+  resourceGroup: string;
   /** The harness's own connection, straight to PostgreSQL (not through the proxy). */
   database: Database;
   daemons: DaemonProcess[];
@@ -24,7 +28,7 @@ export interface ChaosEnv {
 export interface Scenario {
   name: string;
   daemons: number;
-  cloud: 'sim' | 'aws';
+  cloud: 'sim' | 'aws' | 'azure';
   backends: Backend[];
   inject(env: ChaosEnv, random: () => number): Promise<string>;
 }
@@ -58,6 +62,34 @@ const AWS_FAULTS: [string, (ec2: Ec2Emulator) => void][] = [
   ['capacity errors 60%', (ec2) => (ec2.faults = { capacityRate: 0.6 })],
   ['eventual consistency 3 s', (ec2) => (ec2.faults = { consistencyWindowMs: 3000 })],
 ];
+
+/** Faults that hold for HOLD_MS, then are cleared. */
+const AZURE_FAULTS: [string, ArmFaults][] = [
+  ['throttling 40%', { throttleRate: 0.4 }],
+  ['5xx 30% (half after acting)', { serverErrorRate: 0.3 }],
+  ['long-running operations failing 50% (InternalExecutionError)', { operationFailureRate: 0.5 }],
+  ['long-running operations hanging', { operationsHang: true }],
+  ['capacity errors 60%', { capacityRate: 0.6 }],
+];
+
+/** One of the Azure faults: a held one, instance death, or a capacity change behind sandfleet's back. */
+async function injectAzure(env: ChaosEnv, random: () => number): Promise<string> {
+  const choice = Math.floor(random() * (AZURE_FAULTS.length + 2));
+  if (choice === AZURE_FAULTS.length) return `ARM: VMs died: ${env.arm.killInstances(2).map(shortVm).join(', ') || 'none running'}`;
+  if (choice === AZURE_FAULTS.length + 1) {
+    const delta = random() < 0.5 ? -2 : 2;
+    const changed = env.arm.changeCapacity(delta, env.resourceGroup);
+    return changed ? `ARM: capacity of ${changed.scaleSet} set ${changed.from} → ${changed.to} behind sandfleet's back` : 'ARM: no scale set to resize yet';
+  }
+  const [what, faults] = AZURE_FAULTS[choice]!;
+  env.arm.faults = faults;
+  await hold();
+  env.arm.faults = {};
+  return `ARM: ${what} for 3 s`;
+}
+
+/** A VM's resource id as scale set/instance, for the round's log line. */
+const shortVm = (id: string) => id.replace(/^.*\/virtualMachineScaleSets\//, '').replace('/virtualMachines/', '/');
 
 export const SCENARIOS: Scenario[] = [
   { name: 'kill', daemons: 1, cloud: 'sim', backends: BOTH, inject: killOne },
@@ -145,4 +177,5 @@ export const SCENARIOS: Scenario[] = [
       return `EC2: ${what} for 3 s`;
     },
   },
+  { name: 'cloud-azure', daemons: 2, cloud: 'azure', backends: BOTH, inject: injectAzure },
 ];

@@ -5,7 +5,10 @@
 // token, runs mutations as long-running operations (Azure-AsyncOperation + Location), spends
 // from Resource Manager's documented per-subscription budget (reads, writes, deletes; the
 // remaining count on every answer, 429 with Retry-After when empty), and injects seeded faults: 429 with Retry-After, 5xx, allocation failures, and 409 when more
-// operations run on one scale set than Azure allows.
+// operations run on one scale set than Azure allows, long-running operations that fail or never
+// finish, VMs that die, and capacity changed behind the caller's back. It also serves App
+// Service's managed identity endpoint, so a separate process (a daemon) authenticates through
+// DefaultAzureCredential as it would on Azure.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -25,6 +28,14 @@ export interface ArmFaults {
   capacityRate?: number;
   /** Every request fails authentication. */
   authFailure?: boolean;
+  /**
+   * Fraction of long-running operations that end `Failed` with InternalExecutionError: half
+   * before acting (nothing changes), half after (the change is made and still reported failed),
+   * as Azure's internal errors strike at any step of an operation.
+   */
+  operationFailureRate?: number;
+  /** While set, no long-running operation finishes: each stays InProgress; once cleared, those due complete. */
+  operationsHang?: boolean;
 }
 
 export interface ArmEmulatorOptions {
@@ -34,6 +45,8 @@ export interface ArmEmulatorOptions {
   bootDelayMs?: number;
   /** Concurrent mutating operations a scale set accepts before answering 409. */
   maxConcurrentOperations?: number;
+  /** The secret the managed identity endpoint (identityEndpoint) wants in X-IDENTITY-HEADER. */
+  identitySecret?: string;
   seed?: number;
   faults?: ArmFaults;
   /** Each subscription's API budget: Resource Manager's documented defaults, with these overridden; `unlimited` spends nothing. */
@@ -43,7 +56,8 @@ export interface ArmEmulatorOptions {
 interface Vm {
   instanceId: string;
   createdAt: number;
-  power: 'starting' | 'running' | 'stopped' | 'deleting';
+  /** Deallocated: a VM Azure took away from its host (killInstances); it stays in the scale set, off. */
+  power: 'starting' | 'running' | 'stopped' | 'deallocated' | 'deleting';
   powerAt: number;
   ip: string;
 }
@@ -85,6 +99,7 @@ export interface RecordedArmCall {
   remaining?: Record<string, string>;
 }
 
+const IDENTITY_PATH = '/msi/token';
 const OPERATION = /^\/subscriptions\/[^/]+\/providers\/Microsoft\.Compute\/locations\/[^/]+\/operations\/([^/]+)$/i;
 const SCALE_SET = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)(\/.*)?$/i;
 
@@ -119,12 +134,69 @@ export class ArmEmulator {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Instances that exist and are not being deleted, as Azure itself sees them. */
-  liveInstances(scaleSetName?: string): { scaleSet: string; instanceId: string; power: string }[] {
+  /** App Service's managed identity endpoint (IDENTITY_ENDPOINT), with identitySecret as IDENTITY_HEADER. */
+  get identityEndpoint(): string {
+    return `${this.base}${IDENTITY_PATH}`;
+  }
+
+  get identitySecret(): string {
+    return this.options.identitySecret ?? 'arm-emulator-identity';
+  }
+
+  reseed(seed: number): void {
+    this.random = prng(seed);
+  }
+
+  /** Instances that exist and are not being deleted, as Azure itself sees them; `id` is the VM's resource id. */
+  liveInstances(scaleSetName?: string): { scaleSet: string; resourceGroup: string; instanceId: string; id: string; power: string; createdAt: Date }[] {
     this.settle();
     return [...this.scaleSets.values()]
       .filter((s) => scaleSetName === undefined || s.name === scaleSetName)
-      .flatMap((s) => [...s.vms.values()].filter((v) => v.power !== 'deleting').map((v) => ({ scaleSet: s.name, instanceId: v.instanceId, power: this.powerOf(v) })));
+      .flatMap((s) =>
+        [...s.vms.values()]
+          .filter((v) => v.power !== 'deleting')
+          .map((v) => ({ scaleSet: s.name, resourceGroup: s.resourceGroup, instanceId: v.instanceId, id: this.vmIdOf(s, v), power: this.powerOf(v), createdAt: new Date(v.createdAt) })),
+      );
+  }
+
+  /**
+   * Up to `count` running VMs, chosen by the seeded prng, die as Azure ends them on a platform
+   * failure or eviction: a Spot scale set with evictionPolicy Delete loses them (gone, capacity
+   * lowered); any other scale set keeps them deallocated (PowerState/deallocated, capacity
+   * unchanged) until someone deletes or restarts them. Answers the dead VMs' resource ids.
+   */
+  killInstances(count: number): string[] {
+    this.settle();
+    const running = [...this.scaleSets.values()].flatMap((s) => [...s.vms.values()].filter((v) => this.powerOf(v) === 'running').map((v) => ({ set: s, vm: v })));
+    const victims = shuffled(running, this.random).slice(0, count);
+    for (const { set, vm } of victims) {
+      if (evictionDeletes(set)) {
+        set.vms.delete(vm.instanceId);
+        set.capacity--;
+      } else {
+        this.setPower(vm, 'deallocated');
+      }
+      set.etag = newEtag();
+    }
+    return victims.map(({ set, vm }) => this.vmIdOf(set, vm));
+  }
+
+  /**
+   * Someone else (the portal, an autoscale rule) sets a scale set's sku.capacity directly, at
+   * once: shrinking deletes the highest instance ids as Azure's scale-in does, growing adds VMs
+   * nobody asked sandfleet for. The scale set is the seeded prng's pick among those of
+   * `resourceGroup` (all if omitted); answers what changed, or null when there is none.
+   */
+  changeCapacity(delta: number, resourceGroup?: string): { scaleSet: string; from: number; to: number } | null {
+    this.settle();
+    const sets = [...this.scaleSets.values()].filter((s) => resourceGroup === undefined || s.resourceGroup.toLowerCase() === resourceGroup.toLowerCase());
+    const set = shuffled(sets, this.random)[0];
+    if (!set) return null;
+    const from = set.capacity;
+    set.capacity = Math.max(0, from + delta);
+    set.etag = newEtag();
+    this.materialize(set);
+    return { scaleSet: set.name, from, to: set.capacity };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -144,6 +216,11 @@ export class ArmEmulator {
     };
     try {
       this.settle();
+      if (url.pathname === IDENTITY_PATH) {
+        action = 'managed identity token';
+        const [status, body] = this.identityToken(req, url);
+        return send(status, body);
+      }
       action = this.actionOf(method, url.pathname);
       if (!req.headers.authorization?.startsWith('Bearer ') || this.faults.authFailure) {
         throw new ArmFault(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing or invalid.');
@@ -164,6 +241,14 @@ export class ArmEmulator {
       if (error instanceof ArmFault) send(error.status, { error: { code: error.code, message: error.message } }, error.headers);
       else send(500, { error: { code: 'InternalServerError', message: String(error) } });
     }
+  }
+
+  /** App Service's token protocol: GET with X-IDENTITY-HEADER and ?resource=; the token is opaque (ARM here checks only that one is sent). */
+  private identityToken(req: IncomingMessage, url: URL): [number, unknown] {
+    if (header(req, 'x-identity-header') !== this.identitySecret) return [401, { error: { code: 'Unauthorized', message: 'X-IDENTITY-HEADER is missing or wrong.' } }];
+    const resource = url.searchParams.get('resource') ?? 'https://management.azure.com';
+    const expiresOn = Math.floor(Date.now() / 1000) + 3600;
+    return [200, { access_token: `emulator-${randomBytes(8).toString('hex')}`, expires_on: expiresOn, resource, token_type: 'Bearer' }];
   }
 
   /** The budget of a subscription, for tests that squeeze or restore it while the emulator runs. */
@@ -266,9 +351,24 @@ export class ArmEmulator {
     if (!Array.isArray(ids) || ids.length === 0) throw new ArmFault(400, 'InvalidParameter', 'instanceIds is required');
     const missing = ids.filter((id) => !set.vms.has(String(id)));
     if (missing.length) throw new ArmFault(404, 'NotFound', `Instance ids ${missing.join(', ')} were not found in scale set ${set.name}.`);
-    const accepted = this.lro(set, () => {
-      for (const id of ids) set.vms.delete(String(id));
-    });
+    const before = ids.map((id) => ({ ...set.vms.get(String(id))! }));
+    const accepted = this.lro(
+      set,
+      () => {
+        for (const id of ids) set.vms.delete(String(id));
+      },
+      undefined,
+      // An operation failed before acting leaves the VMs as they were.
+      () => {
+        for (const vm of before) {
+          const now = set.vms.get(vm.instanceId);
+          if (now?.power !== 'deleting' || vm.power === 'deleting') continue;
+          Object.assign(now, vm);
+          set.capacity++;
+        }
+        set.etag = newEtag();
+      },
+    );
     for (const id of ids) {
       const vm = set.vms.get(String(id))!;
       if (vm.power !== 'deleting') set.capacity--;
@@ -286,10 +386,19 @@ export class ArmEmulator {
     }
     const id = randomBytes(12).toString('hex');
     set.running++;
-    this.operations.set(id, { id, doneAt: Date.now() + this.operationMs, complete, error, onFail, completed: false, scaleSet: set });
+    const failure = error ? { error, onFail } : this.injectedFailure(complete, onFail);
+    this.operations.set(id, { id, doneAt: Date.now() + this.operationMs, complete, ...failure, completed: false, scaleSet: set });
     const location = String(set.body.location ?? 'westeurope');
     const status = `${this.base}/subscriptions/${set.subscription}/providers/Microsoft.Compute/locations/${location}/operations/${id}?api-version=2024-07-01`;
     return [202, undefined, { 'azure-asyncoperation': status, location: status, 'retry-after': '0' }];
+  }
+
+  /** operationFailureRate: InternalExecutionError, half before acting (onFail undoes the accepted change), half after (the change is made). */
+  private injectedFailure(complete: () => void, onFail: (() => void) | undefined): Pick<Operation, 'error' | 'onFail'> {
+    const rate = this.faults.operationFailureRate ?? 0;
+    if (!(rate > 0 && this.random() < rate)) return {};
+    const error = { code: 'InternalExecutionError', message: 'An internal execution error occurred. Please retry later.' };
+    return this.random() < 0.5 ? { error, onFail: complete } : { error, onFail };
   }
 
   private operationStatus(id: string): [number, unknown] {
@@ -299,8 +408,9 @@ export class ArmEmulator {
     return op.error ? [200, { name: id, status: 'Failed', error: op.error }] : [200, { name: id, status: 'Succeeded' }];
   }
 
-  /** Completes operations whose time has come; the clock drives all state. */
+  /** Completes operations whose time has come (none while operationsHang); the clock drives all state. */
   private settle(): void {
+    if (this.faults.operationsHang) return;
     const now = Date.now();
     for (const op of this.operations.values()) {
       if (op.completed || op.doneAt > now) continue;
@@ -340,7 +450,7 @@ export class ArmEmulator {
     const power = this.powerOf(vm);
     const provisioning = vm.power === 'deleting' ? 'Deleting' : power === 'starting' ? 'Creating' : 'Succeeded';
     return {
-      id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}`,
+      id: this.vmIdOf(set, vm),
       instanceId: vm.instanceId,
       name: `${set.name}_${vm.instanceId}`,
       type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines',
@@ -362,10 +472,10 @@ export class ArmEmulator {
 
   private nicJson(set: ScaleSet, vm: Vm): unknown {
     return {
-      id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}/networkInterfaces/nic`,
+      id: `${this.vmIdOf(set, vm)}/networkInterfaces/nic`,
       name: 'nic',
       properties: {
-        virtualMachine: { id: `${this.idOf(set)}/virtualMachines/${vm.instanceId}` },
+        virtualMachine: { id: this.vmIdOf(set, vm) },
         ipConfigurations: [{ name: 'ipconfig', properties: { privateIPAddress: vm.ip, primary: true } }],
       },
     };
@@ -374,6 +484,26 @@ export class ArmEmulator {
   private idOf(set: ScaleSet): string {
     return `/subscriptions/${set.subscription}/resourceGroups/${set.resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/${set.name}`;
   }
+
+  private vmIdOf(set: ScaleSet, vm: Vm): string {
+    return `${this.idOf(set)}/virtualMachines/${vm.instanceId}`;
+  }
+}
+
+/** A Spot scale set whose evictionPolicy is Delete loses evicted VMs; every other VM Azure ends stays, deallocated. */
+function evictionDeletes(set: ScaleSet): boolean {
+  const profile = (set.body.properties as { virtualMachineProfile?: { priority?: string; evictionPolicy?: string } } | undefined)?.virtualMachineProfile;
+  return profile?.priority === 'Spot' && profile.evictionPolicy === 'Delete';
+}
+
+/** A seeded Fisher-Yates shuffle (a copy), so a run's picks replay with its seed. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 class ArmFault extends Error {
