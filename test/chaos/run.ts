@@ -93,9 +93,9 @@ function pools(scenario: Scenario, resourceGroup: string): PoolSpec[] {
     case 'aws':
       return [{ name: 'ec2-once', provider: 'aws', settings: aws, max_uses: 1, recycle: 'delete' }, { name: 'ec2-reused', provider: 'aws', settings: aws, max_uses: 5, recycle: 'delete' }];
     case 'azure':
-      // A Spot pool (evicted VMs are deleted) and a regular one (dead VMs stay, deallocated) that reimages.
+      // Spot pools, so a VM that dies is evicted and deleted (a regular VM would be service-healed in place, which no sim runner notices).
       return [
-        { name: 'vmss-once', provider: 'azure', settings: { ...azureSettings(resourceGroup), spot: { maxPrice: -1 } }, max_uses: 1, recycle: 'delete' },
+        { name: 'vmss-once', provider: 'azure', settings: azureSettings(resourceGroup), max_uses: 1, recycle: 'delete' },
         { name: 'vmss-reimage', provider: 'azure', settings: azureSettings(resourceGroup), max_uses: 5, recycle: 'reimage' },
       ];
     default:
@@ -118,6 +118,7 @@ function azureSettings(resourceGroup: string): Record<string, unknown> {
     image: { galleryImageVersionId: `${sub}/resourceGroups/rg-images/providers/Microsoft.Compute/galleries/sandboxes/images/analysis/versions/1.0.0` },
     subnetId: `${sub}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`,
     sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLE chaos',
+    spot: { maxPrice: -1 },
     endpoint: armEndpoint,
     pollIntervalMs: 100,
     operationTimeoutS: 2,

@@ -2,7 +2,7 @@
 // heals it after a hold; it answers what it did, for the round's log line.
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/index.js';
-import type { ArmEmulator, ArmFaults } from '../emulators/arm/server.js';
+import type { ArmEmulator, ArmFaults, InjectedFault } from '../emulators/arm/server.js';
 import type { Ec2Emulator } from '../emulators/ec2/server.js';
 import type { DaemonProcess } from './daemons.js';
 import type { PrivateRedis } from '../support/private-redis.js';
@@ -82,10 +82,13 @@ async function injectAzure(env: ChaosEnv, random: () => number): Promise<string>
     return changed ? `ARM: capacity of ${changed.scaleSet} set ${changed.from} → ${changed.to} behind sandfleet's back` : 'ARM: no scale set to resize yet';
   }
   const [what, faults] = AZURE_FAULTS[choice]!;
+  const before = { ...env.arm.injected };
   env.arm.faults = faults;
   await hold();
   env.arm.faults = {};
-  return `ARM: ${what} for 3 s`;
+  // What struck, so a clean round is known to have met its fault.
+  const struck = Object.entries(env.arm.injected).flatMap(([kind, n]) => (n > before[kind as InjectedFault] ? [`${kind} ${n - before[kind as InjectedFault]}`] : []));
+  return `ARM: ${what} for 3 s (${struck.join(', ') || 'nothing struck'})`;
 }
 
 /** A VM's resource id as scale set/instance, for the round's log line. */

@@ -26,6 +26,13 @@ export interface ArmFaults {
   serverErrorRate?: number;
   /** Fraction of capacity increases whose operation fails with AllocationFailed. */
   capacityRate?: number;
+  /**
+   * VMs the subscription may have alive at once (a quota): a capacity increase beyond it
+   * allocates up to it and its operation fails AllocationFailed, the capacity left at what was allocated.
+   */
+  maxInstances?: number;
+  /** The next this many capacity changes (PATCH of sku.capacity) act and then answer 500: the response is lost. */
+  loseCapacityResponses?: number;
   /** Every request fails authentication. */
   authFailure?: boolean;
   /**
@@ -56,7 +63,7 @@ export interface ArmEmulatorOptions {
 interface Vm {
   instanceId: string;
   createdAt: number;
-  /** Deallocated: a VM Azure took away from its host (killInstances); it stays in the scale set, off. */
+  /** Deallocated: a Spot VM evicted under evictionPolicy Deallocate (killInstances); it stays in the scale set, off. */
   power: 'starting' | 'running' | 'stopped' | 'deallocated' | 'deleting';
   powerAt: number;
   ip: string;
@@ -103,8 +110,13 @@ const IDENTITY_PATH = '/msi/token';
 const OPERATION = /^\/subscriptions\/[^/]+\/providers\/Microsoft\.Compute\/locations\/[^/]+\/operations\/([^/]+)$/i;
 const SCALE_SET = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)(\/.*)?$/i;
 
+export type InjectedFault = 'throttled' | 'serverError' | 'allocationFailed' | 'operationFailed' | 'operationHung';
+
 export class ArmEmulator {
   readonly calls: RecordedArmCall[] = [];
+  /** How often each fault struck so far (operationHung: operations found due but held by operationsHang), for a chaos round's log line. */
+  readonly injected: Record<InjectedFault, number> = { throttled: 0, serverError: 0, allocationFailed: 0, operationFailed: 0, operationHung: 0 };
+  private readonly hung = new Set<string>();
   faults: ArmFaults;
   private readonly scaleSets = new Map<string, ScaleSet>();
   private readonly operations = new Map<string, Operation>();
@@ -160,21 +172,23 @@ export class ArmEmulator {
   }
 
   /**
-   * Up to `count` running VMs, chosen by the seeded prng, die as Azure ends them on a platform
-   * failure or eviction: a Spot scale set with evictionPolicy Delete loses them (gone, capacity
-   * lowered); any other scale set keeps them deallocated (PowerState/deallocated, capacity
-   * unchanged) until someone deletes or restarts them. Answers the dead VMs' resource ids.
+   * Up to `count` running VMs, chosen by the seeded prng, die as Azure ends them. Spot VMs are
+   * evicted: with evictionPolicy Delete (sandfleet's) the VM is deleted and the capacity lowered;
+   * with Deallocate it stays, PowerState/deallocated. A regular VM whose host fails is
+   * service-healed: restarted on another host, same instance id, its work lost (PowerState
+   * starting, then running after the boot delay). Answers the dead VMs' resource ids.
    */
   killInstances(count: number): string[] {
     this.settle();
     const running = [...this.scaleSets.values()].flatMap((s) => [...s.vms.values()].filter((v) => this.powerOf(v) === 'running').map((v) => ({ set: s, vm: v })));
     const victims = shuffled(running, this.random).slice(0, count);
     for (const { set, vm } of victims) {
-      if (evictionDeletes(set)) {
+      const eviction = evictionPolicyOf(set);
+      if (eviction === 'Delete') {
         set.vms.delete(vm.instanceId);
         set.capacity--;
       } else {
-        this.setPower(vm, 'deallocated');
+        this.setPower(vm, eviction === 'Deallocate' ? 'deallocated' : 'starting');
       }
       set.etag = newEtag();
     }
@@ -229,18 +243,28 @@ export class ArmEmulator {
       remaining = this.spendBudget(method, url.pathname);
       const f = this.faults;
       if (f.throttleRate && this.random() < f.throttleRate) {
+        this.injected.throttled++;
         throw new ArmFault(429, 'TooManyRequests', 'The request is being throttled.', { 'retry-after': String(f.retryAfterS ?? 1) });
       }
       const strike = Boolean(f.serverErrorRate) && this.random() < (f.serverErrorRate ?? 0);
+      if (strike) this.injected.serverError++;
       if (strike && this.random() < 0.5) throw new ArmFault(503, 'ServiceUnavailable', 'The service is temporarily unavailable.');
       const conditions = { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') };
       const [status, body, headers] = this.route(method, url, raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, conditions);
-      if (strike) throw new ArmFault(500, 'InternalServerError', 'An internal server error occurred.');
+      if (strike || this.loseResponse(method, url.pathname)) throw new ArmFault(500, 'InternalServerError', 'An internal server error occurred.');
       send(status, body, headers);
     } catch (error) {
       if (error instanceof ArmFault) send(error.status, { error: { code: error.code, message: error.message } }, error.headers);
       else send(500, { error: { code: 'InternalServerError', message: String(error) } });
     }
+  }
+
+  /** loseCapacityResponses: a capacity change that has acted answers 500. */
+  private loseResponse(method: string, path: string): boolean {
+    const left = this.faults.loseCapacityResponses ?? 0;
+    if (left <= 0 || method !== 'PATCH' || !SCALE_SET.test(path) || (SCALE_SET.exec(path)?.[4] ?? '') !== '') return false;
+    this.faults.loseCapacityResponses = left - 1;
+    return true;
   }
 
   /** App Service's token protocol: GET with X-IDENTITY-HEADER and ?resource=; the token is opaque (ARM here checks only that one is sent). */
@@ -331,13 +355,18 @@ export class ArmEmulator {
     if (!Number.isInteger(capacity) || capacity < 0) throw new ArmFault(400, 'InvalidParameter', 'sku.capacity must be a non-negative integer');
     const previous = set.capacity;
     const fail = capacity > previous && this.faults.capacityRate !== undefined && this.random() < this.faults.capacityRate;
+    if (fail) this.injected.allocationFailed++;
+    const room = (this.faults.maxInstances ?? Number.POSITIVE_INFINITY) - this.liveInstances().length;
+    const partial = capacity > previous && capacity - previous > room;
+    const allocationFailed = { code: 'AllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.' };
     const [, , headers] = this.lro(
       set,
       () => this.materialize(set),
-      fail ? { code: 'AllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this region.' } : undefined,
-      // A failed allocation leaves the capacity where it was.
+      fail || partial ? allocationFailed : undefined,
+      // A failed allocation leaves the capacity where it was, or where the quota let it go.
       () => {
-        set.capacity = previous;
+        set.capacity = partial ? previous + Math.max(0, room) : previous;
+        if (partial) this.materialize(set);
         set.etag = newEtag();
       },
     );
@@ -398,13 +427,20 @@ export class ArmEmulator {
     const rate = this.faults.operationFailureRate ?? 0;
     if (!(rate > 0 && this.random() < rate)) return {};
     const error = { code: 'InternalExecutionError', message: 'An internal execution error occurred. Please retry later.' };
+    this.injected.operationFailed++;
     return this.random() < 0.5 ? { error, onFail: complete } : { error, onFail };
   }
 
   private operationStatus(id: string): [number, unknown] {
     const op = this.operations.get(id);
     if (!op) throw new ArmFault(404, 'NotFound', `operation ${id} not found`);
-    if (!op.completed) return [200, { name: id, status: 'InProgress' }];
+    if (!op.completed) {
+      if (this.faults.operationsHang && op.doneAt <= Date.now() && !this.hung.has(id)) {
+        this.hung.add(id);
+        this.injected.operationHung++;
+      }
+      return [200, { name: id, status: 'InProgress' }];
+    }
     return op.error ? [200, { name: id, status: 'Failed', error: op.error }] : [200, { name: id, status: 'Succeeded' }];
   }
 
@@ -490,10 +526,11 @@ export class ArmEmulator {
   }
 }
 
-/** A Spot scale set whose evictionPolicy is Delete loses evicted VMs; every other VM Azure ends stays, deallocated. */
-function evictionDeletes(set: ScaleSet): boolean {
+/** A Spot scale set's eviction policy (Azure's default is Deallocate); null for regular VMs, which are never evicted. */
+function evictionPolicyOf(set: ScaleSet): 'Delete' | 'Deallocate' | null {
   const profile = (set.body.properties as { virtualMachineProfile?: { priority?: string; evictionPolicy?: string } } | undefined)?.virtualMachineProfile;
-  return profile?.priority === 'Spot' && profile.evictionPolicy === 'Delete';
+  if (profile?.priority !== 'Spot') return null;
+  return profile.evictionPolicy === 'Delete' ? 'Delete' : 'Deallocate';
 }
 
 /** A seeded Fisher-Yates shuffle (a copy), so a run's picks replay with its seed. */
