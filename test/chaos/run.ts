@@ -36,13 +36,18 @@ interface Row {
 }
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, scenario: { type: 'string', default: 'all' }, backend: { type: 'string', default: 'both' }, seed: { type: 'string', default: '1' } },
+  options: { rounds: { type: 'string', default: '3' }, scenario: { type: 'string', default: 'all' }, backend: { type: 'string', default: 'both' }, seed: { type: 'string', default: '1' }, help: { type: 'boolean', default: false } },
 });
 const rounds = Number(values.rounds);
 const backends: Backend[] = values.backend === 'both' ? ['postgres', 'redis'] : [values.backend as Backend];
 const chosen = values.scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => values.scenario.split(',').includes(s.name));
-if (!Number.isInteger(rounds) || rounds < 1 || chosen.length === 0 || backends.some((b) => b !== 'postgres' && b !== 'redis')) {
-  console.error(`usage: npm run chaos -- [--rounds N] [--scenario ${SCENARIOS.map((s) => s.name).join(',')}|all] [--backend postgres|redis|both]`);
+const usage = `usage: npm run chaos -- [--rounds N] [--scenario ${SCENARIOS.map((s) => s.name).join(',')}|all] [--backend postgres|redis|both] [--seed N]`;
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+if (!Number.isInteger(rounds) || rounds < 1 || chosen.length === 0 || backends.some((b) => b !== 'postgres' && b !== 'redis') || !Number.isFinite(Number(values.seed))) {
+  console.error(usage);
   process.exit(2);
 }
 
