@@ -17,6 +17,7 @@ import { Ec2Emulator } from '../emulators/ec2/server.js';
 import { makeTestCertificate } from '../emulators/arm/certificate.js';
 import { ArmEmulator } from '../emulators/arm/server.js';
 import { azureLeaks } from './cloud-leaks.js';
+import { failedMachines } from './failures.js';
 import { DaemonProcess, TIMING, writeConfig, type PoolSpec } from './daemons.js';
 import { PrivatePostgres } from './environment.js';
 import { PrivateRedis } from '../support/private-redis.js';
@@ -167,7 +168,8 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
         await d.respawn();
       }
       const secs = ((Date.now() - started) / 1000).toFixed(1);
-      console.log(`round ${round}/${rounds} (${secs}s): ${result.fault}; ${result.accepted} accepted, ${result.lost.length} lost, ${result.stuck.length} stuck, ${fresh.length} violations${result.unanswered ? `, ${result.unanswered} unanswered` : ''}`);
+      const failed = await failedMachines(database, new Date(started));
+      console.log(`round ${round}/${rounds} (${secs}s): ${result.fault}; ${result.accepted} accepted, ${result.lost.length} lost, ${result.stuck.length} stuck, ${fresh.length} violations${result.unanswered ? `, ${result.unanswered} unanswered` : ''}${failed ? `; machines failed: ${failed}` : ''}`);
       for (const v of fresh) console.log(`  ${v.invariant}: ${v.detail}`);
       if (result.stuck.length) {
         console.log(`  stuck: ${result.stuck.slice(0, 5).join(', ')}`);
