@@ -19,5 +19,6 @@ export async function failedMachines(database: Database, since: Date): Promise<s
 
 /** The adapter's "<provider> <operation>: <Code>: …" prefix, else the reason's start. */
 function causeOf(reason: string): string {
+  if (!reason) return 'no reason logged';
   return /^(\w+ [\w.]+: \w+)/.exec(reason)?.[1] ?? reason.slice(0, 60);
 }
