@@ -85,6 +85,13 @@ export const machines = pgTable(
     lastError: text('last_error'),
     /** Set by a drain (scale-down, operator): after release the machine is deleted, never reimaged. */
     retireRequested: boolean('retire_requested').notNull().default(false),
+    /**
+     * The launch this machine was reserved in: machines reserved together are created by one
+     * cloud request (idempotent on the launch id), and the instance at launch_index is this one's.
+     */
+    launchId: uuid('launch_id'),
+    launchIndex: integer('launch_index'),
+    launchSize: integer('launch_size'),
   },
   (t) => [
     uniqueIndex('machines_name_key').on(t.name),
@@ -99,6 +106,10 @@ export const machines = pgTable(
       sql`${t.state} IN ${list(MACHINE_STATES)}`,
     ),
     check('machines_uses_check', sql`${t.uses} >= 0`),
+    check(
+      'machines_launch_check',
+      sql`num_nulls(${t.launchId}, ${t.launchIndex}, ${t.launchSize}) IN (0, 3) AND (${t.launchIndex} IS NULL OR ${t.launchIndex} BETWEEN 0 AND ${t.launchSize} - 1)`,
+    ),
     // Only a machine between lease and release holds a task.
     check(
       'machines_task_state_check',

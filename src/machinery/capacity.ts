@@ -20,6 +20,13 @@ export interface ReserveOptions {
   globalLimit?: number | undefined;
 }
 
+/**
+ * The most machines one launch (one cloud create request) holds. Larger reservations are split:
+ * a failed or partial launch then costs at most this many machines, and a launch stays far inside
+ * EC2's per-account instance burst (1,000).
+ */
+export const MAX_LAUNCH_SIZE = 100;
+
 /** Names the cluster-wide capacity lock among advisory locks. */
 const GLOBAL_CAPACITY_LOCK = 0x5a4dcafe;
 
@@ -43,12 +50,17 @@ export async function reserveMachines(db: Db, pool: string, count: number, optio
     const room = limits.active ? Math.min(globalRoom, Math.max(0, Number(limits.max_size) - current)) : 0;
     const granted = Math.min(count, room);
     if (granted === 0) return { machines: [], refused: count };
+    // Rows reserved together form launches of up to MAX_LAUNCH_SIZE: one cloud request each.
     const inserted = await tx.execute(sql`
       WITH fresh AS (
-        SELECT gen_random_uuid() AS id FROM generate_series(1, ${granted})
+        SELECT gen_random_uuid() AS id, (n - 1) / ${MAX_LAUNCH_SIZE} AS launch, (n - 1) % ${MAX_LAUNCH_SIZE} AS launch_index
+        FROM generate_series(1, ${granted}) n
+      ), launches AS (
+        SELECT launch, gen_random_uuid() AS launch_id, count(*)::int AS launch_size FROM fresh GROUP BY launch
       ), created AS (
-        INSERT INTO ${machines} (id, name, pool, state)
-        SELECT id, 'sf-' || ${pool} || '-' || left(replace(id::text, '-', ''), 12), ${pool}, 'provisioning' FROM fresh
+        INSERT INTO ${machines} (id, name, pool, state, launch_id, launch_index, launch_size)
+        SELECT id, 'sf-' || ${pool} || '-' || left(replace(id::text, '-', ''), 12), ${pool}, 'provisioning', launch_id, launch_index, launch_size
+        FROM fresh JOIN launches USING (launch)
         RETURNING *
       ), logged AS (
         INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)

@@ -13,19 +13,21 @@ export interface RateLimit {
 
 export type TokenGrant = { granted: true } | { granted: false; retryInMs: number };
 
-export async function takeToken(ex: Executor, account: string, limit: RateLimit): Promise<TokenGrant> {
+export async function takeToken(ex: Executor, account: string, limit: RateLimit, count = 1): Promise<TokenGrant> {
   if (!(limit.perSecond > 0) || !(limit.burst >= 1)) throw new RangeError(`rate limit for ${account} needs perSecond > 0 and burst >= 1`);
+  // More than the bucket holds would wait forever: the caller must split the request.
+  if (!(count >= 1) || count > limit.burst) throw new RangeError(`${count} tokens of ${account} asked at once; its bucket holds ${limit.burst}`);
   // clock_timestamp(), not now(): a statement that waited on the row lock must not count the wait twice.
   const refilled = sql`LEAST(${limit.burst}::float8, rate_buckets.tokens + GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - rate_buckets.updated_at)) * ${limit.perSecond}::float8)`;
   const taken = await ex.execute(sql`
-    INSERT INTO rate_buckets (account, tokens, updated_at) VALUES (${account}, ${limit.burst - 1}::float8, clock_timestamp())
-    ON CONFLICT (account) DO UPDATE SET tokens = ${refilled} - 1, updated_at = clock_timestamp()
-    WHERE ${refilled} >= 1
+    INSERT INTO rate_buckets (account, tokens, updated_at) VALUES (${account}, ${limit.burst - count}::float8, clock_timestamp())
+    ON CONFLICT (account) DO UPDATE SET tokens = ${refilled} - ${count}::float8, updated_at = clock_timestamp()
+    WHERE ${refilled} >= ${count}::float8
     RETURNING tokens`);
   if (taken.rows.length > 0) return { granted: true };
   const current = await ex.execute(sql`
     SELECT LEAST(${limit.burst}::float8, tokens + GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - updated_at)) * ${limit.perSecond}::float8) AS tokens
     FROM rate_buckets WHERE account = ${account}`);
   const tokens = Number(current.rows[0]?.tokens ?? 0);
-  return { granted: false, retryInMs: Math.max(1, Math.ceil(((1 - tokens) / limit.perSecond) * 1000)) };
+  return { granted: false, retryInMs: Math.max(1, Math.ceil(((count - tokens) / limit.perSecond) * 1000)) };
 }

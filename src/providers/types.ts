@@ -11,6 +11,8 @@ export interface Instance {
   ip: string | null;
   /** Our machine id, where the provider carries it (a tag); null for instances we cannot attribute. */
   machineId: string | null;
+  /** The launch that created the instance, where one request created several: rows of that launch may still claim it. */
+  launchId?: string | null;
   launchedAt: Date | null;
 }
 
@@ -23,6 +25,19 @@ export interface CreateRequest {
   tags?: Record<string, string>;
   /** What the instance reads at boot (EC2 UserData; the sim keeps it beside the instance): an agent's credential. */
   userData?: string;
+  /** The launch the machine was reserved in; adapters that can create it whole do so in one request. */
+  launch?: Launch;
+}
+
+/**
+ * Machines reserved together. One request creates all `size` instances, idempotent on `id`,
+ * and the instance the cloud numbers `index` in it is this machine's, however often the
+ * request is repeated (after a crash, a lost response) and by whichever member.
+ */
+export interface Launch {
+  id: string;
+  index: number;
+  size: number;
 }
 
 export interface LookupOptions {
@@ -44,7 +59,11 @@ export interface ProviderCapabilities {
 export interface Provider {
   readonly kind: ProviderName;
   readonly capabilities: ProviderCapabilities;
-  /** Idempotent on machineId: repeating it (after a crash, a timeout) yields the same instance. */
+  /**
+   * Idempotent on machineId (on the launch and index, when it names a launch): repeating it (after
+   * a crash, a timeout) yields the same instance. A launch the cloud filled only in part answers
+   * `capacity` for the members it has no instance for.
+   */
   create(request: CreateRequest): Promise<Instance>;
   /** Throws ProviderError `not_found` when the instance does not exist (or is long terminated). */
   get(providerId: string, options?: LookupOptions): Promise<Instance>;
@@ -58,11 +77,12 @@ export interface Provider {
 
 /**
  * sandfleet's side of the cloud's meter: called before each request is sent, with the cloud's
- * name for the bucket the request spends from (EC2's API name, ARM's reads / writes / deletes);
+ * name for the bucket the request spends from (EC2's API name, ARM's reads / writes / deletes)
+ * and how many tokens (one per request; a resource bucket one per instance);
  * takes a token of the account's shared budget or throws a `throttled` ProviderError with the
  * wait, and the request is not sent.
  */
-export type CallMeter = (bucket: string) => Promise<void>;
+export type CallMeter = (bucket: string, tokens?: number) => Promise<void>;
 
 /**
  * What the database knows about which instances rows hold. Providers that cannot tag an
@@ -80,5 +100,6 @@ export const TAG = {
   cluster: 'sandfleet:cluster',
   pool: 'sandfleet:pool',
   machine: 'sandfleet:machine',
+  launch: 'sandfleet:launch',
   name: 'Name',
 } as const;

@@ -10,10 +10,10 @@ import type { CallMeter } from '../providers/types.js';
 /** The meter of one account, or none when it meters nothing; a bucket without a limit is unmetered. */
 export function accountMeter(db: Executor, account: string, limits: Readonly<Record<string, RateLimit>>): CallMeter | undefined {
   if (Object.keys(limits).length === 0) return undefined;
-  return async (bucket) => {
+  return async (bucket, tokens = 1) => {
     const limit = limits[bucket];
     if (!limit) return;
-    const grant = await takeToken(db, `${account}:${bucket}`, limit);
+    const grant = await takeToken(db, `${account}:${bucket}`, limit, tokens);
     if (!grant.granted) throw throttled(`${account}: sandfleet's ${bucket} budget is spent for now`, grant.retryInMs, { operation: bucket, code: 'LocalBudget' });
   };
 }

@@ -84,12 +84,14 @@ async function instanceLeaks(db: Db, pool: string, instances: Instance[], graceM
   const rows = await listMachines(db, { pool });
   const byProviderId = new Map(rows.filter((m) => m.providerId).map((m) => [m.providerId!, m]));
   const byId = new Map(rows.map((m) => [m.id, m]));
+  // A launch's instances carry no machine id: a member still provisioning claims its own.
+  const launching = new Map(rows.filter((m) => m.state === 'provisioning' && m.launchId).map((m) => [m.launchId!, m]));
   const old = (since: Date | null) => since !== null && now.getTime() - since.getTime() > graceMs;
   const alive = instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating');
   for (const instance of alive) {
     // A row is deleted only by its finalizer, once its instance is gone ('deleted' is the last
     // event, never a row's state): an instance is unclaimed exactly when no row holds it.
-    const row = byProviderId.get(instance.providerId) ?? (instance.machineId ? byId.get(instance.machineId) : undefined);
+    const row = byProviderId.get(instance.providerId) ?? (instance.machineId ? byId.get(instance.machineId) : undefined) ?? (instance.launchId ? launching.get(instance.launchId) : undefined);
     if (!row && old(instance.launchedAt)) {
       found.push({
         invariant: 'I5',

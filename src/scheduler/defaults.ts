@@ -32,13 +32,7 @@ export const SCHEDULER_DEFAULTS = {
  * where other callers spend from the same account. The sim cloud is unmetered.
  */
 export const CLOUD_RATE_LIMITS: Readonly<Partial<Record<ProviderName, Readonly<Record<string, BucketLimit>>>>> = {
-  aws: heldBack({
-    RunInstances: EC2_BUDGET.RunInstances,
-    DescribeInstances: EC2_BUDGET.DescribeInstances,
-    'DescribeInstances:unfiltered': EC2_BUDGET['DescribeInstances:unfiltered'],
-    StopInstances: EC2_BUDGET.StopInstances,
-    TerminateInstances: EC2_BUDGET.TerminateInstances,
-  }),
+  aws: heldBack(EC2_BUDGET),
   azure: heldBack(ARM_BUDGET),
 };
 

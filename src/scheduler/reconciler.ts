@@ -72,9 +72,12 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
   }
 
   const held = await heldProviderIds(db, pool.name);
-  const rows = new Set((await listMachines(db, { pool: pool.name })).map((m) => m.id));
+  const all = await listMachines(db, { pool: pool.name });
+  const rows = new Set(all.map((m) => m.id));
+  // A launch's instances carry no machine id: a member still provisioning will claim its own.
+  const launching = new Set(all.filter((m) => m.state === 'provisioning' && m.launchId).map((m) => m.launchId));
   for (const instance of alive.values()) {
-    const claimed = held.has(instance.providerId) || (instance.machineId !== null && rows.has(instance.machineId));
+    const claimed = held.has(instance.providerId) || (instance.machineId !== null && rows.has(instance.machineId)) || (instance.launchId != null && launching.has(instance.launchId));
     const old = instance.launchedAt !== null && now - instance.launchedAt.getTime() > options.orphanGraceMs;
     if (claimed || !old) continue;
     await provider.delete(instance.providerId);

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProviderError, type ProviderError } from '../../src/providers/errors.js';
-import type { Instance, Provider } from '../../src/providers/types.js';
+import type { CreateRequest, Instance, Provider } from '../../src/providers/types.js';
 import type { Target } from './targets.js';
 
 async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
@@ -209,6 +209,75 @@ export function providerContract(name: string, makeTarget: () => Promise<Target>
     await untilGone(provider, created.providerId);
   });
 
+  it('creates a launch with one request, each member its own instance, also for members that ask again after a crash', async () => {
+    target.setFaults({});
+    const before = await target.liveCount();
+    const sent = target.createRequests();
+    const members = launchOf(5);
+    // Three members ask; the process "crashes" before any row remembers its instance.
+    const crashed = target.provider({ recordCreates: false });
+    const early = await Promise.all(members.slice(0, 3).map((m) => crashed.create(m)));
+    // A fresh process: every member asks, the three again.
+    const fresh = target.provider();
+    const all = await Promise.all(members.map((m) => retrying(() => fresh.create(m))));
+    // Where each instance boots with its own machine's data, a member gets back exactly its own;
+    // a uniform scale set's instances are interchangeable, but none is left behind.
+    if (fresh.capabilities.perInstanceUserData) expect(all.slice(0, 3).map((i) => i.providerId)).toEqual(early.map((i) => i.providerId));
+    else expect(all.map((i) => i.providerId)).toEqual(expect.arrayContaining(early.map((i) => i.providerId)));
+    expect(new Set(all.map((i) => i.providerId)).size).toBe(5);
+    expect(all.map((i) => i.machineId)).toEqual(members.map((m) => m.machineId));
+    expect(await target.liveCount()).toBe(before + 5);
+    // One request launched the five; the fresh process asked at most once more.
+    expect(target.createRequests() - sent).toBeLessThanOrEqual(2);
+    await Promise.all(all.map((i) => fresh.delete(i.providerId)));
+  });
+
+  it('launches nothing twice when a launch request acted and its response was lost', async () => {
+    target.setFaults({});
+    const before = await target.liveCount();
+    const members = launchOf(3);
+    const sent = target.createRequests();
+    target.loseCreateResponses();
+    expect((await errorOf(target.provider({ maxAttempts: 1 }).create(members[0]!))).retryable).toBe(true);
+    expect(target.createRequests() - sent).toBe(1);
+    const provider = target.provider();
+    const all = await Promise.all(members.map((m) => retrying(() => provider.create(m))));
+    expect(new Set(all.map((i) => i.providerId)).size).toBe(3);
+    // What the lost request created was taken, not made again: one more request at most (a
+    // launch repeated; a scale set grown by the two still missing).
+    expect(await target.liveCount()).toBe(before + 3);
+    expect(target.createRequests() - sent).toBeLessThanOrEqual(2);
+    await Promise.all(all.map((i) => provider.delete(i.providerId)));
+  });
+
+  it('answers capacity for the members of a launch the cloud filled only in part, and the same after a crash', async () => {
+    target.setFaults({});
+    const before = await target.liveCount();
+    target.setFaults({ maxInstances: before + 2 });
+    const members = launchOf(4);
+    const outcomes = async (provider: Provider) =>
+      Promise.all(members.map((m) => retrying(() => provider.create(m)).then((i) => i.providerId, (e: unknown) => (isProviderError(e) ? e.kind : String(e)))));
+    const first = await outcomes(target.provider());
+    expect(first.filter((o) => o === 'capacity')).toHaveLength(2);
+    expect(new Set(first.filter((o) => o !== 'capacity')).size).toBe(2);
+    expect(await target.liveCount()).toBe(before + 2);
+    // Asked again from a fresh process once capacity is back: a member that got an instance gets
+    // the same one; a launch stays what it was (EC2, sim), a scale set may grow for the rest.
+    target.setFaults({});
+    const again = await outcomes(target.provider());
+    first.forEach((o, i) => o !== 'capacity' && expect(again[i]).toBe(o));
+    const held = new Set(again.filter((o) => o !== 'capacity'));
+    expect(await target.liveCount()).toBe(before + held.size);
+    const provider = target.provider();
+    await Promise.all([...held].map((id) => provider.delete(id)));
+  });
+
   more?.(() => target);
   });
+}
+
+/** The members of one launch, as a reservation writes them. */
+function launchOf(size: number): CreateRequest[] {
+  const id = randomUUID();
+  return Array.from({ length: size }, (_, index) => ({ ...request(), launch: { id, index, size } }));
 }

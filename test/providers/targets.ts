@@ -20,6 +20,8 @@ export interface Faults {
   capacityRate?: number;
   consistencyWindowMs?: number;
   authFailure?: boolean;
+  /** Instances the account (the sim: the pool) may have alive at once: a launch gets what is left. */
+  maxInstances?: number;
 }
 
 export interface ProviderOptions {
@@ -44,6 +46,10 @@ export interface Target {
   liveCount(): Promise<number>;
   /** Every permission the adapter's calls so far needed (IAM actions, Azure RBAC operations). */
   permissionsUsed(): Set<string>;
+  /** Create requests that reached the cloud so far (RunInstances; scale set grows; sim creates). */
+  createRequests(): number;
+  /** The next create request (the sim: of the next adapter built) acts and then fails, as if its response were lost. */
+  loseCreateResponses(): void;
   /** A well-formed id of an instance that does not exist. */
   readonly unknownId: string;
   close(): Promise<void>;
@@ -55,14 +61,22 @@ export async function simTarget(): Promise<Target> {
   const t: TestDatabase = await createTestDatabase('sim_contract', 20);
   const pool = `pool-${randomUUID().slice(0, 8)}`;
   let faults: Faults = {};
+  let creates = 0;
+  let losing = false;
   return {
     name: 'sim',
     supports: { auth: false, consistencyWindow: true },
-    provider: (options = {}) =>
-      new SimProvider({
+    provider: (options = {}) => {
+      const lostResponseRate = losing ? 1 : 0;
+      losing = false;
+      return new SimProvider({
         cluster: CLUSTER,
         pool,
         db: t.db,
+        meter: (bucket) => {
+          if (bucket === 'create') creates++;
+          return Promise.resolve();
+        },
         settings: {
           bootDelayMs: 30,
           stopDelayMs: 20,
@@ -74,10 +88,17 @@ export async function simTarget(): Promise<Target> {
             transientRate: faults.serverErrorRate ?? 0,
             capacityRate: faults.capacityRate ?? 0,
             consistencyWindowMs: faults.consistencyWindowMs ?? 0,
+            lostResponseRate,
+            ...(faults.maxInstances === undefined ? {} : { maxInstances: faults.maxInstances }),
           },
         },
-      }),
+      });
+    },
     setFaults: (f) => (faults = f),
+    createRequests: () => creates,
+    loseCreateResponses: () => {
+      losing = true;
+    },
     async liveCount() {
       const r = await t.db.execute(sql`
         SELECT count(*)::int AS n FROM sim_cloud.instances
@@ -117,6 +138,10 @@ export async function awsTarget(): Promise<Target> {
       }),
     setFaults: (f) => {
       emulator.faults = { ...f };
+    },
+    createRequests: () => emulator.calls.filter((c) => c.action === 'RunInstances').length,
+    loseCreateResponses: () => {
+      emulator.faults = { ...emulator.faults, loseRunResponses: 1 };
     },
     liveCount: () =>
       Promise.resolve(emulator.liveInstances().filter((i) => i.tags['sandfleet:pool'] === pool && i.state !== 'shutting-down').length),
@@ -183,6 +208,11 @@ export async function azureTarget(): Promise<Target> {
       emulator.faults = { ...f, retryAfterS: f.throttleRate === 1 ? 2 : 0 };
     },
     liveCount: () => Promise.resolve(emulator.liveInstances().length),
+    // Growing the scale set is how Azure creates: the capacity PATCHes (the scale set's own PUT once).
+    createRequests: () => emulator.calls.filter((c) => c.method === 'PATCH' && c.action === 'Microsoft.Compute/virtualMachineScaleSets/write').length,
+    loseCreateResponses: () => {
+      emulator.faults = { ...emulator.faults, loseCapacityResponses: 1 };
+    },
     permissionsUsed: () => azurePermissionsUsed(emulator.calls),
     unknownId: `/subscriptions/${subscription}/resourceGroups/rg-sandfleet-test/providers/Microsoft.Compute/virtualMachineScaleSets/sf-${CLUSTER}-${pool}/virtualMachines/999999`,
     close: () => emulator.stop(),

@@ -138,6 +138,40 @@ describe('machine lifecycle on the sim provider', () => {
     expect((await getTask(t.db, taskId))?.state).toBe('completed');
   });
 
+  it('asks for a delete once and watches it; asks again only while the instance still runs after a backoff', async () => {
+    const base = context();
+    const pool = (await addPool(t.db, { settings: fast, recycle: 'delete' })).name;
+    const deletes: string[] = [];
+    let dropNext = false;
+    // A cloud that accepts a delete and does nothing (an operation that failed after acceptance), once.
+    const registry = Object.assign(Object.create(base.providers) as ProviderRegistry, {
+      for: (p: Parameters<ProviderRegistry['for']>[0]) => {
+        const inner = base.providers.for(p);
+        return Object.assign(Object.create(inner) as typeof inner, {
+          delete: async (id: string, lookup?: Parameters<typeof inner.delete>[1]) => {
+            deletes.push(id);
+            if (dropNext) {
+              dropNext = false;
+              return;
+            }
+            await inner.delete(id, lookup);
+          },
+        });
+      },
+    });
+    const ctx: LifecycleContext = { ...base, providers: registry, askAgainAfterMs: 300 };
+    for (const drop of [false, true]) {
+      deletes.length = 0;
+      dropNext = drop;
+      const id = await readyMachine(ctx, pool);
+      await drainMachine(t.db, id, { actor: 'test' });
+      expect(await converge(ctx, await row(id), readiness)).toBe('gone');
+      // Stopping on the sim stops; only the delete goes through `delete`.
+      expect(deletes).toHaveLength(drop ? 2 : 1);
+    }
+    expect((await simInstances(pool)).map((i) => i.phase)).toEqual(['terminating', 'terminating']);
+  });
+
   it('re-requests a reimage a crash left recorded but never asked of the provider, instead of waiting out the boot timeout', async () => {
     const ctx = context();
     const pool = (await addPool(t.db, { settings: fast, recycle: 'reimage' })).name;

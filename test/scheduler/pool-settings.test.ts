@@ -97,13 +97,24 @@ describe('pool settings in the scheduler', () => {
   it('sends the creates of one provider account no faster than its rate limit (4/s, burst 2)', async () => {
     const pool = (await addPool(t.db, { maxSize: 8, settings: { ...local, bootDelayMs: 0 } })).name;
     const started = Date.now();
-    expect(await scheduler.provision(pool, 8)).toBe(8);
+    // Eight reservations of one: eight launches, one create request each.
+    for (let i = 0; i < 8; i++) expect(await scheduler.provision(pool, 1)).toBe(1);
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)) === 8);
     // Every create follows a token of the account's create bucket; the 8th exists no sooner than (8 - 2) / 4 s after the first.
     const lastBoot = await t.db.execute(sql`SELECT max(e.at) AS at FROM events e JOIN machines m ON m.id = e.entity_id WHERE m.pool = ${pool} AND e.to_state = 'booting'`);
     expect(new Date(String(lastBoot.rows[0]?.at)).getTime() - started).toBeGreaterThanOrEqual(1500 - 50);
     // Jobs that found the bucket empty were delayed, not failed.
     expect(await scheduler.deps.queues.machines.getFailed()).toEqual([]);
+  });
+
+  it('creates the machines of one reservation with one request', async () => {
+    const pool = (await addPool(t.db, { maxSize: 8, settings: { ...local, bootDelayMs: 0 } })).name;
+    expect(await scheduler.provision(pool, 8)).toBe(8);
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)) === 8);
+    // The sim names a launch's instances `<launch>:<index>`: eight instances, one launch.
+    const launches = await t.db.execute(sql`
+      SELECT count(*)::int AS instances, count(DISTINCT split_part(client_token, ':', 1))::int AS launches FROM sim_cloud.instances WHERE pool = ${pool}`);
+    expect(launches.rows[0]).toEqual({ instances: 8, launches: 1 });
   });
 });
 

@@ -22,7 +22,7 @@ import { until } from '../support/until.js';
 const t = useTestDatabase('throttling', 24, { queue: true });
 /** Longer than the ~64 s in which throttled machine jobs used to spend all their attempts. */
 const SQUEEZE_MS = 90_000;
-/** More machines (one per task) than the squeezed RunInstances budget launches in SQUEEZE_MS (0.4 calls/s). */
+/** More machines (one per task) than the squeezed RunInstances budget launched in SQUEEZE_MS one per request (0.4 calls/s). */
 const TASKS = 60;
 const BOOT_MS = 500;
 
@@ -30,6 +30,8 @@ const fifth = (): Partial<Record<Ec2BudgetName, BucketLimit>> =>
   Object.fromEntries(Object.entries(EC2_BUDGET).map(([name, l]) => [name, { burst: Math.max(1, Math.floor(l.burst / 5)), perSecond: l.perSecond / 5 }]));
 
 const count = async (query: ReturnType<typeof sql>) => Number((await t.db.execute(query)).rows[0]?.n);
+/** Machines the pool ever had: each row's events outlive it. */
+const machinesOf = (pool: string) => count(sql`SELECT count(DISTINCT entity_id)::int AS n FROM events WHERE entity = 'machine' AND pool = ${pool}`);
 
 describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
   let ec2: Ec2Emulator;
@@ -59,11 +61,12 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 60_000);
     // sandfleet's buckets (rate_buckets) hold it to the documented budget the emulator enforces.
     expect(ec2.calls.filter((c) => c.throttled).map((c) => c.action)).toEqual([]);
-    // Cloud calls per machine, as the issue bounds them: one create, a stop and a delete asked
-    // about once each (nothing repeated for want of budget).
+    // Cloud calls per machine, as the issue bounds them: at most one create (machines reserved
+    // together share one), a stop and a delete asked about once each (nothing repeated for want of budget).
     const calls = (action: string) => ec2.calls.filter((c) => c.action === action);
-    const machines = new Set(calls('RunInstances').filter((c) => c.status === 200).map((c) => c.params.ClientToken)).size;
+    const machines = await machinesOf(pool);
     expect(machines).toBeGreaterThanOrEqual(30);
+    expect(ec2.launchedWith('sandfleet:pool', pool)).toBe(machines);
     expect(calls('RunInstances').length).toBeLessThanOrEqual(machines);
     expect(calls('StopInstances').length).toBeLessThanOrEqual(1.2 * machines);
     expect(calls('TerminateInstances').length).toBeLessThanOrEqual(1.2 * machines);
@@ -73,7 +76,6 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     // Other callers of the account spend four fifths of the budget: the cloud throttles sandfleet.
     ec2.budget!.resize(fifth());
     const throttledBefore = ec2.throttledResponses;
-    const callsBefore = ec2.calls.length;
     const pool = (await addPool(t.db, { provider: 'aws', settings, maxSize: 12, maxUses: 1, recycle: 'delete' })).name;
     const explain = async () => ({
       tasks: (await t.db.execute(sql`SELECT state, count(*)::int AS n FROM tasks WHERE pool = ${pool} GROUP BY state`)).rows,
@@ -91,9 +93,9 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     expect(await failedJobs()).toEqual([]);
     expect(await byState(pool, 'failed')).toBe(0);
     const completedWhileSqueezed = await byState(pool, 'completed');
+    // Launches of many machines per request get through a squeezed RunInstances budget; the
+    // status reads and teardown calls are what it throttles most.
     console.log(`squeezed for ${SQUEEZE_MS / 1000} s: ${completedWhileSqueezed}/${TASKS} tasks completed, ${throttledWhileSqueezed} throttled responses`);
-    // The squeeze did hold provisioning back.
-    expect(completedWhileSqueezed).toBeLessThan(TASKS);
 
     // Restored: provisioning resumes by itself. Machines reserved during the squeeze leave
     // provisioning within the restored budget's ramp plus one boot.
@@ -108,12 +110,11 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     expect(await failedJobs()).toEqual([]);
     expect(await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'failed'`)).toBe(0);
 
-    // Every instance the emulator launched was a machine's (its ClientToken is the machine id), and all are going or gone.
+    // One instance per machine, however often a throttled launch was asked again, and all going or gone.
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 60_000, explain);
-    const launched = new Set(ec2.calls.slice(callsBefore).filter((c) => c.action === 'RunInstances' && c.status === 200).map((c) => c.params.ClientToken));
-    const machineIds = new Set((await t.db.execute(sql`SELECT DISTINCT entity_id::text AS id FROM events WHERE entity = 'machine' AND pool = ${pool}`)).rows.map((r) => String(r.id)));
-    expect(launched.size).toBeGreaterThanOrEqual(TASKS);
-    expect([...launched].filter((token) => !machineIds.has(token ?? ''))).toEqual([]);
+    const machines = await machinesOf(pool);
+    expect(machines).toBeGreaterThanOrEqual(TASKS);
+    expect(ec2.launchedWith('sandfleet:pool', pool)).toBe(machines);
     expect(ec2.liveInstances().filter((i) => i.state !== 'shutting-down' && i.state !== 'terminated')).toEqual([]);
     expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });

@@ -15,7 +15,8 @@ import { ec2Charges } from '../cloud-budgets.js';
 import { capacity, malformed, transient } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import { LaunchLedger } from '../visibility.js';
-import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { Launches, type LaunchResult } from '../launches.js';
+import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type Launch, type LookupOptions, type Provider } from '../types.js';
 import { classifyEc2Error, ec2ErrorCode, idsNamedIn } from './errors.js';
 import { awsSettingsSchema, type AwsSettings } from './settings.js';
 
@@ -48,6 +49,7 @@ export class Ec2Provider implements Provider {
   private readonly client: EC2Client;
   private readonly cooling = new Map<string, number>();
   private readonly ledger: LaunchLedger;
+  private readonly launches = new Launches();
   private readonly describer = new Batcher<string, Instance | null>((ids) => this.describeBatch(ids), BATCH);
   private readonly stopper = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('stop', ids), BATCH);
   private readonly terminator = new Batcher<string, 'done' | 'missing'>((ids) => this.changeBatch('terminate', ids), BATCH);
@@ -68,18 +70,45 @@ export class Ec2Provider implements Provider {
   }
 
   async create(request: CreateRequest): Promise<Instance> {
+    const launch = request.launch;
+    // Each instance of a launch boots with the same user data: a machine with its own is launched alone.
+    if (launch && request.userData === undefined) {
+      return this.launches.instanceFor(request.machineId, launch, () => this.launchWhole(request, launch));
+    }
+    const [instance] = await this.run(request.machineId, (offering) => this.runInput(request, offering), 1);
+    if (!instance?.InstanceId) throw transient('ec2 RunInstances returned no instance', { operation: 'RunInstances' });
+    return toInstance(instance);
+  }
+
+  /** One RunInstances for every member of the launch; EC2 numbers its instances by AmiLaunchIndex. */
+  private async launchWhole(request: CreateRequest, launch: Launch): Promise<LaunchResult> {
+    const instances = await this.run(launch.id, (offering) => this.runInput(request, offering, launch), launch.size);
+    const byIndex = new Map<number, Instance>();
+    for (const i of instances) {
+      if (i.AmiLaunchIndex === undefined || i.AmiLaunchIndex < 0 || i.AmiLaunchIndex >= launch.size) {
+        throw malformed(`ec2 answered instance ${i.InstanceId ?? '(no id)'} of launch ${launch.id} with launch index ${String(i.AmiLaunchIndex)}`, { operation: 'RunInstances' });
+      }
+      byIndex.set(i.AmiLaunchIndex, toInstance(i));
+    }
+    return byIndex;
+  }
+
+  /**
+   * RunInstances on the first offering with capacity, idempotent on `token`: answers the
+   * instances it launched, or those an earlier request with the token launched.
+   */
+  private async run(token: string, input: (offering: Offering) => RunInstancesCommandInput, expected: number): Promise<Ec2Instance[]> {
     let lastCapacityError: unknown;
     for (const offering of this.offerings()) {
       try {
-        const out = await this.client.send(new RunInstancesCommand(this.runInput(request, offering)));
-        const instance = out.Instances?.[0];
-        if (!instance?.InstanceId) throw transient('ec2 RunInstances returned no instance', { operation: 'RunInstances' });
-        this.ledger.record(instance.InstanceId);
-        return toInstance(instance);
+        const out = await this.client.send(new RunInstancesCommand(input(offering)));
+        const instances = out.Instances ?? [];
+        for (const i of instances) if (i.InstanceId) this.ledger.record(i.InstanceId);
+        return instances;
       } catch (error) {
         // The token is bound only to a launch that succeeded: a mismatch means an earlier
-        // attempt for this machine (another offering, before a crash) already launched it.
-        if (ec2ErrorCode(error) === 'IdempotentParameterMismatch') return this.adopt(request.machineId);
+        // request with it (another offering, before a crash) already launched.
+        if (ec2ErrorCode(error) === 'IdempotentParameterMismatch') return this.adopt(token, expected);
         const classified = classifyEc2Error(error, 'RunInstances');
         if (classified.kind !== 'capacity') throw classified;
         this.cooling.set(offeringKey(offering), Date.now() + OFFERING_COOLDOWN_MS);
@@ -152,19 +181,17 @@ export class Ec2Provider implements Provider {
     return all.map((o, i) => ({ o, i })).sort((a, b) => cool(a.o) - cool(b.o) || a.i - b.i).map((x) => x.o);
   }
 
-  private runInput(request: CreateRequest, offering: Offering): RunInstancesCommandInput {
+  /** One machine's instance, or with `launch` all of the launch's (tagged with the launch, not a machine). */
+  private runInput(request: CreateRequest, offering: Offering, launch?: Launch): RunInstancesCommandInput {
     const s = this.settings;
-    const tags = {
-      ...request.tags,
-      [TAG.cluster]: this.options.cluster,
-      [TAG.pool]: this.options.pool,
-      [TAG.machine]: request.machineId,
-      [TAG.name]: request.name,
-    };
+    const own = launch
+      ? { [TAG.launch]: launch.id, [TAG.name]: `sf-${this.options.pool}` }
+      : { [TAG.machine]: request.machineId, [TAG.name]: request.name };
+    const tags = { ...request.tags, [TAG.cluster]: this.options.cluster, [TAG.pool]: this.options.pool, ...own };
     return {
       MinCount: 1,
-      MaxCount: 1,
-      ClientToken: request.machineId,
+      MaxCount: launch?.size ?? 1,
+      ClientToken: launch?.id ?? request.machineId,
       ...(s.launchTemplate
         ? { LaunchTemplate: { LaunchTemplateId: s.launchTemplate.id, LaunchTemplateName: s.launchTemplate.name, Version: s.launchTemplate.version } }
         : {}),
@@ -180,15 +207,22 @@ export class Ec2Provider implements Provider {
     };
   }
 
-  /** Finds the instance an earlier create for this machine launched, by its client token. */
-  private async adopt(machineId: string): Promise<Instance> {
+  /**
+   * Finds what an earlier request with this client token launched. Fewer than `expected` seen:
+   * the rest may not be visible yet, unless those seen are older than the not-found grace (then
+   * the launch was filled in part, and the rest never will be).
+   */
+  private async adopt(token: string, expected: number): Promise<Ec2Instance[]> {
     const out = await this.call('DescribeInstances', () =>
-      this.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [machineId] }] })),
+      this.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [token] }] })),
     );
-    const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId);
-    // Launched but not yet visible (eventual consistency): the caller retries and adopts it then.
-    if (!instance) throw transient(`instance for machine ${machineId} was launched but is not visible yet`, { operation: 'DescribeInstances' });
-    return toInstance(instance);
+    const instances = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    const settled = instances.some((i) => i.LaunchTime && Date.now() - i.LaunchTime.getTime() > this.settings.notFoundGraceS * 1000);
+    if (instances.length < expected && !settled) {
+      throw transient(`request ${token} launched instances that are not all visible yet`, { operation: 'DescribeInstances' });
+    }
+    for (const i of instances) if (i.InstanceId) this.ledger.recordSeen(i.InstanceId);
+    return instances;
   }
 
   private async describeBatch(ids: string[]): Promise<Map<string, BatchResult<Instance | null>>> {
@@ -272,14 +306,17 @@ export class Ec2Provider implements Provider {
   }
 }
 
-/** Every command sent, before the SDK's own retries, first takes a token of its API's request bucket. */
+/** Every command sent, before the SDK's own retries, first takes a token of its API's request bucket and one per instance of its resource bucket. */
 function meterCalls(client: EC2Client, meter: CallMeter): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { Filters?: unknown[]; MaxResults?: number };
+      const input = args.input as { Filters?: unknown[]; MaxResults?: number; MaxCount?: number; InstanceIds?: unknown[] };
       const action = (context.commandName ?? '').replace(/Command$/, '');
-      const [request] = ec2Charges(action, { filteredOrPaged: Boolean(input.Filters?.length) || input.MaxResults !== undefined, instances: 1 });
-      if (request) await meter(request[0]);
+      const instances = action === 'RunInstances' ? (input.MaxCount ?? 1) : (input.InstanceIds?.length ?? 1);
+      // The request bucket first: a request refused there has taken no instances' tokens.
+      for (const [bucket, tokens] of ec2Charges(action, { filteredOrPaged: Boolean(input.Filters?.length) || input.MaxResults !== undefined, instances })) {
+        await meter(bucket, tokens);
+      }
       return next(args);
     },
     { step: 'initialize', name: 'sandfleetCallMeter' },
@@ -310,6 +347,7 @@ function toInstance(i: Ec2Instance): Instance {
     state,
     ip: i.PrivateIpAddress ?? null,
     machineId: tags.get(TAG.machine) ?? null,
+    launchId: tags.get(TAG.launch) ?? null,
     launchedAt: i.LaunchTime ?? null,
   };
 }

@@ -51,12 +51,13 @@ export class InstanceHandOut {
           else waiting.push(machineId);
         }
         let free = this.freeInstances(vms, adopted);
+        let shortage: unknown;
         if (free.length < waiting.length) {
-          await this.scaleSet.grow(waiting.length - free.length);
+          shortage = await this.grow(waiting.length - free.length);
           vms = await this.scaleSet.vms();
           free = this.freeInstances(vms, adopted);
         }
-        waiting.forEach((machineId, i) => results.set(machineId, this.give(machineId, free[i])));
+        waiting.forEach((machineId, i) => results.set(machineId, this.give(machineId, free[i], shortage)));
       } catch (error) {
         const classified = classifyAzureError(error, 'create');
         for (const id of machineIds) if (!results.has(id)) results.set(id, { ok: false, error: classified });
@@ -65,8 +66,23 @@ export class InstanceHandOut {
     });
   }
 
-  private give(machineId: string, vm: VirtualMachineScaleSetVM | undefined): BatchResult<Instance> {
-    if (!vm?.id) return { ok: false, error: capacity(`scale set ${this.scaleSet.name} did not grow enough for machine ${machineId}`, { operation: 'virtualMachineScaleSets.update' }) };
+  /**
+   * Grows the scale set; a capacity error is answered, not thrown: a grow Azure filled in part
+   * left instances that machines of the batch still get.
+   */
+  private async grow(by: number): Promise<unknown> {
+    try {
+      await this.scaleSet.grow(by);
+      return undefined;
+    } catch (error) {
+      const classified = classifyAzureError(error, 'create');
+      if (classified.kind !== 'capacity') throw classified;
+      return classified;
+    }
+  }
+
+  private give(machineId: string, vm: VirtualMachineScaleSetVM | undefined, shortage?: unknown): BatchResult<Instance> {
+    if (!vm?.id) return { ok: false, error: shortage ?? capacity(`scale set ${this.scaleSet.name} did not grow enough for machine ${machineId}`, { operation: 'virtualMachineScaleSets.update' }) };
     // A machine holds one hand-out: an earlier one it lost to another daemon is released.
     const earlier = this.handedOutTo(machineId);
     if (earlier) this.handedOut.delete(earlier);

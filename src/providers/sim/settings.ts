@@ -35,9 +35,13 @@ export const simSettingsSchema = z
         deathWithinS: z.number().int().min(1).max(86_400).default(60),
         /** Fraction of calls the cloud never answers (a hung endpoint); the caller's deadline must end them. */
         hangRate: rate.default(0),
+        /** Fraction of calls that act and then fail as if their response were lost (transientRate splits its errors before and after acting). */
+        lostResponseRate: rate.default(0),
+        /** Instances the pool may have alive at once (a quota): a launch gets what is left, a create beyond it a capacity error. */
+        maxInstances: z.number().int().min(0).max(1_000_000).optional(),
       })
       .strict()
-      .default({ seed: 1, throttleRate: 0, transientRate: 0, capacityRate: 0, consistencyWindowMs: 0, deathRate: 0, deathWithinS: 60, hangRate: 0 }),
+      .default({ seed: 1, throttleRate: 0, transientRate: 0, capacityRate: 0, consistencyWindowMs: 0, deathRate: 0, deathWithinS: 60, hangRate: 0, lostResponseRate: 0 }),
   })
   .strict();
 

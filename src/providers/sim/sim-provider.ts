@@ -9,8 +9,9 @@ import { Budget } from '../budget.js';
 import { capacity, throttled, transient, type ProviderError } from '../errors.js';
 import { prng } from '../prng.js';
 import { invalidSettings } from '../settings-error.js';
-import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type LookupOptions, type Provider } from '../types.js';
+import { TAG, type CallMeter, type CreateRequest, type Instance, type InstanceState, type Launch, type LookupOptions, type Provider } from '../types.js';
 import { LaunchLedger } from '../visibility.js';
+import { Launches, type LaunchResult } from '../launches.js';
 import { simInstances as si } from './schema.js';
 import { simSettingsSchema, type SimBudget, type SimSettings } from './settings.js';
 
@@ -38,9 +39,16 @@ const STATE = sql`CASE
   WHEN ${si.phase} = 'stopping' THEN CASE WHEN ${si.settlesAt} <= now() THEN 'stopped' ELSE 'stopping' END
   ELSE CASE WHEN ${si.settlesAt} <= now() THEN 'terminated' ELSE 'terminating' END END`;
 
+/** Alive as the cloud sees it: neither asked to terminate nor dead. */
+const LIVE = sql`${si.phase} <> 'terminating' AND (${si.diesAt} IS NULL OR ${si.diesAt} > now())`;
+
+/** What a read answers of an instance. */
+const COLUMNS = sql`id, tags->>${TAG.machine} AS machine_id, tags->>${TAG.launch} AS launch_id, ip, ${STATE} AS state, launched_at`;
+
 interface SimRow {
   id: string;
-  client_token: string;
+  machine_id: string | null;
+  launch_id: string | null;
   ip: string;
   state: InstanceState;
   launched_at: Date;
@@ -54,6 +62,7 @@ export class SimProvider implements Provider {
   private readonly random: () => number;
   private readonly budget: Budget<SimCallClass> | null;
   private purgedAt = -Infinity;
+  private readonly launches = new Launches();
   private readonly describer = new Batcher<string, SimRow | null>((ids) => this.describeBatch(ids), DESCRIBE_BATCH);
 
   constructor(private readonly options: SimProviderOptions) {
@@ -66,6 +75,11 @@ export class SimProvider implements Provider {
   }
 
   create(request: CreateRequest): Promise<Instance> {
+    const launch = request.launch;
+    // Each instance keeps its own user data: a machine with some is launched alone, as on EC2.
+    if (launch && request.userData === undefined) {
+      return this.launches.instanceFor(request.machineId, launch, () => this.faulty('create', 'create', () => this.launchWhole(request, launch)));
+    }
     return this.faulty('create', 'create', () => this.launch(request));
   }
 
@@ -109,10 +123,11 @@ export class SimProvider implements Provider {
   private async launch(request: CreateRequest): Promise<Instance> {
     const f = this.settings.faults;
     if (f.capacityRate && this.random() < f.capacityRate) throw capacity('sim: no capacity for this pool right now', { operation: 'create', code: 'InsufficientCapacity' });
-    const dies = f.deathRate && this.random() < f.deathRate ? Math.round(this.random() * f.deathWithinS * 1000) : null;
+    if (f.maxInstances !== undefined && (await this.liveCount()) >= f.maxInstances) {
+      throw capacity(`sim: pool ${this.options.pool} is at its quota of ${f.maxInstances} instances`, { operation: 'create', code: 'InsufficientCapacity' });
+    }
+    const { id, ip, diesInMs: dies } = this.newInstance();
     const tags = { ...request.tags, [TAG.cluster]: this.options.cluster, [TAG.pool]: this.options.pool, [TAG.machine]: request.machineId, [TAG.name]: request.name };
-    const id = `sim-${randomBytes(8).toString('hex')}`;
-    const ip = this.settings.address ?? `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 254)}`;
     const o = this.options;
     // Idempotent on the machine id: a repeated create returns the instance the first one made.
     const created = await o.db.execute(sql`
@@ -125,6 +140,57 @@ export class SimProvider implements Provider {
     if (!row) throw transient(`sim: instance for ${request.machineId} vanished after create`, { operation: 'create' });
     if (created.rowCount) this.ledger.record(row.id);
     return toInstance(row);
+  }
+
+  /**
+   * Every instance of a launch in one statement, as many as the pool's instance quota leaves
+   * room for; client tokens `<launch>:<index>`. Repeated, it launches nothing and answers what
+   * the first request launched.
+   */
+  private async launchWhole(request: CreateRequest, launch: Launch): Promise<LaunchResult> {
+    const f = this.settings.faults;
+    if (f.capacityRate && this.random() < f.capacityRate) throw capacity('sim: no capacity for this pool right now', { operation: 'create', code: 'InsufficientCapacity' });
+    const o = this.options;
+    const tags = { ...request.tags, [TAG.cluster]: o.cluster, [TAG.pool]: o.pool, [TAG.launch]: launch.id, [TAG.name]: `sf-${o.pool}` };
+    const members = Array.from({ length: launch.size }, (_, index) => ({ index, ...this.newInstance() }));
+    const room = f.maxInstances === undefined ? launch.size : sql`GREATEST(0, ${f.maxInstances} - (SELECT count(*) FROM ${si} WHERE ${this.mine()} AND ${LIVE}))`;
+    const token = sql`${launch.id} || ':' || m.idx`;
+    await o.db.execute(sql`
+      INSERT INTO ${si} (id, cluster, pool, client_token, name, tags, ip, phase, settles_at, dies_at)
+      SELECT m.id, ${o.cluster}, ${o.pool}, ${token}, ${tags[TAG.name]}, ${JSON.stringify(tags)}::jsonb, m.ip, 'launched',
+             now() + ${this.settings.bootDelayMs} * interval '1 millisecond', now() + m.dies_ms * interval '1 millisecond'
+      FROM unnest(${sql.param(members.map((m) => m.index))}::int[], ${sql.param(members.map((m) => m.id))}::text[],
+                  ${sql.param(members.map((m) => m.ip))}::text[], ${sql.param(members.map((m) => m.diesInMs))}::int[]) AS m(idx, id, ip, dies_ms)
+      WHERE NOT EXISTS (SELECT 1 FROM ${si} WHERE ${this.mine()} AND ${si.clientToken} LIKE ${launch.id} || ':%')
+      ORDER BY m.idx LIMIT ${room}
+      ON CONFLICT (cluster, pool, client_token) DO NOTHING`);
+    const result = await o.db.execute(sql`
+      SELECT ${COLUMNS}, split_part(${si.clientToken}, ':', 2)::int AS launch_index FROM ${si}
+      WHERE ${this.mine()} AND ${si.clientToken} LIKE ${launch.id} || ':%'`);
+    const launched = new Map<number, Instance>();
+    for (const row of result.rows as unknown as (SimRow & { launch_index: number })[]) {
+      this.ledger.record(row.id);
+      launched.set(row.launch_index, toInstance(row));
+    }
+    return launched;
+  }
+
+  private async liveCount(): Promise<number> {
+    const result = await this.options.db.execute(sql`SELECT count(*)::int AS n FROM ${si} WHERE ${this.mine()} AND ${LIVE}`);
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  /** This pool's instances. */
+  private mine() {
+    return sql`${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool}`;
+  }
+
+  /** A new instance's id, address and, where death is injected, when it dies. */
+  private newInstance(): { id: string; ip: string; diesInMs: number | null } {
+    const f = this.settings.faults;
+    const diesInMs = f.deathRate && this.random() < f.deathRate ? Math.round(this.random() * f.deathWithinS * 1000) : null;
+    const ip = this.settings.address ?? `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 254)}`;
+    return { id: `sim-${randomBytes(8).toString('hex')}`, ip, diesInMs };
   }
 
   private async describe(providerId: string, options: LookupOptions): Promise<Instance> {
@@ -141,7 +207,7 @@ export class SimProvider implements Provider {
     const refused = this.refusal('get', 'describe');
     if (refused) return new Map(ids.map((id) => [id, { ok: false, error: refused }]));
     const result = await this.options.db.execute(sql`
-      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      SELECT ${COLUMNS} FROM ${si}
       WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool}
         AND ${si.id} = ANY(${sql.param(ids)}::text[]) AND ${this.visible()}`);
     const rows = new Map((result.rows as unknown as SimRow[]).map((row) => [row.id, row]));
@@ -151,7 +217,7 @@ export class SimProvider implements Provider {
   private async listVisible(): Promise<Instance[]> {
     await this.purge();
     const result = await this.options.db.execute(sql`
-      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      SELECT ${COLUMNS} FROM ${si}
       WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${this.visible()}
       ORDER BY ${si.launchedAt}, ${si.id}`);
     return (result.rows as unknown as SimRow[]).map(toInstance);
@@ -177,7 +243,7 @@ export class SimProvider implements Provider {
   /** The instance a machine's create made, visible or not: the create's own answer. */
   private async byClientToken(machineId: string): Promise<SimRow | null> {
     const result = await this.options.db.execute(sql`
-      SELECT id, client_token, ip, ${STATE} AS state, launched_at FROM ${si}
+      SELECT ${COLUMNS} FROM ${si}
       WHERE ${si.cluster} = ${this.options.cluster} AND ${si.pool} = ${this.options.pool} AND ${si.clientToken} = ${machineId}`);
     return (result.rows[0] as SimRow | undefined) ?? null;
   }
@@ -222,7 +288,8 @@ export class SimProvider implements Provider {
     const before = strike && this.random() < 0.5;
     if (before) throw transient(`sim ${operation}: unavailable`, { operation, code: 'Unavailable' });
     const result = await act();
-    if (strike) throw transient(`sim ${operation}: internal error, response lost`, { operation, code: 'InternalError' });
+    const lost = strike || (Boolean(f.lostResponseRate) && this.random() < f.lostResponseRate);
+    if (lost) throw transient(`sim ${operation}: internal error, response lost`, { operation, code: 'InternalError' });
     return result;
   }
 
@@ -244,5 +311,5 @@ function accountBudget(cluster: string, limits: SimBudget): Budget<SimCallClass>
 }
 
 function toInstance(row: SimRow): Instance {
-  return { providerId: row.id, state: row.state, ip: row.ip, machineId: row.client_token, launchedAt: new Date(row.launched_at) };
+  return { providerId: row.id, state: row.state, ip: row.ip, machineId: row.machine_id, launchId: row.launch_id, launchedAt: new Date(row.launched_at) };
 }

@@ -21,6 +21,8 @@ export interface LifecycleContext {
   pollIntervalMs?: number;
   /** Longest one job waits for the provider to report an instance stopped or gone before handing back. */
   settleWaitMs?: number;
+  /** How long a stop or delete the provider shows no sign of taking is left before it is asked again (doubling). */
+  askAgainAfterMs?: number;
 }
 
 export interface PoolAndProvider {

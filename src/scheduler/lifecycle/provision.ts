@@ -5,6 +5,7 @@ import { SQLSTATE, sqlState } from '../../db/errors.js';
 import type { MachineRow } from '../../db/schema.js';
 import { markBooting, markFailed, rowOf } from '../../machinery/index.js';
 import { isProviderError, transient } from '../../providers/errors.js';
+import type { Launch } from '../../providers/types.js';
 import { adapterOf, type LifecycleContext } from './context.js';
 
 /**
@@ -17,7 +18,7 @@ export async function provision(ctx: LifecycleContext, machine: MachineRow): Pro
   const userData = await ctx.userDataFor?.(pool, machine);
   let instance;
   try {
-    instance = await provider.create({ machineId: machine.id, name: machine.name, ...(userData === undefined ? {} : { userData }) });
+    instance = await provider.create({ machineId: machine.id, name: machine.name, ...(userData === undefined ? {} : { userData }), ...launchOf(machine) });
   } catch (error) {
     // No capacity anywhere the adapter could fall back to, or a refusal that will not change:
     // this machine will not exist. Throttling and transient errors are the job's to retry.
@@ -34,4 +35,10 @@ export async function provision(ctx: LifecycleContext, machine: MachineRow): Pro
     if (sqlState(error) === SQLSTATE.uniqueViolation) throw transient(`instance ${instance.providerId} is held by another machine`, { cause: error });
     throw error;
   }
+}
+
+/** The launch the machine was reserved in, if any. */
+function launchOf(machine: MachineRow): { launch?: Launch } {
+  const { launchId: id, launchIndex: index, launchSize: size } = machine;
+  return id !== null && index !== null && size !== null ? { launch: { id, index, size } } : {};
 }

@@ -19,10 +19,17 @@ export async function stop(ctx: LifecycleContext, machine: MachineRow): Promise<
   const providerId = machine.providerId;
   if (providerId) {
     const lookup = { createdAt: machine.createdAt };
-    const off = (i: Instance) => i.state === 'stopped' || i.state === 'terminated' || (!provider.capabilities.stopWithoutDelete && i.state === 'terminating');
+    const stops = provider.capabilities.stopWithoutDelete;
+    const off = (i: Instance) => i.state === 'stopped' || i.state === 'terminated' || (!stops && i.state === 'terminating');
+    const untouched = (i: Instance) => i.state === 'running' || i.state === 'pending';
     try {
-      await (provider.capabilities.stopWithoutDelete ? provider.stop(providerId, lookup) : provider.delete(providerId, lookup));
-      await waitFor(ctx, () => reports(provider, providerId, lookup, off), () => transient(`instance ${providerId} not stopped yet`, { operation: 'stop' }));
+      await askThenWatch(ctx, {
+        ask: () => (stops ? provider.stop(providerId, lookup) : provider.delete(providerId, lookup)),
+        look: () => look(provider, providerId, lookup),
+        done: off,
+        untouched,
+        giveUp: () => transient(`instance ${providerId} not stopped yet`, { operation: 'stop' }),
+      });
     } catch (error) {
       // An instance that is already gone is as stopped as it gets.
       if (!isProviderError(error, 'not_found')) throw error;
@@ -61,28 +68,69 @@ export async function reimage(ctx: LifecycleContext, machine: MachineRow): Promi
 }
 
 /**
- * deleting: the provider delete is asked for once per attempt, then the instance is watched
- * until the provider reports it gone, and only then is the row deleted (the finalizer).
+ * deleting: the provider delete is asked for once, then the instance is watched until the
+ * provider reports it gone, and only then is the row deleted (the finalizer).
  */
 export async function deleteMachine(ctx: LifecycleContext, machine: MachineRow): Promise<MachineRow | null> {
   const providerId = machine.providerId;
   if (providerId) {
     const { provider } = await adapterOf(ctx, machine);
     const lookup = { createdAt: machine.createdAt };
-    await provider.delete(providerId, lookup);
-    await waitFor(ctx, () => reports(provider, providerId, lookup, (i) => i.state === 'terminated'), () => transient(`instance ${providerId} not gone yet`, { operation: 'delete' }));
+    await askThenWatch(ctx, {
+      ask: () => provider.delete(providerId, lookup),
+      look: () => look(provider, providerId, lookup),
+      done: (i) => i.state === 'terminated',
+      untouched: (i) => i.state !== 'terminating' && i.state !== 'terminated',
+      giveUp: () => transient(`instance ${providerId} not gone yet`, { operation: 'delete' }),
+    });
   }
   const deleted = await finalizeDelete(ctx.db, machine.id, { actor: ctx.actor });
   return deleted.ok ? null : deleted.current;
 }
 
-/** Whether the provider reports the instance in a state `wanted` accepts; gone counts as accepted. */
-async function reports(provider: Provider, providerId: string, lookup: { createdAt: Date }, wanted: (i: Instance) => boolean): Promise<boolean> {
+/** A request's first repeat waits this long for the provider to show it taken; each later one twice as long. */
+const ASK_AGAIN_AFTER_MS = 30_000;
+
+interface Watch {
+  ask: () => Promise<void>;
+  /** The instance as the provider reports it now; null when it is gone, undefined when the answer failed and may be asked again. */
+  look: () => Promise<Instance | null | undefined>;
+  done: (i: Instance) => boolean;
+  /** The provider shows no sign of the request (a request lost before it acted). */
+  untouched: (i: Instance) => boolean;
+  giveUp: () => Error;
+}
+
+/**
+ * Asks the provider once, then watches the instance through reads (batched by the adapter). The
+ * request is repeated only while the instance still looks untouched after a backoff from 30 s,
+ * doubling: a request lost before it acted is made good, one merely slow is not sent again.
+ */
+async function askThenWatch(ctx: LifecycleContext, watch: Watch): Promise<void> {
+  await watch.ask();
+  let askedAt = Date.now();
+  let backoff = ctx.askAgainAfterMs ?? ASK_AGAIN_AFTER_MS;
+  await waitFor(ctx, async () => {
+    const instance = await watch.look();
+    if (instance === null) return true;
+    if (instance === undefined) return false;
+    if (watch.done(instance)) return true;
+    if (watch.untouched(instance) && Date.now() - askedAt >= backoff) {
+      await watch.ask();
+      askedAt = Date.now();
+      backoff *= 2;
+    }
+    return false;
+  }, watch.giveUp);
+}
+
+/** The instance as the provider reports it; null when gone, undefined when the read failed retryably. */
+async function look(provider: Provider, providerId: string, lookup: { createdAt: Date }): Promise<Instance | null | undefined> {
   try {
-    return wanted(await provider.get(providerId, lookup));
+    return await provider.get(providerId, lookup);
   } catch (error) {
-    if (isProviderError(error, 'not_found')) return true;
-    if (isProviderError(error) && error.retryable) return false;
+    if (isProviderError(error, 'not_found')) return null;
+    if (isProviderError(error) && error.retryable) return undefined;
     throw error;
   }
 }

@@ -28,6 +28,10 @@ export interface Ec2Faults {
   consistencyWindowMs?: number;
   /** Every call fails authentication. */
   authFailure?: boolean;
+  /** Instances the account may have alive at once (a quota): a launch gets what is left of it, at least its MinCount or a capacity error. */
+  maxInstances?: number;
+  /** The next this many RunInstances act and then answer 500: the response is lost. */
+  loseRunResponses?: number;
   /** Describe answers that break EC2's contract: a state EC2 does not have, an instance without its id, a page token that never ends. */
   malformed?: 'unknown-state' | 'missing-id' | 'endless-pages';
 }
@@ -50,6 +54,9 @@ interface EmulatedInstance {
   instanceType: string;
   subnetId: string | null;
   clientToken: string;
+  /** Its place in the RunInstances that launched it (EC2's AmiLaunchIndex). */
+  launchIndex: number;
+  reservationId: string;
   lifecycle: 'spot' | 'on-demand';
   ip: string;
   tags: Map<string, string>;
@@ -77,7 +84,9 @@ export class Ec2Emulator {
   /** The account's API budget; `resize` squeezes or restores it while the emulator runs. */
   readonly budget: Budget<Ec2BudgetName> | null;
   private readonly instances = new Map<string, EmulatedInstance>();
-  private readonly tokens = new Map<string, { paramsHash: string; instanceId: string }>();
+  /** The tags of every instance launched, kept after it is purged. */
+  private readonly launched: ReadonlyMap<string, string>[] = [];
+  private readonly tokens = new Map<string, { paramsHash: string; instanceIds: string[] }>();
   private readonly server: http.Server;
   private random: () => number;
   private nextIp = 1;
@@ -116,6 +125,11 @@ export class Ec2Emulator {
     return live.map((i) => i.id);
   }
 
+  /** Instances ever launched with this tag value (`sandfleet:pool`, say), terminated and purged ones included. */
+  launchedWith(tag: string, value: string): number {
+    return this.launched.filter((tags) => tags.get(tag) === value).length;
+  }
+
   reseed(seed: number): void {
     this.random = prng(seed);
   }
@@ -135,6 +149,10 @@ export class Ec2Emulator {
       this.spendBudget(action, params);
       const outcome = this.injectFaults(action);
       const body = this.dispatch(action, params);
+      if (action === 'RunInstances' && (this.faults.loseRunResponses ?? 0) > 0) {
+        this.faults.loseRunResponses = (this.faults.loseRunResponses ?? 0) - 1;
+        throw new Ec2Fault(500, 'InternalError', 'An internal error has occurred.');
+      }
       if (outcome === 'lose-response') throw new Ec2Fault(500, 'InternalError', 'An internal error has occurred.');
       reply(200, body);
     } catch (error) {
@@ -151,7 +169,9 @@ export class Ec2Emulator {
   /** Charges the call to its API's request bucket and, per instance it acts on, its resource bucket. */
   private spendBudget(action: string, p: Record<string, string>): void {
     if (!this.budget) return;
-    const charges = ec2Charges(action, { filteredOrPaged: indexed(p, 'Filter').length > 0 || p.MaxResults !== undefined, instances: action === 'RunInstances' ? Number(p.MaxCount) || 1 : indexed(p, 'InstanceId').length });
+    // A repeated RunInstances launches nothing, so it spends no instances.
+    const launches = action === 'RunInstances' && !this.tokens.has(p.ClientToken ?? '') ? Number(p.MaxCount) || 1 : 0;
+    const charges = ec2Charges(action, { filteredOrPaged: indexed(p, 'Filter').length > 0 || p.MaxResults !== undefined, instances: action === 'RunInstances' ? launches : indexed(p, 'InstanceId').length });
     if (!this.budget.spend(charges).ok) throw new Ec2Fault(503, 'RequestLimitExceeded', 'Request limit exceeded.');
   }
 
@@ -190,14 +210,16 @@ export class Ec2Emulator {
   private runInstances(p: Record<string, string>): string {
     const token = p.ClientToken;
     if (!token) throw new Ec2Fault(400, 'MissingParameter', 'sandfleet always sends a ClientToken; this request had none.');
-    if (p.MinCount !== '1' || p.MaxCount !== '1') throw new Ec2Fault(400, 'InvalidParameterValue', 'MinCount and MaxCount must be 1');
+    const min = Number(p.MinCount);
+    const max = Number(p.MaxCount);
+    if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 1 && max >= min)) throw new Ec2Fault(400, 'InvalidParameterValue', 'MinCount and MaxCount must be integers with 1 <= MinCount <= MaxCount');
     const hash = paramsHash(p);
     const known = this.tokens.get(token);
     if (known) {
       if (known.paramsHash !== hash) {
         throw new Ec2Fault(400, 'IdempotentParameterMismatch', 'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).');
       }
-      return runXml(this.instances.get(known.instanceId)!, this);
+      return runXml(known.instanceIds.map((id) => this.instances.get(id)).filter((i) => i !== undefined), this);
     }
     const imageId = p.ImageId ?? (p['LaunchTemplate.LaunchTemplateId'] || p['LaunchTemplate.LaunchTemplateName'] ? 'ami-from-template' : undefined);
     if (!imageId) throw new Ec2Fault(400, 'MissingParameter', 'The request must contain the parameter ImageId or LaunchTemplate');
@@ -215,23 +237,31 @@ export class Ec2Emulator {
         tags.set(p[`TagSpecification.${spec}.Tag.${t}.Key`]!, p[`TagSpecification.${spec}.Tag.${t}.Value`] ?? '');
       }
     }
+    const room = (this.faults.maxInstances ?? Number.POSITIVE_INFINITY) - this.liveInstances().length;
+    if (room < min) throw new Ec2Fault(500, 'InsufficientInstanceCapacity', `Only ${Math.max(0, room)} more instances can be launched; the request asked for at least ${min}.`);
     const now = Date.now();
-    const instance: EmulatedInstance = {
+    const reservationId = `r-${randomBytes(8).toString('hex').slice(0, 17)}`;
+    const launched = Array.from({ length: Math.min(max, room) }, (_, launchIndex): EmulatedInstance => ({
       id: `i-${randomBytes(8).toString('hex').slice(0, 17)}`,
       imageId,
       instanceType: p.InstanceType ?? 't3.micro',
       subnetId,
       clientToken: token,
+      launchIndex,
+      reservationId,
       lifecycle,
       ip: `10.0.${Math.floor(this.nextIp / 250)}.${(this.nextIp++ % 250) + 1}`,
-      tags,
+      tags: new Map(tags),
       launchedAt: now,
       phase: 'launched',
       phaseAt: now,
-    };
-    this.instances.set(instance.id, instance);
-    this.tokens.set(token, { paramsHash: hash, instanceId: instance.id });
-    return runXml(instance, this);
+    }));
+    for (const i of launched) {
+      this.instances.set(i.id, i);
+      this.launched.push(i.tags);
+    }
+    this.tokens.set(token, { paramsHash: hash, instanceIds: launched.map((i) => i.id) });
+    return runXml(launched, this);
   }
 
   private describeInstances(p: Record<string, string>): string {
@@ -257,7 +287,7 @@ export class Ec2Emulator {
     const page = found.slice(offset, offset + max);
     const endless = this.faults.malformed === 'endless-pages' && p.MaxResults;
     const next = offset + max < found.length ? Buffer.from(String(offset + max)).toString('base64url') : endless ? Buffer.from(String(offset)).toString('base64url') : null;
-    const reservations = page.map((i) => `<item><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></item>`).join('');
+    const reservations = page.map((i) => `<item><reservationId>${i.reservationId}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${this.instanceXml(i)}</instancesSet></item>`).join('');
     return `<DescribeInstancesResponse xmlns="${NS}"><requestId>${requestId()}</requestId><reservationSet>${reservations}</reservationSet>${next ? `<nextToken>${next}</nextToken>` : ''}</DescribeInstancesResponse>`;
   }
 
@@ -330,6 +360,7 @@ export class Ec2Emulator {
     const tags = [...i.tags].map(([k, v]) => `<item><key>${xml(k)}</key><value>${xml(v)}</value></item>`).join('');
     return (
       `<item>${this.faults.malformed === 'missing-id' ? '' : `<instanceId>${i.id}</instanceId>`}<imageId>${xml(i.imageId)}</imageId>` +
+      `<amiLaunchIndex>${i.launchIndex}</amiLaunchIndex>` +
       `<instanceState><code>${STATE_CODES[state] ?? 99}</code><name>${state}</name></instanceState>` +
       `<instanceType>${xml(i.instanceType)}</instanceType><launchTime>${new Date(i.launchedAt).toISOString()}</launchTime>` +
       (state === 'terminated' ? '' : `<privateIpAddress>${i.ip}</privateIpAddress>`) +
@@ -351,8 +382,9 @@ class Ec2Fault extends Error {
   }
 }
 
-function runXml(i: EmulatedInstance, emulator: Ec2Emulator): string {
-  return `<RunInstancesResponse xmlns="${NS}"><requestId>${requestId()}</requestId><reservationId>r-${i.id.slice(2)}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${emulator.instanceXml(i)}</instancesSet></RunInstancesResponse>`;
+function runXml(launched: EmulatedInstance[], emulator: Ec2Emulator): string {
+  const reservationId = launched[0]?.reservationId ?? 'r-0';
+  return `<RunInstancesResponse xmlns="${NS}"><requestId>${requestId()}</requestId><reservationId>${reservationId}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${launched.map((i) => emulator.instanceXml(i)).join('')}</instancesSet></RunInstancesResponse>`;
 }
 
 function errorXml(code: string, message: string): string {
