@@ -78,4 +78,11 @@ describe('Azure error classification', () => {
     const failed = new Error('The long-running operation has failed. AllocationFailed. Allocation failed.');
     expect(classifyAzureError(failed, 'update')).toMatchObject({ kind: 'capacity', details: { code: 'AllocationFailed' } });
   });
+
+  it('retries an operation that failed on Azure\'s side, and no other unknown failure', () => {
+    const internal = new Error('The long-running operation has failed. InternalExecutionError. An internal execution error occurred. Please retry later.');
+    expect(classifyAzureError(internal, 'update')).toMatchObject({ kind: 'transient', retryable: true });
+    const invalid = new Error('The long-running operation has failed. InvalidParameter. The value is not valid.');
+    expect(classifyAzureError(invalid, 'update')).toMatchObject({ kind: 'fatal', retryable: false });
+  });
 });

@@ -6,6 +6,8 @@ const CAPACITY = new Set(['AllocationFailed', 'OverconstrainedAllocationRequest'
 const NOT_FOUND = new Set(['ResourceNotFound', 'NotFound', 'ResourceGroupNotFound']);
 /** Another operation holds the scale set, or Azure pre-empted ours: try again shortly. */
 const BUSY = new Set(['OperationNotAllowed', 'Conflict', 'ConflictingOperation', 'OperationPreempted', 'RetryableError']);
+/** Azure's own faults, which its messages say to retry ("An internal execution error occurred. Please retry later."). */
+const AZURE_FAULT = new Set(['InternalExecutionError', 'InternalOperationError', 'InternalServerError', 'ServiceUnavailable', 'GatewayTimeout']);
 const AUTH = new Set(['AuthenticationFailed', 'AuthorizationFailed', 'InvalidAuthenticationToken', 'InvalidAuthenticationTokenTenant', 'ExpiredAuthenticationToken']);
 const DEFAULT_RETRY_AFTER_MS = 5000;
 
@@ -27,7 +29,7 @@ export function classifyAzureError(error: unknown, operation: string): ProviderE
   if (CAPACITY.has(code)) return capacity(message, details);
   if (status === 404 || NOT_FOUND.has(code)) return notFound(message, details);
   if (status === 401 || status === 403 || AUTH.has(code)) return fatal(message, details);
-  if (status === 409 || BUSY.has(code)) return transient(message, details);
+  if (status === 409 || BUSY.has(code) || AZURE_FAULT.has(code)) return transient(message, details);
   if (failedOperationCode(e.message) !== undefined) return fatal(message, details);
   if (status === undefined || status >= 500 || code === 'REQUEST_SEND_ERROR' || code === 'ECONNRESET' || code === 'ECONNREFUSED') return transient(message, details);
   return fatal(message, details);

@@ -5,7 +5,7 @@
 // database's unique (pool, provider_id) refuses a second adoption, and the loser retries.
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import type { BatchResult } from '../batcher.js';
-import { capacity } from '../errors.js';
+import { transient } from '../errors.js';
 import { Semaphore } from '../semaphore.js';
 import type { AdoptionLedger, Instance } from '../types.js';
 import type { LaunchLedger } from '../visibility.js';
@@ -82,7 +82,9 @@ export class InstanceHandOut {
   }
 
   private give(machineId: string, vm: VirtualMachineScaleSetVM | undefined, shortage?: unknown): BatchResult<Instance> {
-    if (!vm?.id) return { ok: false, error: shortage ?? capacity(`scale set ${this.scaleSet.name} did not grow enough for machine ${machineId}`, { operation: 'virtualMachineScaleSets.update' }) };
+    // Capacity only when Azure said so: a grow refused because another daemon's moved the
+    // capacity first (412) is a race, and the next hand-out grows again or finds the instance.
+    if (!vm?.id) return { ok: false, error: shortage ?? transient(`scale set ${this.scaleSet.name} did not grow enough for machine ${machineId} yet`, { operation: 'virtualMachineScaleSets.update' }) };
     // A machine holds one hand-out: an earlier one it lost to another daemon is released.
     const earlier = this.handedOutTo(machineId);
     if (earlier) this.handedOut.delete(earlier);

@@ -57,12 +57,12 @@ export function recycleChoice(pool: PoolRow, provider: Provider, released: Machi
 /** reimaging, just recorded: asks the provider to reimage. A refusal that will not change fails the machine. */
 export async function reimage(ctx: LifecycleContext, machine: MachineRow): Promise<MachineRow | null> {
   const { provider } = await adapterOf(ctx, machine);
-  if (!machine.providerId || !provider.reimage) return rowOf(await markFailed(ctx.db, machine.id, 'cannot reimage', { actor: ctx.actor }));
+  if (!machine.providerId || !provider.reimage) return rowOf(await markFailed(ctx.db, machine.id, 'cannot reimage', { actor: ctx.actor, reason: 'cannot reimage' }));
   try {
     await provider.reimage(machine.providerId);
     return machine;
   } catch (error) {
-    if (isProviderError(error) && !error.retryable) return rowOf(await markFailed(ctx.db, machine.id, error.message, { actor: ctx.actor }));
+    if (isProviderError(error) && !error.retryable) return rowOf(await markFailed(ctx.db, machine.id, error.message, { actor: ctx.actor, reason: error.message }));
     throw error;
   }
 }
