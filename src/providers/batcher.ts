@@ -14,11 +14,17 @@ export interface BatcherOptions {
   maxBatch: number;
   /** How long the first call of a batch waits for others; 0 batches only calls of the same tick. */
   windowMs?: number;
+  /**
+   * One batch in flight at a time: calls made meanwhile wait and go together as the next batch
+   * (a scale set grows once for them all, instead of once per window in a queue).
+   */
+  serial?: boolean;
 }
 
 export class Batcher<K, R> {
   private pending: { key: K; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private inFlight = 0;
 
   constructor(
     private readonly run: (keys: K[]) => Promise<Map<K, BatchResult<R>>>,
@@ -42,10 +48,15 @@ export class Batcher<K, R> {
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
     }
-    while (this.pending.length) {
+    while (this.pending.length && !(this.options.serial && this.inFlight > 0)) {
       const batch = this.pending.splice(0, this.options.maxBatch);
       const keys = [...new Set(batch.map((b) => b.key))];
-      this.run(keys).then(
+      this.inFlight++;
+      const settled = () => {
+        this.inFlight--;
+        if (this.options.serial && this.pending.length) this.flush();
+      };
+      this.run(keys).finally(settled).then(
         (results) => {
           for (const b of batch) {
             const r = results.get(b.key);

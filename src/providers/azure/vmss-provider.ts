@@ -24,7 +24,13 @@ export interface VmssProviderOptions extends ArmAccess {
 }
 
 const NOT_FOUND_CODE = 'NotFound';
-const BATCH = { maxBatch: 100, windowMs: BATCH_WINDOW_MS };
+/**
+ * Scale set operations run one at a time (Azure refuses more than a few at once on a scale set,
+ * and each waits for its long-running operation): what arrives meanwhile goes together next.
+ */
+const BATCH = { maxBatch: 100, windowMs: BATCH_WINDOW_MS, serial: true };
+/** A grow can be of any size: every machine waiting for one shares it. */
+const GROW_BATCH = { ...BATCH, maxBatch: 1000 };
 /** A status read of the whole scale set answers every get of its window. */
 const READ_BATCH = { maxBatch: 1000, windowMs: BATCH_WINDOW_MS };
 
@@ -54,7 +60,7 @@ export class VmssProvider implements Provider {
     this.scaleSet = new ScaleSet(name, this.settings, { cluster: options.cluster, pool: options.pool }, armClients(this.settings, options));
     this.ledger = new LaunchLedger(this.settings.notFoundGraceS * 1000);
     this.handOut = new InstanceHandOut(this.scaleSet, options.adoption, this.ledger);
-    this.creator = new Batcher((ids) => this.handOut.handOut(ids), BATCH);
+    this.creator = new Batcher((ids) => this.handOut.handOut(ids), GROW_BATCH);
   }
 
   create(request: CreateRequest): Promise<Instance> {

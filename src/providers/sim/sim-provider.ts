@@ -29,6 +29,21 @@ type SimCallClass = keyof SimBudget;
 /** The sim account's buckets, shared by this process's pools of one cluster that set the same budget. */
 const ACCOUNTS = new Map<string, Budget<SimCallClass>>();
 const PURGE_EVERY_MS = 5_000;
+
+/** What the sim cloud was asked, per cluster: requests by call class and how many it throttled (its side of the meter, as the emulators keep theirs). */
+export type SimRequestCounts = Record<SimCallClass | 'throttled', number>;
+const REQUESTS = new Map<string, SimRequestCounts>();
+
+/** The sim cloud's requests of one cluster so far, in this process. */
+export function simRequests(cluster: string): Readonly<SimRequestCounts> {
+  return { ...requestsOf(cluster) };
+}
+
+function requestsOf(cluster: string): SimRequestCounts {
+  let counts = REQUESTS.get(cluster);
+  if (!counts) REQUESTS.set(cluster, (counts = { create: 0, describe: 0, stop: 0, delete: 0, reimage: 0, throttled: 0 }));
+  return counts;
+}
 /** Status reads of many machines share one statement, as DescribeInstances takes many ids. */
 const DESCRIBE_BATCH = { maxBatch: 500, windowMs: BATCH_WINDOW_MS };
 
@@ -295,8 +310,11 @@ export class SimProvider implements Provider {
 
   /** Spends one call of the class from the account's budget; the throttling error when it is empty. */
   private refusal(operation: string, charged: SimCallClass): ProviderError | null {
+    const counts = requestsOf(this.options.cluster);
+    counts[charged]++;
     const spent = this.budget?.spend([[charged, 1]]);
     if (!spent || spent.ok) return null;
+    counts.throttled++;
     return throttled(`sim ${operation}: the account's ${charged} budget is spent`, spent.retryAfterMs, { operation, code: 'RequestLimitExceeded' });
   }
 }

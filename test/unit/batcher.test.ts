@@ -1,0 +1,51 @@
+// The batcher coalesces single calls into batched cloud calls: within a window, and (serial)
+// everything that arrives while a batch is in flight goes together as the next one.
+import { describe, expect, it } from 'vitest';
+import { Batcher, type BatchResult } from '../../src/providers/batcher.js';
+
+/** A batched call that records each batch and answers when released. */
+function recorder() {
+  const batches: number[][] = [];
+  const releases: (() => void)[] = [];
+  const run = (keys: number[]) =>
+    new Promise<Map<number, BatchResult<number>>>((resolve) => {
+      batches.push(keys);
+      releases.push(() => resolve(new Map(keys.map((k) => [k, { ok: true, value: k * 10 }]))));
+    });
+  return { batches, releases, run };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe('Batcher', () => {
+  it('answers each call from its batch, calls of one window in one batch', async () => {
+    const r = recorder();
+    const batcher = new Batcher(r.run, { maxBatch: 10, windowMs: 1 });
+    const answers = Promise.all([1, 2, 3].map((k) => batcher.call(k)));
+    await tick();
+    r.releases.forEach((release) => release());
+    expect(await answers).toEqual([10, 20, 30]);
+    expect(r.batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('serial: what arrives while a batch is in flight waits and goes as one batch', async () => {
+    const r = recorder();
+    const batcher = new Batcher(r.run, { maxBatch: 10, windowMs: 1, serial: true });
+    const first = batcher.call(1);
+    await tick();
+    // Three windows pass while the first batch is in flight: without `serial` each would be a batch.
+    const later = [batcher.call(2)];
+    await tick();
+    later.push(batcher.call(3));
+    await tick();
+    later.push(batcher.call(4));
+    await tick();
+    expect(r.batches).toEqual([[1]]);
+    r.releases[0]!();
+    expect(await first).toBe(10);
+    await tick();
+    expect(r.batches).toEqual([[1], [2, 3, 4]]);
+    r.releases[1]!();
+    expect(await Promise.all(later)).toEqual([20, 30, 40]);
+  });
+});
