@@ -10,7 +10,9 @@ import path from 'node:path';
 import { buildDaemon } from './daemon-process.js';
 import { Cleanup } from './fleet/cleanup.js';
 import { figuresOf } from './fleet/figures.js';
-import { parseFleetOptions, type FleetOptions } from './fleet/options.js';
+import { cloudFigures } from './fleet/cloud-figures.js';
+import { runCloudPhase } from './fleet/cloud.js';
+import { FLEET_PHASES, parseFleetOptions, type FleetOptions } from './fleet/options.js';
 import { planRun, type RunPlan } from './fleet/plan.js';
 import { describeHost, jsonLine, loadAverage, markdown, table } from './fleet/report.js';
 import { runFleet, type RunResult } from './fleet/run.js';
@@ -24,6 +26,7 @@ function progress(label: string): (message: string) => void {
 async function runAll(options: FleetOptions, cleanup: Cleanup, startedAt: number): Promise<RunResult[]> {
   const driver: WorkloadDriver = DRIVERS[options.driver];
   const results: RunResult[] = [];
+  if (!options.phases.some((p) => FLEET_PHASES.includes(p))) return results;
   for (const daemons of options.daemonCounts) {
     const plans: RunPlan[] = options.backends.map((backend) => planRun(options, backend, daemons, driver, startedAt));
     if (options.parallel) results.push(...(await Promise.all(plans.map((p) => runFleet(p, driver, cleanup, progress(p.label))))));
@@ -48,9 +51,10 @@ async function main(): Promise<number> {
     `sandfleet bench:fleet${options.quick ? ' (quick)' : ''}: ${options.machines.toLocaleString('en-US')} machines, backends ${options.backends.join(', ')}, daemons ${options.daemonCounts.join(', ')}${options.parallel ? ', backends in parallel' : ''}; ${host.cpus}, ${host.memory}, load ${host.load}\n`,
   );
 
+  const cloud = options.phases.includes('cloud') ? await runCloudPhase({ clouds: options.clouds, burst: options.cloudBurst, steadyS: options.quick ? 15 : 60, log: progress('cloud') }) : null;
   await buildDaemon();
   const results = await runAll(options, cleanup, startedAt.getTime());
-  const figures = figuresOf(results, options);
+  const figures = [...cloudFigures(cloud, options.cloudBurst), ...figuresOf(results, options)];
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   const dir = path.resolve(options.outDir);
   await mkdir(dir, { recursive: true });

@@ -46,6 +46,16 @@ function requestsOf(cluster: string): SimRequestCounts {
 }
 /** Status reads of many machines share one statement, as DescribeInstances takes many ids. */
 const DESCRIBE_BATCH = { maxBatch: 500, windowMs: BATCH_WINDOW_MS };
+/** So do stops, deletes and reimages, as Stop/TerminateInstances do. */
+const CHANGE_BATCH = DESCRIBE_BATCH;
+
+type Change = 'stop' | 'delete' | 'reimage';
+/** Each change: the phase it moves an instance into, from which visible states. */
+const CHANGES: Record<Change, { phase: string; from: readonly InstanceState[] }> = {
+  stop: { phase: 'stopping', from: ['pending', 'running'] },
+  delete: { phase: 'terminating', from: ['pending', 'running', 'stopping', 'stopped'] },
+  reimage: { phase: 'reimaging', from: ['pending', 'running', 'stopping', 'stopped'] },
+};
 
 /** The visible state, derived from the last request and the clock. */
 const STATE = sql`CASE
@@ -78,6 +88,11 @@ export class SimProvider implements Provider {
   private readonly budget: Budget<SimCallClass> | null;
   private purgedAt = -Infinity;
   private readonly launches = new Launches();
+  private readonly changers: Record<Change, Batcher<string, InstanceState | null>> = {
+    stop: new Batcher((ids) => this.changeBatch('stop')(ids), CHANGE_BATCH),
+    delete: new Batcher((ids) => this.changeBatch('delete')(ids), CHANGE_BATCH),
+    reimage: new Batcher((ids) => this.changeBatch('reimage')(ids), CHANGE_BATCH),
+  };
   private readonly describer = new Batcher<string, SimRow | null>((ids) => this.describeBatch(ids), DESCRIBE_BATCH);
 
   constructor(private readonly options: SimProviderOptions) {
@@ -107,32 +122,36 @@ export class SimProvider implements Provider {
     return this.faulty('list', 'describe', () => this.listVisible());
   }
 
-  stop(providerId: string, options: LookupOptions = {}): Promise<void> {
-    return this.faulty('stop', 'stop', async () => {
-      const state = await this.request(providerId, 'stopping', this.settings.stopDelayMs, ['pending', 'running']);
-      if (state === null) throw this.ledger.missing(providerId, options, 'stop', NOT_FOUND_CODE);
-    });
+  async stop(providerId: string, options: LookupOptions = {}): Promise<void> {
+    if ((await this.changers.stop.call(providerId)) === null) throw this.ledger.missing(providerId, options, 'stop', NOT_FOUND_CODE);
   }
 
-  delete(providerId: string, options: LookupOptions = {}): Promise<void> {
-    return this.faulty('delete', 'delete', async () => {
-      const state = await this.request(providerId, 'terminating', this.settings.terminateDelayMs, ['pending', 'running', 'stopping', 'stopped']);
-      if (state !== null) {
-        this.ledger.recordDeleted(providerId);
-        return;
-      }
-      const gone = this.ledger.missing(providerId, options, 'delete', NOT_FOUND_CODE);
-      if (gone.kind !== 'not_found') throw gone;
-    });
+  async delete(providerId: string, options: LookupOptions = {}): Promise<void> {
+    if ((await this.changers.delete.call(providerId)) !== null) {
+      this.ledger.recordDeleted(providerId);
+      return;
+    }
+    const gone = this.ledger.missing(providerId, options, 'delete', NOT_FOUND_CODE);
+    if (gone.kind !== 'not_found') throw gone;
   }
 
-  reimage(providerId: string): Promise<void> {
-    return this.faulty('reimage', 'reimage', async () => {
-      const state = await this.request(providerId, 'reimaging', this.settings.bootDelayMs, ['pending', 'running', 'stopping', 'stopped']);
-      if (state === null || state === 'terminated' || state === 'terminating') {
-        throw this.ledger.missing(providerId, {}, 'reimage', NOT_FOUND_CODE);
+  async reimage(providerId: string): Promise<void> {
+    const state = await this.changers.reimage.call(providerId);
+    if (state === null || state === 'terminated' || state === 'terminating') throw this.ledger.missing(providerId, {}, 'reimage', NOT_FOUND_CODE);
+  }
+
+  /** One request for every stop (delete, reimage) of the window, as EC2 takes many ids: one budget token, one statement. */
+  private changeBatch(how: Change): (ids: string[]) => Promise<Map<string, BatchResult<InstanceState | null>>> {
+    const { phase, from } = CHANGES[how];
+    const delayMs = () => (how === 'stop' ? this.settings.stopDelayMs : how === 'delete' ? this.settings.terminateDelayMs : this.settings.bootDelayMs);
+    return async (ids) => {
+      try {
+        const before = await this.faulty(how, how, () => this.request(ids, phase, delayMs(), from));
+        return new Map(ids.map((id) => [id, { ok: true, value: before.get(id) ?? null }]));
+      } catch (error) {
+        return new Map(ids.map((id) => [id, { ok: false, error }]));
       }
-    });
+    };
   }
 
   private async launch(request: CreateRequest): Promise<Instance> {
@@ -239,20 +258,19 @@ export class SimProvider implements Provider {
   }
 
   /**
-   * Moves a visible instance into `phase` if its state is one of `from`; answers its state
-   * before the request, or null when the instance is not visible.
+   * Moves each visible instance into `phase` if its state is one of `from`; answers the state
+   * each had before the request (instances not visible are left out).
    */
-  private async request(providerId: string, phase: string, delayMs: number, from: InstanceState[]): Promise<InstanceState | null> {
+  private async request(ids: string[], phase: string, delayMs: number, from: readonly InstanceState[]): Promise<Map<string, InstanceState>> {
     const result = await this.options.db.execute(sql`
       WITH target AS (
-        SELECT id, ${STATE} AS state FROM ${si} WHERE ${si.id} = ${providerId} AND ${this.visible()} FOR UPDATE
+        SELECT id, ${STATE} AS state FROM ${si} WHERE ${si.id} = ANY(${sql.param(ids)}::text[]) AND ${this.visible()} FOR UPDATE
       ), moved AS (
         UPDATE ${si} SET phase = ${phase}, phase_at = now(), settles_at = now() + ${delayMs} * interval '1 millisecond'
-        FROM target WHERE ${si.id} = target.id AND target.state = ANY(${sql.param(from)}::text[])
+        FROM target WHERE ${si.id} = target.id AND target.state = ANY(${sql.param([...from])}::text[])
       )
-      SELECT state FROM target`);
-    const row = result.rows[0] as { state: InstanceState } | undefined;
-    return row ? row.state : null;
+      SELECT id, state FROM target`);
+    return new Map((result.rows as { id: string; state: InstanceState }[]).map((r) => [r.id, r.state]));
   }
 
   /** The instance a machine's create made, visible or not: the create's own answer. */

@@ -2,6 +2,7 @@
 // about (10,000 machines, tasks of one to three minutes, one and three daemons, both queue
 // backends); `--quick` shrinks the fleet and the tasks, never the daemon's intervals.
 import { parseArgs } from 'node:util';
+import { CLOUDS, type CloudName } from './cloud.js';
 
 export type BackendName = 'postgres' | 'redis';
 export const BACKENDS: readonly BackendName[] = ['postgres', 'redis'];
@@ -24,12 +25,17 @@ export interface FleetOptions {
   driver: 'agents' | 'sim-runner';
   /** Most submissions per second the windows and the steady phase send (the burst is all at once), or null for no cap. */
   rate: number | null;
-  /** The phases run after warming (all by default); the figures of the others are reported as not measured. */
+  /** The phases run (all by default): `cloud` once, the others in every fleet run after warming; the figures of the others are reported as not measured. */
   phases: readonly Phase[];
+  /** Tasks the cloud phase submits at once into each empty pool. */
+  cloudBurst: number;
+  clouds: readonly CloudName[];
 }
 
-export type Phase = 'windows' | 'burst' | 'steady';
-export const PHASES: readonly Phase[] = ['windows', 'burst', 'steady'];
+export type Phase = 'cloud' | 'windows' | 'burst' | 'steady';
+export const PHASES: readonly Phase[] = ['cloud', 'windows', 'burst', 'steady'];
+/** The fleet runs' phases: a run with none of them is not started. */
+export const FLEET_PHASES: readonly Phase[] = ['windows', 'burst', 'steady'];
 
 /**
  * The full run's submission rate cap. Uncapped, the steady phase asks 72/s (8,640 running tasks
@@ -39,10 +45,11 @@ export const PHASES: readonly Phase[] = ['windows', 'burst', 'steady'];
  */
 const FULL_RATE = 20;
 
-const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR] [--driver agents|sim-runner] [--phases windows,burst,steady] [--rate N|none]
+const USAGE = `usage: npm run bench:fleet -- [--quick] [--json] [--backends postgres,redis] [--daemons 1,3] [--machines N] [--parallel|--sequential] [--budget S] [--seed N] [--out DIR] [--driver agents|sim-runner] [--phases cloud,windows,burst,steady] [--rate N|none] [--cloud-burst N] [--clouds sim,aws,azure]
   default: 10,000 sim machines in 4 pools, tasks of 60-180 s, one and three daemons, both backends, one run after another,
     at most ${FULL_RATE} submissions/s (--rate: what this two-core machine sustains with PostgreSQL, the daemons and the agents on it)
-  --quick: 300 machines, tasks of 20-30 s, one daemon, both backends at once, done within 280 s (--budget)`;
+  --quick: 300 machines, tasks of 20-30 s, one daemon, both backends at once, done within 280 s (--budget)
+  cloud phase (once, in-process, before the fleet runs): --cloud-burst tasks (1,000) into an empty pool of the sim, the EC2 emulator and the ARM emulator, each metering its documented budget`;
 
 /** Quick must end within five minutes on a shared two-core machine: its steady phase shrinks to fit this. */
 const QUICK_BUDGET_S = 280;
@@ -64,6 +71,8 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
       driver: { type: 'string', default: 'agents' },
       phases: { type: 'string' },
       rate: { type: 'string' },
+      'cloud-burst': { type: 'string', default: '1000' },
+      clouds: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -93,6 +102,8 @@ export function parseFleetOptions(argv: readonly string[]): FleetOptions {
     driver: listOf(values.driver ?? 'agents', ['agents', 'sim-runner'] as const, 'driver')[0] ?? 'agents',
     rate: values.rate === 'none' ? null : values.rate === undefined ? (quick ? null : FULL_RATE) : count(values.rate, 1),
     phases: values.phases === undefined ? [...PHASES] : listOf(values.phases, PHASES, 'phase'),
+    cloudBurst: count(values['cloud-burst'] ?? '1000', 1),
+    clouds: values.clouds === undefined ? [...CLOUDS] : listOf(values.clouds, CLOUDS, 'cloud'),
   };
 }
 
