@@ -59,6 +59,15 @@ describe('azure hand-out across daemons', () => {
       },
     });
 
+  /** `n` machines created at once, each recorded as its row would record it. */
+  const createRecorded = (p: VmssProvider, ledger: UniqueLedger, n: number) =>
+    Promise.all(Array.from({ length: n }, async () => {
+      const machineId = randomUUID();
+      const instance = await p.create({ machineId, name: 'x' });
+      ledger.record(machineId, instance.providerId);
+      return instance;
+    }));
+
   it('gives every machine its own instance and never overshoots, with throttling and 5xx', async () => {
     const ledger = new UniqueLedger();
     const daemons = [daemon(ledger), daemon(ledger)];
@@ -117,30 +126,53 @@ describe('azure hand-out across daemons', () => {
 
   it('keeps at most the allowed operations in flight on a scale set, where more would be pre-empted', async () => {
     const ledger = new UniqueLedger();
-    const create = async (p: VmssProvider, n: number) =>
-      Promise.all(Array.from({ length: n }, async () => {
-        const machineId = randomUUID();
-        const i = await p.create({ machineId, name: 'x' });
-        ledger.record(machineId, i.providerId);
-        return i;
-      }));
     const slow = new ArmEmulator({ certificate, operationMs: 60, bootDelayMs: 5, maxConcurrentOperations: 4, budget: 'unlimited' });
     const slowEndpoint = await slow.start();
     try {
       const limited = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0 });
-      const instances = await create(limited, 12);
-      await Promise.all(instances.map((i) => limited.stop(i.providerId)));
+      const instances = await createRecorded(limited, ledger, 12);
+      // Stops, reimages, deletes and a grow at once: each kind one operation at a time, together within the limit.
+      await Promise.all([
+        ...instances.slice(0, 4).map((i) => limited.stop(i.providerId)),
+        ...instances.slice(4, 8).map((i) => limited.reimage(i.providerId)),
+        ...instances.slice(8).map((i) => limited.delete(i.providerId)),
+        createRecorded(limited, ledger, 2),
+      ]);
       expect(slow.calls.filter((c) => c.status === 409)).toEqual([]);
-      // Control: an adapter allowed 12 at once is refused by Azure's limit. Operations now last
-      // long enough that the 12 certainly overlap, however busy the machine is.
+      // Control: eight daemons, each reimaging one instance at once, are refused by Azure's
+      // limit. Operations now last long enough that the eight certainly overlap.
       slow.operationMs = 3000;
-      const eager = daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0, maxConcurrentOperations: 12 });
-      const results = await Promise.allSettled(instances.map((i) => eager.reimage(i.providerId)));
+      const results = await Promise.allSettled(instances.slice(0, 8).map((i) => daemon(ledger, 'limited', { endpoint: slowEndpoint, maxRetries: 0 }).reimage(i.providerId)));
       expect(slow.calls.filter((c) => c.status === 409).length).toBeGreaterThan(0);
       expect(results.filter((r) => r.status === 'rejected').map((r) => (r).reason as { kind?: string }).every((e) => e.kind === 'transient')).toBe(true);
     } finally {
       await slow.stop();
     }
+  });
+
+  it('stops and reimages the instances asked for meanwhile with one scale set operation each, an unknown id settled on its own', async () => {
+    const ledger = new UniqueLedger();
+    const p = daemon(ledger, 'batched');
+    const instances = await createRecorded(p, ledger, 20);
+    const unknown = instances[0]!.providerId.replace(/\/virtualMachines\/[^/]+$/, '/virtualMachines/999999');
+    const since = arm.calls.length;
+    const stops = await Promise.allSettled([...instances.map((i) => p.stop(i.providerId)), p.stop(unknown)]);
+    expect(stops.slice(0, 20).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(stops[20]).toMatchObject({ status: 'rejected', reason: { kind: 'not_found' } });
+    const powerOffs = arm.calls.slice(since).filter((c) => c.method === 'POST');
+    // One refused for the unknown id, one for the rest; a slow machine may split them over two windows.
+    expect(powerOffs.every((c) => /virtualMachineScaleSets\/poweroff\/action$/i.test(c.action))).toBe(true);
+    expect(powerOffs.filter((c) => c.status === 202).length).toBeLessThanOrEqual(2);
+    expect(powerOffs.filter((c) => c.status === 404).length).toBeLessThanOrEqual(2);
+    const instanceIds = new Set(instances.map((i) => i.providerId));
+    expect(arm.liveInstances('sf-c-batched').filter((v) => instanceIds.has(v.id)).every((v) => v.power === 'stopped')).toBe(true);
+
+    const reimagedFrom = arm.calls.length;
+    await Promise.all(instances.map((i) => p.reimage(i.providerId)));
+    const reimages = arm.calls.slice(reimagedFrom).filter((c) => c.method === 'POST');
+    expect(reimages.every((c) => /virtualMachineScaleSets\/reimage\/action$/i.test(c.action) && c.status === 202)).toBe(true);
+    expect(reimages.length).toBeLessThanOrEqual(2);
+    expect(reimages.flatMap((c) => (c.body as { instanceIds: string[] }).instanceIds).sort()).toEqual(instances.map((i) => i.providerId.split('/').pop()).sort());
   });
 
   it("is answered 429 with Retry-After and the remaining-reads header when the subscription's read budget is spent, classified throttled", async () => {

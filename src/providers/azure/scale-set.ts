@@ -1,7 +1,7 @@
 // One pool's scale set, as Azure calls go: create it once, grow its capacity conditionally on
-// its ETag, list its VMs with their instance view and its NICs' addresses, and the per-instance
-// operations. Long-running operations share one semaphore: Azure pre-empts scale set operations
-// beyond a few at a time.
+// its ETag, list its VMs with their instance view and its NICs' addresses, and power off, reimage
+// or delete a list of its instances in one scale set operation. Long-running operations share
+// one semaphore: Azure pre-empts scale set operations beyond a few at a time.
 import { createRestError } from '@azure-rest/core-client';
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import { Semaphore } from '../semaphore.js';
@@ -97,20 +97,24 @@ export class ScaleSet {
     return ips;
   }
 
-  async powerOff(instanceId: string): Promise<void> {
+  /** Powers off these instances (not their deallocation): one scale set operation for all of them. */
+  async powerOff(instanceIds: string[]): Promise<void> {
     const { compute } = await this.clients();
-    await this.operations.run(() => compute.virtualMachineScaleSetVMs.powerOff(this.settings.resourceGroup, this.name, instanceId, { skipShutdown: true, ...this.lroOptions() }));
+    await this.operations.run(() =>
+      compute.virtualMachineScaleSets.powerOff(this.settings.resourceGroup, this.name, { vmInstanceIDs: { instanceIds: some(instanceIds) }, skipShutdown: true, ...this.lroOptions() }),
+    );
   }
 
-  async reimage(instanceId: string): Promise<void> {
+  /** Reimages these instances: one scale set operation for all of them. */
+  async reimage(instanceIds: string[]): Promise<void> {
     const { compute } = await this.clients();
-    await this.operations.run(() => compute.virtualMachineScaleSetVMs.reimage(this.settings.resourceGroup, this.name, instanceId, this.lroOptions()));
+    await this.operations.run(() => compute.virtualMachineScaleSets.reimage(this.settings.resourceGroup, this.name, { vmScaleSetReimageInput: { instanceIds: some(instanceIds) }, ...this.lroOptions() }));
   }
 
   async deleteInstances(instanceIds: string[]): Promise<void> {
     const { compute } = await this.clients();
     await this.operations.run(() =>
-      compute.virtualMachineScaleSets.deleteInstances(this.settings.resourceGroup, this.name, { instanceIds }, { forceDeletion: this.settings.forceDeletion, ...this.lroOptions() }),
+      compute.virtualMachineScaleSets.deleteInstances(this.settings.resourceGroup, this.name, { instanceIds: some(instanceIds) }, { forceDeletion: this.settings.forceDeletion, ...this.lroOptions() }),
     );
   }
 
@@ -140,6 +144,15 @@ export class ScaleSet {
   private lroOptions() {
     return { updateIntervalInMs: this.settings.pollIntervalMs, abortSignal: AbortSignal.timeout(this.settings.operationTimeoutS * 1000) };
   }
+}
+
+/**
+ * The instance ids of a scale set operation, never none: Azure acts on every VM of the scale set
+ * when a power off, reimage or delete names no instance.
+ */
+function some(instanceIds: string[]): string[] {
+  if (instanceIds.length === 0) throw new Error('a scale set operation must name its instances: none would act on all of them');
+  return instanceIds;
 }
 
 function isPreconditionFailed(error: unknown): boolean {

@@ -1,10 +1,10 @@
 // The azure adapter: one pool = one uniform VM scale set in a resource group, driven through
 // @azure/arm-compute. Creates of a batch window share one grow (hand-out.ts); status reads of a
 // window share one VM listing with instance views and one NIC listing, whatever the pool's size;
-// deletes of a window share one deleteInstances.
+// stops, reimages and deletes each go to Azure as one scale set operation for every instance
+// asked for meanwhile (powerOff, reimage, deleteInstances with a list of instance ids).
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
-import { isProviderError } from '../errors.js';
 import { invalidSettings } from '../settings-error.js';
 import type { AdoptionLedger, CreateRequest, Instance, LookupOptions, Provider } from '../types.js';
 import { LaunchLedger } from '../visibility.js';
@@ -25,14 +25,23 @@ export interface VmssProviderOptions extends ArmAccess {
 
 const NOT_FOUND_CODE = 'NotFound';
 /**
- * Scale set operations run one at a time (Azure refuses more than a few at once on a scale set,
- * and each waits for its long-running operation): what arrives meanwhile goes together next.
+ * Each kind of scale set operation (grow, power off, reimage, delete) runs one at a time (Azure
+ * refuses more than a few at once on a scale set, and each waits for its long-running
+ * operation): what arrives meanwhile goes together next, so a stop waits for at most the one
+ * operation in flight before its own, whatever the number of machines stopping.
  */
 const BATCH = { maxBatch: 100, windowMs: BATCH_WINDOW_MS, serial: true };
 /** A grow can be of any size: every machine waiting for one shares it. */
 const GROW_BATCH = { ...BATCH, maxBatch: 1000 };
 /** A status read of the whole scale set answers every get of its window. */
 const READ_BATCH = { maxBatch: 1000, windowMs: BATCH_WINDOW_MS };
+
+const STOP = 'virtualMachineScaleSets.powerOff';
+const REIMAGE = 'virtualMachineScaleSets.reimage';
+const DELETE = 'virtualMachineScaleSets.deleteInstances';
+
+/** How an instance's part of a scale set operation ended: acted on, or not in the scale set. */
+type Outcome = 'done' | 'missing';
 
 /** A VM as one status read saw it, with its address (the instance view has none). */
 interface Seen {
@@ -50,7 +59,9 @@ export class VmssProvider implements Provider {
   private readonly handOut: InstanceHandOut;
   private readonly creator: Batcher<string, Instance>;
   private readonly reader = new Batcher<string, Seen | null>((ids) => this.readBatch(ids), READ_BATCH);
-  private readonly deleter = new Batcher<string, 'done' | 'missing'>((ids) => this.deleteBatch(ids), BATCH);
+  private readonly stopper = new Batcher<string, Outcome>((ids) => this.settleEach(ids, STOP, (batch) => this.scaleSet.powerOff(batch)), BATCH);
+  private readonly reimager = new Batcher<string, Outcome>((ids) => this.settleEach(ids, REIMAGE, (batch) => this.scaleSet.reimage(batch)), BATCH);
+  private readonly deleter = new Batcher<string, Outcome>((ids) => this.settleEach(ids, DELETE, (batch) => this.scaleSet.deleteInstances(batch)), BATCH);
 
   constructor(private readonly options: VmssProviderOptions) {
     const parsed = azureSettingsSchema.safeParse(options.settings);
@@ -79,11 +90,7 @@ export class VmssProvider implements Provider {
   }
 
   async stop(providerId: string, options: LookupOptions = {}): Promise<void> {
-    try {
-      await this.scaleSet.powerOff(instanceIdOf(providerId, this.scaleSet.name));
-    } catch (error) {
-      throw this.classifyMissing(error, providerId, options, 'virtualMachineScaleSetVMs.powerOff');
-    }
+    if ((await this.stopper.call(instanceIdOf(providerId, this.scaleSet.name))) === 'missing') throw this.ledger.missing(providerId, options, STOP, NOT_FOUND_CODE);
   }
 
   async delete(providerId: string, options: LookupOptions = {}): Promise<void> {
@@ -92,16 +99,12 @@ export class VmssProvider implements Provider {
       this.handOut.forget(providerId);
       return;
     }
-    const gone = this.ledger.missing(providerId, options, 'virtualMachineScaleSets.deleteInstances', NOT_FOUND_CODE);
+    const gone = this.ledger.missing(providerId, options, DELETE, NOT_FOUND_CODE);
     if (gone.kind !== 'not_found') throw gone;
   }
 
   async reimage(providerId: string): Promise<void> {
-    try {
-      await this.scaleSet.reimage(instanceIdOf(providerId, this.scaleSet.name));
-    } catch (error) {
-      throw this.classifyMissing(error, providerId, {}, 'virtualMachineScaleSetVMs.reimage');
-    }
+    if ((await this.reimager.call(instanceIdOf(providerId, this.scaleSet.name))) === 'missing') throw this.ledger.missing(providerId, {}, REIMAGE, NOT_FOUND_CODE);
   }
 
   /** Every get of the window from one snapshot of the scale set. */
@@ -126,27 +129,32 @@ export class VmssProvider implements Provider {
     }
   }
 
-  private async deleteBatch(instanceIds: string[]): Promise<Map<string, BatchResult<'done' | 'missing'>>> {
-    const results = new Map<string, BatchResult<'done' | 'missing'>>();
+  /**
+   * One scale set operation for every instance of the batch. One unknown id fails the whole
+   * call (NotFound): a listing tells the unknown ones, answered missing, and the rest go again
+   * together; should the listing fail or explain nothing, each is settled on its own.
+   */
+  private async settleEach(instanceIds: string[], operation: string, act: (instanceIds: string[]) => Promise<void>): Promise<Map<string, BatchResult<Outcome>>> {
+    const results = new Map<string, BatchResult<Outcome>>();
     try {
-      await this.scaleSet.deleteInstances(instanceIds);
+      await act(instanceIds);
       for (const id of instanceIds) results.set(id, { ok: true, value: 'done' });
+      return results;
     } catch (error) {
-      const classified = classifyAzureError(error, 'virtualMachineScaleSets.deleteInstances');
+      const classified = classifyAzureError(error, operation);
       if (classified.kind !== 'not_found') {
         for (const id of instanceIds) results.set(id, { ok: false, error: classified });
-      } else if (instanceIds.length === 1) {
-        results.set(instanceIds[0]!, { ok: true, value: 'missing' });
-      } else {
-        // One unknown id fails the whole call: settle each on its own.
-        for (const [id, r] of await Promise.all(instanceIds.map(async (id) => [id, await this.deleteBatch([id])] as const))) results.set(id, r.get(id)!);
+        return results;
       }
+      if (instanceIds.length === 1) return new Map([[instanceIds[0]!, { ok: true, value: 'missing' }]]);
+    }
+    const known = await this.scaleSet.vms().then((vms) => new Set(vms.map((vm) => vm.instanceId)), () => null);
+    const present = known ? instanceIds.filter((id) => known.has(id)) : instanceIds;
+    for (const id of instanceIds) if (!present.includes(id)) results.set(id, { ok: true, value: 'missing' });
+    const again = present.length < instanceIds.length ? [present] : present.map((id) => [id]);
+    for (const settled of await Promise.all(again.filter((ids) => ids.length > 0).map((ids) => this.settleEach(ids, operation, act)))) {
+      for (const [id, r] of settled) results.set(id, r);
     }
     return results;
-  }
-
-  private classifyMissing(error: unknown, providerId: string, options: LookupOptions, operation: string) {
-    const classified = classifyAzureError(error, operation);
-    return isProviderError(classified, 'not_found') ? this.ledger.missing(providerId, options, operation, NOT_FOUND_CODE) : classified;
   }
 }

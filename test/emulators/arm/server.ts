@@ -1,6 +1,6 @@
 // A local emulator of the Azure Resource Manager compute API, as much as sandfleet's azure
-// adapter uses: uniform VM scale sets (get, create-or-update, update capacity, delete
-// instances, reimage and power off an instance), their VMs with instance view, and the scale
+// adapter uses: uniform VM scale sets (get, create-or-update, update capacity, and power off,
+// reimage or delete a list of instances), their VMs with instance view, and the scale
 // set's NICs for private IPs. It speaks HTTPS with a test certificate, checks for a bearer
 // token, runs mutations as long-running operations (Azure-AsyncOperation + Location), spends
 // from Resource Manager's documented per-subscription budget (reads, writes, deletes; the
@@ -321,6 +321,8 @@ export class ArmEmulator {
     if (rest === '' && method === 'GET') return [200, this.scaleSetJson(set)];
     if (rest === '' && method === 'PATCH') return this.updateCapacity(set, body);
     if (rest.toLowerCase() === '/delete' && method === 'POST') return this.deleteInstances(set, body);
+    if (rest.toLowerCase() === '/poweroff' && method === 'POST') return this.actOnInstances(set, body, (vm) => this.setPower(vm, 'stopped'));
+    if (rest.toLowerCase() === '/reimage' && method === 'POST') return this.actOnInstances(set, body, (vm) => this.setPower(vm, 'starting'));
     if (rest.toLowerCase() === '/virtualmachines' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.vmJson(set, v)) }];
     if (rest.toLowerCase() === '/networkinterfaces' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.nicJson(set, v)) }];
     const vm = /^\/virtualMachines\/([^/]+)(\/.*)?$/i.exec(rest);
@@ -328,9 +330,6 @@ export class ArmEmulator {
       const instance = set.vms.get(vm[1] ?? '');
       if (!instance) throw new ArmFault(404, 'NotFound', `The entity was not found in this Azure location.`);
       if (!vm[2] && method === 'GET') return [200, this.vmJson(set, instance)];
-      const verb = vm[2]?.toLowerCase();
-      if (verb === '/poweroff' && method === 'POST') return this.lro(set, () => this.setPower(instance, 'stopped'));
-      if (verb === '/reimage' && method === 'POST') return this.lro(set, () => this.setPower(instance, 'starting'));
     }
     throw new ArmFault(400, 'UnsupportedOperation', `${method} ${rest} is not emulated`);
   }
@@ -406,6 +405,25 @@ export class ArmEmulator {
     }
     set.etag = newEtag();
     return accepted;
+  }
+
+  /**
+   * A scale set operation on a list of its instances (power off, reimage): `instanceIds` in the
+   * body, none meaning every VM, as Azure has it; one unknown id refuses the whole call (404).
+   * Each instance changes when the operation completes, unless it is being deleted by then.
+   */
+  private actOnInstances(set: ScaleSet, body: Record<string, unknown>, act: (vm: Vm) => void): [number, unknown, Record<string, string>] {
+    const given = body.instanceIds;
+    if (given !== undefined && !Array.isArray(given)) throw new ArmFault(400, 'InvalidParameter', 'instanceIds must be a list');
+    const ids = given?.length ? given.map(String) : [...set.vms.keys()];
+    const missing = ids.filter((id) => !set.vms.has(id));
+    if (missing.length) throw new ArmFault(404, 'NotFound', `Instance ids ${missing.join(', ')} were not found in scale set ${set.name}.`);
+    return this.lro(set, () => {
+      for (const id of ids) {
+        const vm = set.vms.get(id);
+        if (vm && vm.power !== 'deleting') act(vm);
+      }
+    });
   }
 
   /** Starts a long-running operation on a scale set, within its concurrency limit. */
