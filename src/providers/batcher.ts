@@ -21,8 +21,18 @@ export interface BatcherOptions {
   serial?: boolean;
 }
 
+interface Waiter<R> {
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
 export class Batcher<K, R> {
-  private pending: { key: K; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  /**
+   * Keys waiting for a batch, in arrival order, each with every call waiting for it: a key asked
+   * for again before it is sent (a caller that gave up and retried) shares the first call's
+   * place and answer instead of queueing a second one.
+   */
+  private readonly pending = new Map<K, Waiter<R>[]>();
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private inFlight = 0;
 
@@ -33,8 +43,13 @@ export class Batcher<K, R> {
 
   call(key: K): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ key, resolve, reject });
-      if (this.pending.length >= this.options.maxBatch) this.flush();
+      const waiting = this.pending.get(key);
+      if (waiting) {
+        waiting.push({ resolve, reject });
+        return;
+      }
+      this.pending.set(key, [{ resolve, reject }]);
+      if (this.pending.size >= this.options.maxBatch) this.flush();
       else if (!this.timer) {
         const window = this.options.windowMs ?? 0;
         this.timer = window > 0 ? setTimeout(() => this.flush(), window) : setImmediate(() => this.flush());
@@ -48,25 +63,32 @@ export class Batcher<K, R> {
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
     }
-    while (this.pending.length && !(this.options.serial && this.inFlight > 0)) {
-      const batch = this.pending.splice(0, this.options.maxBatch);
-      const keys = [...new Set(batch.map((b) => b.key))];
+    while (this.pending.size && !(this.options.serial && this.inFlight > 0)) {
+      const batch: [K, Waiter<R>[]][] = [];
+      for (const entry of this.pending) {
+        if (batch.length >= this.options.maxBatch) break;
+        batch.push(entry);
+      }
+      for (const [key] of batch) this.pending.delete(key);
+      const keys = batch.map(([key]) => key);
       this.inFlight++;
       const settled = () => {
         this.inFlight--;
-        if (this.options.serial && this.pending.length) this.flush();
+        if (this.options.serial && this.pending.size) this.flush();
       };
       this.run(keys).finally(settled).then(
         (results) => {
-          for (const b of batch) {
-            const r = results.get(b.key);
-            if (!r) b.reject(new Error('batched call returned no result for a key'));
-            else if (r.ok) b.resolve(r.value);
-            else b.reject(r.error);
+          for (const [key, waiters] of batch) {
+            const r = results.get(key);
+            for (const w of waiters) {
+              if (!r) w.reject(new Error('batched call returned no result for a key'));
+              else if (r.ok) w.resolve(r.value);
+              else w.reject(r.error);
+            }
           }
         },
         (error: unknown) => {
-          for (const b of batch) b.reject(error);
+          for (const [, waiters] of batch) for (const w of waiters) w.reject(error);
         },
       );
     }

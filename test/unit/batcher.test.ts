@@ -48,4 +48,27 @@ describe('Batcher', () => {
     r.releases[1]!();
     expect(await Promise.all(later)).toEqual([20, 30, 40]);
   });
+
+  it('a key asked for again before it is sent shares the first call\'s place and answer', async () => {
+    const r = recorder();
+    const batcher = new Batcher(r.run, { maxBatch: 2, windowMs: 1, serial: true });
+    const first = batcher.call(1);
+    await tick();
+    // While 1 is in flight, 2 is asked for three times (a caller gave up and retried) and 3 once.
+    const later = [batcher.call(2), batcher.call(2), batcher.call(3), batcher.call(2)];
+    await tick();
+    r.releases[0]!();
+    expect(await first).toBe(10);
+    await tick();
+    // Two distinct keys fill the batch of two: the repeats of 2 take no room of their own.
+    expect(r.batches).toEqual([[1], [2, 3]]);
+    r.releases[1]!();
+    expect(await Promise.all(later)).toEqual([20, 20, 30, 20]);
+    // Once sent, a key asked for again goes in a batch of its own.
+    const again = batcher.call(1);
+    await tick();
+    r.releases[2]!();
+    expect(await again).toBe(10);
+    expect(r.batches).toEqual([[1], [2, 3], [1]]);
+  });
 });
