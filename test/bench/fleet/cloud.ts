@@ -72,6 +72,8 @@ interface CloudUnderTest {
   /** Instances the cloud has created for the pool so far (none is deleted yet while it scales up). */
   created: (pool: string) => Promise<number>;
   schedulerOptions: Parameters<typeof testScheduler>[2];
+  /** Most new machines a second the account sustains, if its budget bounds that (EC2's instance bucket refills 2/s). */
+  sustainedLaunches?: number;
   close: () => Promise<void>;
 }
 
@@ -128,7 +130,7 @@ async function runOne(cloud: CloudName, options: CloudPhaseOptions): Promise<Clo
     const readyS = await secondsUntil(started, async () => (await count(database, sql`SELECT count(DISTINCT entity_id)::int AS n FROM events WHERE pool = ${pool} AND to_state = 'ready'`)) >= options.burst, 600_000);
     options.log(`cloud ${cloud}: ${options.burst} machines requested in ${requestedS.toFixed(1)} s, ready in ${readyS.toFixed(1)} s`);
     const throttledScaleUp = target.throttled();
-    const steady = await steadyWindow(database, scheduler, pool, options);
+    const steady = await steadyWindow(database, scheduler, pool, options, target.sustainedLaunches);
     const throttledSteady = target.throttled() - throttledScaleUp;
     await drainPool(database, pool, options);
     return {
@@ -150,15 +152,22 @@ async function runOne(cloud: CloudName, options: CloudPhaseOptions): Promise<Clo
   }
 }
 
-/** Submissions at the rate the pool turns over (its size per task length) for `steadyS`; the most machines alive at once. */
-async function steadyWindow(database: TestDatabase, scheduler: Scheduler, pool: string, options: CloudPhaseOptions): Promise<{ tasks: number; machines: number }> {
-  const perSecond = options.burst / ((TASK_MS.minDurationMs + TASK_MS.maxDurationMs) / 2000);
+/**
+ * Submissions for `steadyS` at the rate the pool turns over (its size per task length), or, where
+ * every task takes a new machine and the account's budget bounds launches, at three quarters of
+ * that bound (a rate above it would measure a backlog, not a steady state); the most machines alive at once.
+ */
+async function steadyWindow(database: TestDatabase, scheduler: Scheduler, pool: string, options: CloudPhaseOptions, sustainedLaunches?: number): Promise<{ tasks: number; machines: number }> {
+  const turnover = options.burst / ((TASK_MS.minDurationMs + TASK_MS.maxDurationMs) / 2000);
+  const perSecond = Math.min(turnover, sustainedLaunches === undefined ? Infinity : 0.75 * sustainedLaunches);
+  let owed = 0;
   const ends = Date.now() + options.steadyS * 1000;
   let tasks = 0;
   let machines = 0;
   while (Date.now() < ends) {
     const tick = Date.now();
-    for (let i = 0; i < Math.round(perSecond); i++, tasks++) await submit(database.db, scheduler.deps.queues.runs, { pool, payload: {} });
+    owed += perSecond;
+    for (; owed >= 1; owed--, tasks++) await submit(database.db, scheduler.deps.queues.runs, { pool, payload: {} });
     machines = Math.max(machines, await count(database, sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`));
     await sleep(1000 - (Date.now() - tick));
   }
@@ -224,6 +233,7 @@ async function cloudUnderTest(cloud: CloudName, database: TestDatabase): Promise
         throttled: () => ec2.throttledResponses,
         created: (pool) => Promise.resolve(ec2.launchedWith('sandfleet:pool', pool)),
         schedulerOptions: {},
+        sustainedLaunches: EC2_BUDGET['RunInstances:instances'].perSecond,
         close: () => ec2.stop(),
       };
     }
