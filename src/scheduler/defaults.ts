@@ -36,8 +36,9 @@ export const CLOUD_RATE_LIMITS: Readonly<Partial<Record<ProviderName, Readonly<R
   azure: heldBack(ARM_BUDGET),
 };
 
-function heldBack(limits: Readonly<Record<string, BucketLimit>>): Record<string, BucketLimit> {
-  return Object.fromEntries(Object.entries(limits).map(([name, l]) => [name, { perSecond: l.perSecond, burst: Math.max(1, l.burst - Math.ceil(l.perSecond)) }]));
+/** A budget with one second of refill held back from each bucket's burst (see CLOUD_RATE_LIMITS). */
+export function heldBack<K extends string>(limits: Readonly<Record<K, BucketLimit>>): Record<K, BucketLimit> {
+  return Object.fromEntries(Object.entries<BucketLimit>(limits).map(([name, l]) => [name, { perSecond: l.perSecond, burst: Math.max(1, l.burst - Math.ceil(l.perSecond)) }])) as Record<K, BucketLimit>;
 }
 
 /**

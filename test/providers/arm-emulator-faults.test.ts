@@ -9,6 +9,7 @@ import { isProviderError } from '../../src/providers/errors.js';
 import type { AdoptionLedger } from '../../src/providers/types.js';
 import { makeTestCertificate, type TestCertificate } from '../emulators/arm/certificate.js';
 import { ArmEmulator } from '../emulators/arm/server.js';
+import { until } from '../support/until.js';
 
 const SUB = '00000000-0000-4000-8000-00000000fa17';
 
@@ -89,15 +90,16 @@ describe('ARM emulator faults', () => {
     const regular = pool();
     const a = await spot.create('m-0');
     const b = await regular.create('m-0');
-    await new Promise((r) => setTimeout(r, 50));
+    const running = (set: string) => arm.liveInstances(set).every((i) => i.power === 'running');
+    await until(() => Promise.resolve(running(spot.scaleSet) && running(regular.scaleSet)), 5000);
     const dead = arm.killInstances(1000);
     expect(dead).toEqual(expect.arrayContaining([a.providerId, b.providerId]));
     // Synchronously after the kill, before the 10 ms boot delay: the regular VM is restarting.
     expect(arm.liveInstances(regular.scaleSet)).toEqual([expect.objectContaining({ id: b.providerId, power: 'starting' })]);
     const gone = await spot.provider.get(a.providerId).catch((e: unknown) => e);
     expect(isProviderError(gone, 'not_found')).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await regular.provider.get(b.providerId)).state).toBe('running');
+    await until(async () => (await regular.provider.get(b.providerId)).state === 'running', 5000);
+    expect(arm.liveInstances(regular.scaleSet)).toEqual([expect.objectContaining({ id: b.providerId, power: 'running' })]);
   });
 
   it('changeCapacity: shrinking deletes the highest instance ids, growing adds VMs nobody holds', async () => {

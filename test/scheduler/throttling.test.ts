@@ -72,6 +72,21 @@ describe.each(QUEUE_BACKENDS)('a squeezed EC2 budget on %s', (_, backend) => {
     expect(calls('TerminateInstances').length).toBeLessThanOrEqual(1.2 * machines);
   });
 
+  it('launches a burst of 100 tasks into an empty pool with at most one RunInstances per ten machines', { timeout: 120_000 }, async () => {
+    const BURST = 100;
+    const pool = (await addPool(t.db, { provider: 'aws', settings, maxSize: BURST, maxUses: 1, recycle: 'delete' })).name;
+    // The earlier test's pool has drained: every RunInstances from here on is this pool's.
+    const sent = ec2.calls.length;
+    await Promise.all(Array.from({ length: BURST }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} })));
+    await until(async () => (await byState(pool, 'completed')) === BURST, 100_000);
+    const machines = await machinesOf(pool);
+    expect(ec2.launchedWith('sandfleet:pool', pool)).toBe(machines);
+    // Machines reserved together share one launch (up to 100 each); reservations follow the
+    // supervision ticks the submissions straddle, so a few launches, not one per machine.
+    const runs = ec2.calls.slice(sent).filter((c) => c.action === 'RunInstances');
+    expect(runs.length).toBeLessThanOrEqual(machines / 10);
+  });
+
   it('waits out the squeeze without failing a job, then completes every task with no instance left behind', { timeout: SQUEEZE_MS + 120_000 }, async () => {
     // Other callers of the account spend four fifths of the budget: the cloud throttles sandfleet.
     ec2.budget!.resize(fifth());

@@ -1,6 +1,6 @@
 // The batcher coalesces single calls into batched cloud calls: within a window, and (serial)
 // everything that arrives while a batch is in flight goes together as the next one.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatchResult } from '../../src/providers/batcher.js';
 
 /** A batched call that records each batch and answers when released. */
@@ -15,9 +15,13 @@ function recorder() {
   return { batches, releases, run };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 5));
+// Windows pass on a fake clock: each tick is one window (and more) gone by, with no real waiting.
+const tick = () => vi.advanceTimersByTimeAsync(5);
 
 describe('Batcher', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
   it('answers each call from its batch, calls of one window in one batch', async () => {
     const r = recorder();
     const batcher = new Batcher(r.run, { maxBatch: 10, windowMs: 1 });

@@ -11,6 +11,7 @@ import { EC2_BUDGET } from '../../../src/providers/cloud-budgets.js';
 import { simRequests } from '../../../src/providers/sim/sim-provider.js';
 import { SimRunner } from '../../../src/scheduler/runners/sim-runner.js';
 import type { Scheduler } from '../../../src/scheduler/scheduler.js';
+import { heldBack } from '../../../src/scheduler/defaults.js';
 import { submit } from '../../../src/scheduler/submission.js';
 import { makeTestCertificate } from '../../emulators/arm/certificate.js';
 import { ArmEmulator } from '../../emulators/arm/server.js';
@@ -276,10 +277,6 @@ function armRequests(arm: ArmEmulator): Record<CallClass, number> {
     else if (c.method === 'GET') counts.describe++;
   }
   return counts;
-}
-
-function heldBack<K extends string>(limits: Record<K, { burst: number; perSecond: number }>): Record<K, { burst: number; perSecond: number }> {
-  return Object.fromEntries(Object.entries<{ burst: number; perSecond: number }>(limits).map(([k, l]) => [k, { perSecond: l.perSecond, burst: Math.max(1, l.burst - Math.ceil(l.perSecond)) }])) as Record<K, { burst: number; perSecond: number }>;
 }
 
 async function count(database: TestDatabase, query: ReturnType<typeof sql>): Promise<number> {
