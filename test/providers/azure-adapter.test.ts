@@ -231,4 +231,28 @@ describe('azure hand-out across daemons', () => {
       silent.close();
     }
   });
+
+  it.each([
+    ['unknown-state', /power state "PowerState\/hibernated", which Azure does not have/],
+    ['missing-id', /without an id/],
+    ['endless-pages', /next page link .* a second time/],
+  ] as const)('refuses a listing with %s as a named MalformedResponse, never as gone', async (malformed, message) => {
+    const ledger = new UniqueLedger();
+    const p = daemon(ledger, `malformed-${malformed}`);
+    const machineId = randomUUID();
+    const created = await p.create({ machineId, name: 'm' });
+    ledger.record(machineId, created.providerId);
+    arm.faults = { malformed };
+    try {
+      for (const read of [() => p.get(created.providerId), () => p.list()]) {
+        const error = await read().catch((e: unknown) => e);
+        expect(error).toMatchObject({ kind: 'transient', details: { code: 'MalformedResponse' } });
+        expect((error as Error).message).toMatch(message);
+      }
+    } finally {
+      arm.faults = {};
+    }
+    // The answers whole again, the instance is there as it was.
+    await expect(p.get(created.providerId)).resolves.toMatchObject({ providerId: created.providerId });
+  });
 });

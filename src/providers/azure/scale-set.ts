@@ -4,9 +4,11 @@
 // one semaphore: Azure pre-empts scale set operations beyond a few at a time.
 import { createRestError } from '@azure-rest/core-client';
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
+import { malformed } from '../errors.js';
 import { Semaphore } from '../semaphore.js';
 import type { ArmClients } from './arm-clients.js';
 import { classifyAzureError } from './errors.js';
+import { checkedVm } from './instances.js';
 import { scaleSetModel } from './scale-set-model.js';
 import type { AzureSettings } from './settings.js';
 
@@ -15,6 +17,7 @@ const NETWORK_API_VERSION = '2018-10-01';
 const MAX_GROW_ATTEMPTS = 10;
 
 interface NicListing {
+  nextLink?: string | null;
   value?: { properties?: { virtualMachine?: { id?: string }; ipConfigurations?: { properties?: { privateIPAddress?: string } }[] } }[];
 }
 
@@ -77,24 +80,33 @@ export class ScaleSet {
   async vms(): Promise<VirtualMachineScaleSetVM[]> {
     const { compute } = await this.clients();
     const out: VirtualMachineScaleSetVM[] = [];
-    for await (const vm of compute.virtualMachineScaleSetVMs.list(this.settings.resourceGroup, this.name, { expand: 'instanceView', ...this.readOptions() })) out.push(vm);
+    const pages = new PageLinks('virtualMachineScaleSetVMs.list');
+    for await (const page of compute.virtualMachineScaleSetVMs.list(this.settings.resourceGroup, this.name, { expand: 'instanceView', ...this.readOptions() }).byPage()) {
+      out.push(...page.map(checkedVm));
+      pages.follow(page.continuationToken);
+    }
     return out;
   }
 
-  /** Private IPs by instance resource id (lower case), from one listing of the scale set's NICs: the instance view has none. */
+  /** Private IPs by instance resource id (lower case), from one paged listing of the scale set's NICs: the instance view has none. */
   async privateIps(): Promise<Map<string, string>> {
     const { rest } = await this.clients();
-    const response = await rest
+    const ips = new Map<string, string>();
+    const pages = new PageLinks('networkInterfaces.list');
+    let response = await rest
       .pathUnchecked('/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute/virtualMachineScaleSets/{scaleSet}/networkInterfaces', this.settings.subscriptionId, this.settings.resourceGroup, this.name)
       .get({ queryParameters: { 'api-version': NETWORK_API_VERSION }, ...this.readOptions() });
-    if (!/^2\d\d$/.test(response.status)) throw createRestError(response);
-    const ips = new Map<string, string>();
-    for (const nic of (response.body as NicListing).value ?? []) {
-      const vm = nic.properties?.virtualMachine?.id;
-      const ip = nic.properties?.ipConfigurations?.[0]?.properties?.privateIPAddress;
-      if (vm && ip) ips.set(vm.toLowerCase(), ip);
+    for (;;) {
+      if (!/^2\d\d$/.test(response.status)) throw createRestError(response);
+      const body = response.body as NicListing;
+      for (const nic of body.value ?? []) {
+        const vm = nic.properties?.virtualMachine?.id;
+        const ip = nic.properties?.ipConfigurations?.[0]?.properties?.privateIPAddress;
+        if (vm && ip) ips.set(vm.toLowerCase(), ip);
+      }
+      if (!pages.follow(body.nextLink ?? undefined)) return ips;
+      response = await rest.pathUnchecked(body.nextLink!).get(this.readOptions());
     }
-    return ips;
   }
 
   /** Powers off these instances (not their deallocation): one scale set operation for all of them. */
@@ -158,4 +170,19 @@ function some(instanceIds: string[]): string[] {
 function isPreconditionFailed(error: unknown): boolean {
   const e = error as { statusCode?: number; code?: string } | null;
   return e?.statusCode === 412 || e?.code === 'PreconditionFailed';
+}
+
+/** The next-page links of one listing: a link answered a second time would page forever, and is refused. */
+class PageLinks {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly operation: string) {}
+
+  /** Whether there is a next page to read. */
+  follow(link: string | undefined): boolean {
+    if (link === undefined) return false;
+    if (this.seen.has(link)) throw malformed(`azure ${this.operation} answered next page link ${link} a second time`, { operation: this.operation });
+    this.seen.add(link);
+    return true;
+  }
 }

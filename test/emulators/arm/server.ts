@@ -43,6 +43,8 @@ export interface ArmFaults {
   operationFailureRate?: number;
   /** While set, no long-running operation finishes: each stays InProgress; once cleared, those due complete. */
   operationsHang?: boolean;
+  /** Answers that break Azure's contract: VMs in a power state Azure lacks, VMs without an id, listings whose next page link is the page itself. */
+  malformed?: 'unknown-state' | 'missing-id' | 'endless-pages';
 }
 
 export interface ArmEmulatorOptions {
@@ -323,8 +325,8 @@ export class ArmEmulator {
     if (rest.toLowerCase() === '/delete' && method === 'POST') return this.deleteInstances(set, body);
     if (rest.toLowerCase() === '/poweroff' && method === 'POST') return this.actOnInstances(set, body, (vm) => this.setPower(vm, 'stopped'));
     if (rest.toLowerCase() === '/reimage' && method === 'POST') return this.actOnInstances(set, body, (vm) => this.setPower(vm, 'starting'));
-    if (rest.toLowerCase() === '/virtualmachines' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.vmJson(set, v)) }];
-    if (rest.toLowerCase() === '/networkinterfaces' && method === 'GET') return [200, { value: [...set.vms.values()].map((v) => this.nicJson(set, v)) }];
+    if (rest.toLowerCase() === '/virtualmachines' && method === 'GET') return [200, this.listing(url, [...set.vms.values()].map((v) => this.vmJson(set, v)))];
+    if (rest.toLowerCase() === '/networkinterfaces' && method === 'GET') return [200, this.listing(url, [...set.vms.values()].map((v) => this.nicJson(set, v)))];
     const vm = /^\/virtualMachines\/([^/]+)(\/.*)?$/i.exec(rest);
     if (vm) {
       const instance = set.vms.get(vm[1] ?? '');
@@ -503,8 +505,9 @@ export class ArmEmulator {
   private vmJson(set: ScaleSet, vm: Vm): unknown {
     const power = this.powerOf(vm);
     const provisioning = vm.power === 'deleting' ? 'Deleting' : power === 'starting' ? 'Creating' : 'Succeeded';
+    const malformed = this.faults.malformed;
     return {
-      id: this.vmIdOf(set, vm),
+      id: malformed === 'missing-id' ? undefined : this.vmIdOf(set, vm),
       instanceId: vm.instanceId,
       name: `${set.name}_${vm.instanceId}`,
       type: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines',
@@ -517,11 +520,16 @@ export class ArmEmulator {
         instanceView: {
           statuses: [
             { code: `ProvisioningState/${provisioning.toLowerCase()}`, level: 'Info' },
-            { code: `PowerState/${power}`, level: 'Info' },
+            { code: `PowerState/${malformed === 'unknown-state' ? 'hibernated' : power}`, level: 'Info' },
           ],
         },
       },
     };
+  }
+
+  /** One page holding everything; under the endless-pages fault its next link is the page itself. */
+  private listing(url: URL, value: unknown[]): { value: unknown[]; nextLink?: string } {
+    return this.faults.malformed === 'endless-pages' ? { value, nextLink: url.href } : { value };
   }
 
   private nicJson(set: ScaleSet, vm: Vm): unknown {
