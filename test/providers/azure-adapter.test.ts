@@ -215,6 +215,13 @@ describe('azure hand-out across daemons', () => {
     expect(reads.some((c) => /networkInterfaces/i.test(c.action))).toBe(true);
     expect(seen.map((i) => i.providerId)).toEqual(created.map((c) => c.providerId));
     expect(seen.every((i) => typeof i.ip === 'string' && i.ip.length > 0)).toBe(true);
+    // The addresses are known now: the next window's reads list the VMs only, and answer the same addresses.
+    const later = arm.calls.length;
+    const again = await Promise.all(created.map((c) => p.get(c.providerId)));
+    const rereads = arm.calls.slice(later).filter((c) => c.method === 'GET');
+    expect(rereads.length).toBeGreaterThan(0);
+    expect(rereads.filter((c) => /networkInterfaces/i.test(c.action))).toEqual([]);
+    expect(again.map((i) => i.ip)).toEqual(seen.map((i) => i.ip));
   });
 
   it('ends a read of an endpoint that never answers at its read timeout, as a transient error', async () => {

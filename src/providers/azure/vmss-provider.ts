@@ -1,8 +1,8 @@
 // The azure adapter: one pool = one uniform VM scale set in a resource group, driven through
 // @azure/arm-compute. Creates of a batch window share one grow (hand-out.ts); status reads of a
-// window share one VM listing with instance views and one NIC listing, whatever the pool's size;
-// stops, reimages and deletes each go to Azure as one scale set operation for every instance
-// asked for meanwhile (powerOff, reimage, deleteInstances with a list of instance ids).
+// window share one VM listing with instance views (and a NIC listing when a new VM needs its
+// address), whatever the pool's size; stops, reimages and deletes each go to Azure as one scale
+// set operation for every instance asked for meanwhile (powerOff, reimage, deleteInstances with a list of instance ids).
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
 import { invalidSettings } from '../settings-error.js';
@@ -56,6 +56,8 @@ export class VmssProvider implements Provider {
   private readonly settings: AzureSettings;
   private readonly scaleSet: ScaleSet;
   private readonly ledger: LaunchLedger;
+  /** Private IPs by VM resource id (lower case), from the last NIC listing. */
+  private ips = new Map<string, string>();
   private readonly handOut: InstanceHandOut;
   private readonly creator: Batcher<string, Instance>;
   private readonly reader = new Batcher<string, Seen | null>((ids) => this.readBatch(ids), READ_BATCH);
@@ -117,11 +119,18 @@ export class VmssProvider implements Provider {
     }
   }
 
-  /** The scale set's VMs with their addresses: two reads. No scale set yet means no instances yet. */
+  /**
+   * The scale set's VMs with their addresses: one VM listing, and a NIC listing only when a VM
+   * shows up whose address we do not hold (a scale set VM keeps its NIC and private address for
+   * life). No scale set yet means no instances yet.
+   */
   private async snapshot(): Promise<Seen[]> {
     try {
-      const [vms, ips] = await Promise.all([this.scaleSet.vms(), this.scaleSet.privateIps()]);
-      return vms.filter((vm) => vm.id).map((vm) => ({ vm, ip: ips.get(vm.id!.toLowerCase()) ?? null }));
+      const vms = await this.scaleSet.vms();
+      const ids = new Set(vms.map((vm) => vm.id!.toLowerCase()));
+      if ([...ids].some((id) => !this.ips.has(id))) this.ips = await this.scaleSet.privateIps();
+      else for (const id of this.ips.keys()) if (!ids.has(id)) this.ips.delete(id);
+      return vms.map((vm) => ({ vm, ip: this.ips.get(vm.id!.toLowerCase()) ?? null }));
     } catch (error) {
       const classified = classifyAzureError(error, 'virtualMachineScaleSetVMs.list');
       if (classified.kind === 'not_found') return [];

@@ -36,7 +36,9 @@ export function cloudFigures(outcomes: readonly CloudOutcome[] | null, burst: nu
     const how = `${r.machines} machines of one ${r.cloud} pool (${r.cloud === 'aws' ? 'one use, then deleted' : 'two uses, reimaged between, then deleted'}): ${burst} tasks at once into the empty pool, ${r.steadyTasks} more over the steady window, then drained; requests as the cloud counted them`;
     for (const c of CALL_CLASSES) {
       const n = r.requests[c];
-      out.push(figure(`cloud_calls_per_machine.${r.cloud}.${c}`, n === null ? null : n / r.machines, 'calls/machine', n === null ? `not measured: ${r.cloud} has no ${c} call` : `${n} ${c} requests; ${how}`, PER_MACHINE_TARGETS[c]));
+      // A call the cloud lacks was sent 0 times (aws pools delete instead of reimaging).
+      const detail = n === null ? `0: ${r.cloud} has no ${c} call, so its pools never make one; ${how}` : `${n} ${c} requests; ${how}`;
+      out.push(figure(`cloud_calls_per_machine.${r.cloud}.${c}`, (n ?? 0) / r.machines, 'calls/machine', detail, PER_MACHINE_TARGETS[c]));
     }
     const describes = r.requests.describe ?? 0;
     out.push(figure(`describe_per_machine_poll.${r.cloud}`, r.machinePolls ? describes / r.machinePolls : null, 'describes/poll', `${describes} describe requests (status reads; on Azure also operation polls) for ${r.machinePolls} status reads of single machines by the lifecycle`, DESCRIBE_PER_POLL));
