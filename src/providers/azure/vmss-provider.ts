@@ -2,7 +2,8 @@
 // @azure/arm-compute. Creates of a batch window share one grow (hand-out.ts); status reads of a
 // window share one VM listing with instance views (and a NIC listing when a new VM needs its
 // address), whatever the pool's size; stops, reimages and deletes each go to Azure as one scale
-// set operation for every instance asked for meanwhile (powerOff, reimage, deleteInstances with a list of instance ids).
+// set operation for every instance asked for meanwhile (powerOff, reimage, deleteInstances with a
+// list of instance ids).
 import type { VirtualMachineScaleSetVM } from '@azure/arm-compute';
 import { BATCH_WINDOW_MS, Batcher, type BatchResult } from '../batcher.js';
 import { invalidSettings } from '../settings-error.js';
