@@ -1,0 +1,306 @@
+// A trace-driven simulator of one pool on a virtual clock: the real scaling policy
+// (`AutoscalePolicy`, the code the daemon runs) asked on every supervision tick, and the pool
+// rules the daemon enforces around it, so a month of trace runs in seconds and a seed gives the
+// same figures every time:
+// - a tick hands the policy the pool's load (queued, leased, ready, coming, recycling) and
+//   carries out its plan as `decide` does: creates up to max_size and the global cap, counting
+//   every machine not yet gone; drains at most `plan.drain` ready machines idle for at least
+//   `plan.drainIdleForMs`, oldest idle first;
+// - a created machine boots (a drawn boot time) and is seen ready at its next readiness poll;
+// - queued tasks take ready machines oldest-ready first (as the claim statement orders them);
+// - after a task, a machine with uses left is reimaged (stop, then a reimage as long as a boot) in
+//   reimage pools, and deleted otherwise; a drained machine is deleted;
+// - a machine costs from its create request until its teardown has finished.
+import type { PoolRow } from '../../../src/db/schema.js';
+import { prng } from '../../../src/providers/prng.js';
+import type { AutoscalePolicy, PoolLoad } from '../../../src/scheduler/policies/policy.js';
+import type { WorkloadTask } from './trace-file.js';
+
+export interface SimulatedPool {
+  maxSize: number;
+  minReady: number;
+  idleTimeoutS: number;
+  maxUses: number | null;
+  recycle: 'reimage' | 'delete';
+  /** Nominal boot (create → booted) and reimage, seconds; each drawn within ± `jitter` of it. */
+  bootS: number;
+  reimageS: number;
+  stopS: number;
+  terminateS: number;
+  jitter: number;
+}
+
+export interface SimulationOptions {
+  tasks: readonly WorkloadTask[];
+  pool: SimulatedPool;
+  policy: AutoscalePolicy;
+  /** Supervision tick and readiness poll, seconds. */
+  tickS: number;
+  pollS: number;
+  seed: number;
+  /** Machines the whole fleet may have (the global cap); unlimited when absent. */
+  globalCap?: number;
+}
+
+export interface SimulationResult {
+  machineMinutes: number;
+  waitsS: number[];
+  machinesCreated: number;
+  peakMachines: number;
+  /** Trace seconds from 0 until the last task had finished and the pool was back at rest. */
+  windowS: number;
+}
+
+type MachineState = 'coming' | 'ready' | 'leased' | 'recycling' | 'deleting';
+
+interface Machine {
+  id: number;
+  state: MachineState;
+  bornAt: number;
+  /** When it last became ready: the claim and drain order. */
+  readyAt: number;
+  uses: number;
+}
+
+type Event = { at: number; seq: number } & ({ kind: 'tick' } | { kind: 'ready' | 'finished' | 'gone'; machine: Machine });
+
+/** After the last task, the clock keeps ticking this long at most for the pool to come to rest. */
+const SETTLE_LIMIT_S = 7 * 86_400;
+
+export function simulate(options: SimulationOptions): SimulationResult {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  private readonly events = new EventHeap();
+  private readonly random: () => number;
+  private readonly machines = new Set<Machine>();
+  /** Ready machines in the order they became ready: claims and drains both take the oldest. */
+  private readonly ready: Machine[] = [];
+  private readyHead = 0;
+  private readonly count = { leased: 0, coming: 0, recycling: 0, deleting: 0 };
+  private readonly queue: number[] = [];
+  private queueHead = 0;
+  private readonly waits: number[] = [];
+  private readonly row: PoolRow;
+  private now = 0;
+  private seq = 0;
+  private nextId = 0;
+  private created = 0;
+  private peak = 0;
+  private machineSeconds = 0;
+  private finished = 0;
+
+  constructor(private readonly options: SimulationOptions) {
+    this.random = prng(options.seed);
+    this.row = poolRow(options.pool);
+  }
+
+  run(): SimulationResult {
+    const { tasks, tickS } = this.options;
+    const lastArrival = tasks.at(-1)?.at ?? 0;
+    // Arrivals come from the sorted trace, the rest from the heap; an arrival goes before a heap
+    // event of the same moment.
+    let next = 0;
+    this.schedule(0, { kind: 'tick' });
+    for (;;) {
+      const top = this.events.peek();
+      if (next < tasks.length && (!top || tasks[next]!.at <= top.at)) {
+        this.now = tasks[next]!.at;
+        this.queue.push(next++);
+        this.dispatch();
+        continue;
+      }
+      const event = this.events.pop();
+      if (!event) break;
+      this.now = event.at;
+      if (event.kind !== 'tick') {
+        this.handle(event);
+        continue;
+      }
+      if (this.atRest(lastArrival) || this.now > lastArrival + SETTLE_LIMIT_S) break;
+      this.tick();
+      this.schedule(this.now + tickS, { kind: 'tick' });
+    }
+    for (const m of this.machines) this.machineSeconds += this.now - m.bornAt;
+    return { machineMinutes: this.machineSeconds / 60, waitsS: this.waits, machinesCreated: this.created, peakMachines: this.peak, windowS: this.now };
+  }
+
+  private atRest(lastArrival: number): boolean {
+    if (this.now < lastArrival || this.finished < this.options.tasks.length) return false;
+    return this.readyCount() === this.machines.size && this.machines.size <= this.row.minReady;
+  }
+
+  private readyCount(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  private move(machine: Machine, to: MachineState): void {
+    const from = machine.state;
+    if (from !== 'ready') this.count[from]--;
+    if (to !== 'ready') this.count[to]++;
+    else this.ready.push(machine);
+    machine.state = to;
+  }
+
+  /** Takes the oldest ready machine off the ready list. */
+  private takeReady(): Machine {
+    const machine = this.ready[this.readyHead++]!;
+    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready.splice(0, this.readyHead);
+      this.readyHead = 0;
+    }
+    return machine;
+  }
+
+  private handle(event: Event): void {
+    switch (event.kind) {
+      case 'ready':
+        event.machine.readyAt = this.now;
+        this.move(event.machine, 'ready');
+        this.dispatch();
+        return;
+      case 'finished':
+        this.finished++;
+        this.recycle(event.machine);
+        return;
+      case 'gone':
+        this.machineSeconds += this.now - event.machine.bornAt;
+        this.count.deleting--;
+        this.machines.delete(event.machine);
+        return;
+      case 'tick':
+        return;
+    }
+  }
+
+  /** Queued tasks take ready machines, oldest ready first. */
+  private dispatch(): void {
+    while (this.queueHead < this.queue.length && this.readyCount() > 0) {
+      const machine = this.takeReady();
+      const task = this.options.tasks[this.queue[this.queueHead++]!]!;
+      this.waits.push(this.now - task.at);
+      this.move(machine, 'leased');
+      machine.uses++;
+      this.schedule(this.now + task.runS, { kind: 'finished', machine });
+    }
+  }
+
+  private recycle(machine: Machine): void {
+    const { pool } = this.options;
+    const usesLeft = pool.maxUses === null || machine.uses < pool.maxUses;
+    if (pool.recycle === 'reimage' && usesLeft && this.row.active) {
+      this.move(machine, 'recycling');
+      this.schedule(this.seenAt(this.now + pool.stopS + this.draw(pool.reimageS)), { kind: 'ready', machine });
+    } else this.teardown(machine);
+  }
+
+  private teardown(machine: Machine): void {
+    this.move(machine, 'deleting');
+    this.schedule(this.now + this.options.pool.terminateS, { kind: 'gone', machine });
+  }
+
+  private tick(): void {
+    const load = this.load();
+    const plan = this.options.policy.plan(this.row, load, new Date(this.now * 1000));
+    const room = Math.min(this.row.maxSize, this.options.globalCap ?? Number.POSITIVE_INFINITY) - this.machines.size;
+    const create = Math.max(0, Math.min(Math.floor(plan.create), room));
+    for (let k = 0; k < create; k++) this.create();
+    const idleSince = this.now - Math.max(0, plan.drainIdleForMs) / 1000;
+    for (let spare = Math.min(load.ready, Math.floor(plan.drain)); spare > 0 && this.ready[this.readyHead]!.readyAt <= idleSince; spare--) this.teardown(this.takeReady());
+  }
+
+  private load(): PoolLoad {
+    const { leased, coming, recycling } = this.count;
+    // A machine on its way back from a task is both coming and recycling, as poolLoad counts it.
+    return { queued: this.queue.length - this.queueHead, leased, ready: this.readyCount(), coming: coming + recycling, recycling };
+  }
+
+  private create(): void {
+    const machine: Machine = { id: this.nextId++, state: 'coming', bornAt: this.now, readyAt: 0, uses: 0 };
+    this.count.coming++;
+    this.machines.add(machine);
+    this.created++;
+    this.peak = Math.max(this.peak, this.machines.size);
+    this.schedule(this.seenAt(this.now + this.draw(this.options.pool.bootS)), { kind: 'ready', machine });
+  }
+
+  /** A boot or reimage that ends at `doneAt` is seen at the first readiness poll after it. */
+  private seenAt(doneAt: number): number {
+    const { pollS } = this.options;
+    return pollS > 0 ? this.now + Math.ceil((doneAt - this.now) / pollS) * pollS : doneAt;
+  }
+
+  private draw(nominalS: number): number {
+    return nominalS * (1 - this.options.pool.jitter + 2 * this.options.pool.jitter * this.random());
+  }
+
+  private schedule(at: number, event: { kind: 'tick' } | { kind: 'ready' | 'finished' | 'gone'; machine: Machine }): void {
+    this.events.push(Object.assign(event, { at, seq: this.seq++ }));
+  }
+}
+
+function poolRow(pool: SimulatedPool): PoolRow {
+  const epoch = new Date(0);
+  return {
+    name: 'simulated',
+    provider: 'sim',
+    settings: {},
+    platform: 'linux',
+    arch: 'x86_64',
+    tags: [],
+    minReady: pool.minReady,
+    maxSize: pool.maxSize,
+    maxUses: pool.maxUses,
+    idleTimeoutS: pool.idleTimeoutS,
+    recycle: pool.recycle,
+    runner: { kind: 'sim' },
+    readiness: {},
+    active: true,
+    createdAt: epoch,
+    updatedAt: epoch,
+  };
+}
+
+/** A binary min-heap of events by time, then by the order they were scheduled in. */
+class EventHeap {
+  private readonly items: Event[] = [];
+
+  push(event: Event): void {
+    const items = this.items;
+    items.push(event);
+    for (let k = items.length - 1; k > 0; ) {
+      const parent = (k - 1) >> 1;
+      if (!before(items[k]!, items[parent]!)) break;
+      [items[k], items[parent]] = [items[parent]!, items[k]!];
+      k = parent;
+    }
+  }
+
+  peek(): Event | undefined {
+    return this.items[0];
+  }
+
+  pop(): Event | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    items[0] = last;
+    for (let k = 0; ; ) {
+      const l = 2 * k + 1;
+      const r = l + 1;
+      let least = k;
+      if (l < items.length && before(items[l]!, items[least]!)) least = l;
+      if (r < items.length && before(items[r]!, items[least]!)) least = r;
+      if (least === k) break;
+      [items[k], items[least]] = [items[least]!, items[k]!];
+      k = least;
+    }
+    return top;
+  }
+}
+
+function before(a: Event, b: Event): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}

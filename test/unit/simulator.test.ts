@@ -1,0 +1,73 @@
+// The economics simulator: the real policies on a virtual clock, with the pool rules the daemon
+// enforces; and the trace files it reads, refused line and column when malformed.
+import { describe, expect, it } from 'vitest';
+import { demandPolicy } from '../../src/scheduler/policies/demand.js';
+import { simulate, type SimulatedPool } from '../bench/economics/simulator.js';
+import { parseTrace, TraceFileError } from '../bench/economics/trace-file.js';
+
+const pool: SimulatedPool = { maxSize: 10, minReady: 0, idleTimeoutS: 300, maxUses: null, recycle: 'reimage', bootS: 40, reimageS: 40, stopS: 5, terminateS: 5, jitter: 0 };
+
+describe('simulate', () => {
+  it('boots on the tick after an arrival, sees the machine ready at its poll, and drains it idle_timeout_s after it came back', () => {
+    const r = simulate({ tasks: [{ at: 10.5, runS: 60 }], pool, policy: demandPolicy(), tickS: 1, pollS: 1, seed: 1 });
+    // Created at the tick of 11 s, ready at 51 s: the task waited 40.5 s.
+    expect(r.waitsS).toEqual([40.5]);
+    // Ran 51-111 s, stopped and reimaged until 156 s, drained at the first tick 300 s later, gone 5 s after: 11 → 461 s.
+    expect(r.machineMinutes).toBeCloseTo(450 / 60, 6);
+    expect(r.machinesCreated).toBe(1);
+    expect(r.windowS).toBeGreaterThanOrEqual(461);
+  });
+
+  it('deletes a machine after its last use in a delete pool and replaces it for the next task', () => {
+    const r = simulate({ tasks: [{ at: 0, runS: 10 }, { at: 100, runS: 10 }], pool: { ...pool, recycle: 'delete', maxUses: 1 }, policy: demandPolicy(), tickS: 1, pollS: 1, seed: 1 });
+    expect(r.machinesCreated).toBe(2);
+    expect(r.waitsS).toEqual([40, 40]);
+    // Each: 40 s of boot, 10 s of run, 5 s of teardown.
+    expect(r.machineMinutes).toBeCloseTo((2 * 55) / 60, 6);
+  });
+
+  it('never has more machines than max_size, and serves a burst beyond it from the queue', () => {
+    const tasks = Array.from({ length: 12 }, (_, i) => ({ at: i * 0.1, runS: 30 }));
+    const r = simulate({ tasks, pool: { ...pool, maxSize: 3 }, policy: demandPolicy(), tickS: 1, pollS: 1, seed: 1 });
+    expect(r.peakMachines).toBe(3);
+    expect(r.waitsS).toHaveLength(12);
+    // Four rounds of three: the last round waits three runs and three reimages longer than the first.
+    expect(Math.max(...r.waitsS) - Math.min(...r.waitsS)).toBeGreaterThanOrEqual(3 * (30 + 45) - 2);
+  });
+
+  it('gives the same figures for the same seed, and draws other boot times for another', () => {
+    const tasks = Array.from({ length: 50 }, (_, i) => ({ at: i * 37, runS: 20 + (i % 7) * 10 }));
+    const run = (seed: number) => simulate({ tasks, pool: { ...pool, jitter: 0.2 }, policy: demandPolicy(), tickS: 1, pollS: 1, seed });
+    expect(run(7)).toEqual(run(7));
+    expect(run(8).machineMinutes).not.toBe(run(7).machineMinutes);
+  });
+});
+
+describe('trace files', () => {
+  const refused = (text: string) => {
+    try {
+      parseTrace(text, 'trace.csv');
+    } catch (error) {
+      expect(error).toBeInstanceOf(TraceFileError);
+      return (error as Error).message;
+    }
+    throw new Error('the trace was accepted');
+  };
+
+  it('reads arrivals and run times, named after the file', () => {
+    const w = parseTrace('arrival_s,duration_s\r\n0,32\r\n4704,43.5\r\n', '/data/alibaba.csv');
+    expect(w).toEqual({ name: 'alibaba', tasks: [{ at: 0, runS: 32 }, { at: 4704, runS: 43.5 }], hours: 4704 / 3600 });
+  });
+
+  it.each([
+    ['a missing header', '0,32\n1,5\n', /^trace\.csv:1:1: the header must be "arrival_s,duration_s", found "0,32"/],
+    ['a non-numeric field', 'arrival_s,duration_s\n0,32\n5,abc\n', /^trace\.csv:3:3: duration_s "abc" is not a number/],
+    ['a negative field', 'arrival_s,duration_s\n-4,32\n', /^trace\.csv:2:1: arrival_s -4 is negative/],
+    ['an empty field', 'arrival_s,duration_s\n4,\n', /^trace\.csv:2:3: duration_s "" is not a number/],
+    ['a missing field', 'arrival_s,duration_s\n4\n', /^trace\.csv:2:1: expected 2 fields/],
+    ['arrivals out of order', 'arrival_s,duration_s\n10,1\n9,1\n', /^trace\.csv:3:1: arrival 9 is before the previous line's 10/],
+    ['no task', 'arrival_s,duration_s\n', /^trace\.csv:2:1: the trace holds no task/],
+  ])('refuses %s, naming the line and column', (_, text, message) => {
+    expect(refused(text)).toMatch(message);
+  });
+});
