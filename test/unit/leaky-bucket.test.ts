@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolRow } from '../../src/db/schema.js';
 import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
-import { demandPlan } from '../../src/scheduler/policies/demand.js';
+import { demandPlan, demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../src/scheduler/policies/demand.js';
 import { leakyBucketPolicy, leakyBucketStep, targetFor, type LeakyBucketSettings } from '../../src/scheduler/policies/leaky-bucket.js';
 
 const pool = (overrides: Partial<PoolRow> = {}): PoolRow => ({
@@ -103,5 +103,15 @@ describe('the default (demand) policy', () => {
     expect(demandPlan(pool(), load({ queued: 7, leased: 2, coming: 3 }))).toEqual({ create: 5, drain: 0, drainIdleForMs: 300_000 });
     expect(demandPlan(pool({ maxSize: 5 }), load({ queued: 7, leased: 2 }))).toEqual({ create: 3, drain: 0, drainIdleForMs: 300_000 });
     expect(demandPlan(pool(), load({ leased: 2, ready: 4 }), 60)).toEqual({ create: 0, drain: 3, drainIdleForMs: 5_000 });
+  });
+
+  it('gives the baselines: on-demand drains spare machines at once, keep-alive after 10 minutes, whatever idle_timeout_s says', () => {
+    const idle = load({ leased: 2, ready: 4 });
+    const at = (ms: number) => new Date(ms);
+    expect(onDemandPolicy().plan(pool(), idle, at(0))).toEqual({ create: 0, drain: 3, drainIdleForMs: 0 });
+    expect(keepAlivePolicy().plan(pool(), idle, at(0))).toEqual({ create: 0, drain: 3, drainIdleForMs: 600_000 });
+    expect(keepAlivePolicy({ timeScale: 60 }).plan(pool(), idle, at(0)).drainIdleForMs).toBe(10_000);
+    expect([onDemandPolicy().name, keepAlivePolicy().name, demandPolicy().name]).toEqual(['on-demand', 'keep-alive', 'sandfleet']);
+    expect(() => demandPolicy({ keepAliveS: -1 })).toThrow(/keepAliveS must be 0 or more/);
   });
 });
