@@ -1,7 +1,8 @@
 // The economics simulator: the real policies on a virtual clock, with the pool rules the daemon
 // enforces; and the trace files it reads, refused line and column when malformed.
 import { describe, expect, it } from 'vitest';
-import { demandPolicy } from '../../src/scheduler/policies/demand.js';
+import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../src/scheduler/policies/demand.js';
+import { compare, dominatedBy, type CompareRow } from '../bench/economics/compare.js';
 import { simulate, type SimulatedPool } from '../bench/economics/simulator.js';
 import { parseTrace, TraceFileError } from '../bench/economics/trace-file.js';
 
@@ -40,6 +41,43 @@ describe('simulate', () => {
     const run = (seed: number) => simulate({ tasks, pool: { ...pool, jitter: 0.2 }, policy: demandPolicy(), tickS: 1, pollS: 1, seed });
     expect(run(7)).toEqual(run(7));
     expect(run(8).machineMinutes).not.toBe(run(7).machineMinutes);
+  });
+});
+
+describe('compare', () => {
+  // Pairs of tasks 5 minutes apart every hour: keep-alive keeps the machine for the second, on-demand boots twice.
+  const tasks = Array.from({ length: 12 }, (_, i) => ({ at: Math.floor(i / 2) * 3600 + (i % 2) * 300, runS: 60 }));
+  const rows = compare({
+    workloads: [{ name: 'pairs', tasks, hours: 5.1 }],
+    kinds: [{ kind: 'ec2', bootS: 40 }],
+    policies: [
+      { name: 'on-demand', make: () => onDemandPolicy() },
+      { name: 'keep-alive', make: () => keepAlivePolicy() },
+    ],
+    pool: { maxSize: 5, minReady: 0, idleTimeoutS: 300, maxUses: null, recycle: 'reimage', stopS: 5, terminateS: 5, jitter: 0 },
+    tickS: 1,
+    pollS: 1,
+    seed: 1,
+  });
+  const [onDemand, keepAlive] = rows as [CompareRow, CompareRow];
+
+  it('sets each policy beside the oracle for its own start times', () => {
+    expect(rows.map((r) => [r.trace, r.kind, r.policy])).toEqual([['pairs', 'ec2', 'on-demand'], ['pairs', 'ec2', 'keep-alive']]);
+    // On-demand: every task waits a boot; keep-alive: the second of each pair finds the machine.
+    expect(onDemand.waits.p50).toBe(40);
+    expect(keepAlive.waits.p50).toBe(0);
+    expect(keepAlive.machinesCreated).toBe(6);
+    expect(keepAlive.machineMinutes).toBeGreaterThan(onDemand.machineMinutes);
+    for (const r of rows) expect(r.xOracle).toBeCloseTo(r.machineMinutes / r.oracleMinutes, 9);
+    expect(onDemand.xOracle).toBeGreaterThanOrEqual(1);
+  });
+
+  it('names the baselines at least as good on both machine-minutes and p95 wait', () => {
+    // Half the tasks wait a boot under both, so the p95 waits tie, and on-demand is the cheaper.
+    expect(keepAlive.waits.p95).toBe(onDemand.waits.p95);
+    expect(dominatedBy(keepAlive, [onDemand])).toEqual(['on-demand']);
+    expect(dominatedBy(onDemand, [keepAlive])).toEqual([]);
+    expect(dominatedBy({ ...keepAlive, waits: { ...keepAlive.waits, p95: 39 } }, [onDemand])).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@
 // same start times.
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../../src/db/index.js';
+import { percentile } from '../figures.js';
 import { oracle, type OracleResult } from './oracle.js';
 import type { BenchPool, PoolShape, ReplayRun } from './replay.js';
 
@@ -30,12 +31,6 @@ export interface PolicyFigures {
   /** How late the replay submitted tasks (trace seconds): how faithful the acceleration was. */
   submitLagS: { p95: number; max: number };
   windowS: number;
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 export async function measure(db: Db, run: ReplayRun, factor: number, shape: PoolShape, traceHours: number): Promise<PolicyFigures[]> {
