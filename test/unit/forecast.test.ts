@@ -1,0 +1,63 @@
+// The forecasting policy: warm machines from the demand rises it has seen within a boot time, per
+// context of recent activity; nothing warm beyond min_ready before it has seen any.
+import { describe, expect, it } from 'vitest';
+import type { PoolRow } from '../../src/db/schema.js';
+import { forecastPolicy } from '../../src/scheduler/policies/forecast.js';
+import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
+
+const pool = (overrides: Partial<PoolRow> = {}): PoolRow => ({
+  name: 'p',
+  provider: 'sim',
+  settings: {},
+  platform: 'linux',
+  arch: 'x86_64',
+  tags: [],
+  minReady: 0,
+  maxSize: 50,
+  maxUses: null,
+  idleTimeoutS: 300,
+  recycle: 'reimage',
+  runner: { kind: 'sim' },
+  readiness: {},
+  active: true,
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+  ...overrides,
+});
+const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, ...l });
+const at = (s: number) => new Date(s * 1000);
+
+describe('forecast policy', () => {
+  it('keeps nothing warm beyond min_ready before it has seen the pool rise, and creates for queued work', () => {
+    const policy = forecastPolicy({ bootS: 10 });
+    expect(policy.plan(pool(), load({ queued: 2 }), at(0))).toEqual({ create: 2, drain: 0, drainIdleForMs: 20_000 });
+    expect(policy.plan(pool({ minReady: 1 }), load({ ready: 3 }), at(1))).toEqual({ create: 0, drain: 2, drainIdleForMs: 20_000 });
+  });
+
+  it('keeps warm the rise it saw within a boot time in most moments like this one', () => {
+    const policy = forecastPolicy({ bootS: 10, cover: 0.9 });
+    // Every 20 s, demand jumps from 1 to 4 for 5 s: a boot-length window starting at 1 sees a rise of 3.
+    let t = 0;
+    for (let cycle = 0; cycle < 30; cycle++) {
+      for (let s = 0; s < 20; s++, t++) policy.plan(pool(), load({ leased: s < 15 ? 1 : 4 }), at(t));
+    }
+    // In that context (a recent peak of 4), with one task running, three more are kept warm.
+    expect(policy.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(3);
+    // Machines beyond 1 + 3 go once idle past the grace.
+    expect(policy.plan(pool(), load({ leased: 1, ready: 6 }), at(t + 1))).toEqual({ create: 0, drain: 3, drainIdleForMs: 20_000 });
+    // A lower cover keeps fewer warm: the rise is 0 in three windows of four.
+    const frugal = forecastPolicy({ bootS: 10, cover: 0.5 });
+    t = 0;
+    for (let cycle = 0; cycle < 30; cycle++) for (let s = 0; s < 20; s++, t++) frugal.plan(pool(), load({ leased: s < 15 ? 1 : 4 }), at(t));
+    expect(frugal.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(0);
+  });
+
+  it('keeps each pool apart, never asks past max_size, and refuses a cover outside (0, 1)', () => {
+    const policy = forecastPolicy({ bootS: 5 });
+    for (let t = 0; t < 200; t++) policy.plan(pool({ name: 'busy' }), load({ leased: t % 10 < 5 ? 0 : 8 }), at(t));
+    expect(policy.plan(pool({ name: 'busy', maxSize: 5 }), load({}), at(200)).create).toBeLessThanOrEqual(5);
+    expect(policy.plan(pool({ name: 'quiet' }), load({}), at(200)).create).toBe(0);
+    expect(() => forecastPolicy({ bootS: 5, cover: 1 })).toThrow(/cover must be between 0 and 1/);
+    expect(() => forecastPolicy({ bootS: 0 })).toThrow(/bootS must be positive/);
+  });
+});
