@@ -9,6 +9,8 @@
 //                        [--recycle reimage|delete] [--max-uses N] [--interval 300] [--overprovision 0.2]
 //                        [--tick 10] [--poll 10] [--connections 16] [--out bench/results]
 //
+//   npm run economics -- --simulate [--trace FILE]... [--json]   (see economics/simulate-command.ts)
+//
 // --quick: a 4-hour trace at ×120 (about two minutes). Every duration (trace, boots, runs,
 // idle_timeout_s, the bucket's interval, the supervision tick and the boot polling) is divided by
 // the factor. The whole scheduler runs in this process, so its own cost per task is multiplied by
@@ -22,7 +24,11 @@ import { Redis } from 'ioredis';
 import type { QueueBackend } from '../../src/scheduler/queue.js';
 import { measure, type PolicyFigures } from './economics/measure.js';
 import { createBenchDatabase, POOL_KINDS, replay, type PoolShape, type ReplayOptions } from './economics/replay.js';
+import { simulateCommand } from './economics/simulate-command.js';
 import { describeTrace, generateTrace } from './economics/trace.js';
+
+// The simulator instead of a real-time replay: every policy over the traces in seconds.
+if (process.argv.includes('--simulate')) process.exit(await simulateCommand(process.argv.slice(2)));
 
 const { values: args } = parseArgs({
   options: {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../src/scheduler/policies/demand.js';
 import { compare, dominatedBy, type CompareRow } from '../bench/economics/compare.js';
 import { simulate, type SimulatedPool } from '../bench/economics/simulator.js';
+import { figures } from '../bench/economics/simulate-command.js';
 import { parseTrace, TraceFileError } from '../bench/economics/trace-file.js';
 
 const pool: SimulatedPool = { maxSize: 10, minReady: 0, idleTimeoutS: 300, maxUses: null, recycle: 'reimage', bootS: 40, reimageS: 40, stopS: 5, terminateS: 5, jitter: 0 };
@@ -107,5 +108,33 @@ describe('trace files', () => {
     ['no task', 'arrival_s,duration_s\n', /^trace\.csv:2:1: the trace holds no task/],
   ])('refuses %s, naming the line and column', (_, text, message) => {
     expect(refused(text)).toMatch(message);
+  });
+});
+
+describe('economics figures', () => {
+  const row = (policy: string, machineMinutes: number, p95: number, setting?: number): CompareRow => ({
+    trace: 't',
+    kind: 'ec2',
+    policy,
+    ...(setting === undefined ? {} : { setting }),
+    machineMinutes,
+    oracleMinutes: 100,
+    xOracle: machineMinutes / 100,
+    waits: { p50: 0, p95, max: p95, mean: 0 },
+    machinesCreated: 1,
+    peakMachines: 1,
+  });
+
+  it('names each figure by trace and pool kind, and picks the frontier points the targets ask about', () => {
+    const rows = [row('on-demand', 110, 44), row('keep-alive', 250, 37), row('leaky-bucket', 190, 129), row('sandfleet', 280, 22), row('forecast', 150, 37, 0.8), row('forecast', 170, 29, 0.9), row('forecast', 130, 42, 0.5)];
+    const f = figures(rows, [{ kind: 'ec2', bootS: 40 }]);
+    expect(f['t.ec2.keep-alive.x_oracle']).toBe(2.5);
+    expect(f['t.ec2.sandfleet.p95_wait_s']).toBe(22);
+    expect(f['t.ec2.dominated_by']).toEqual([]);
+    // Frontier points with p95 ≤ the boot (40 s): 0.8 and 0.9; the cheaper is 1.5 × oracle.
+    expect(f['t.ec2.x_oracle_at_boot_wait']).toBe(1.5);
+    // At p95 ≤ keep-alive's 37 s, the cheapest frontier point spends 150 of keep-alive's 250.
+    expect(f['t.ec2.saving_vs_keepalive']).toBe(0.4);
+    expect(figures([...rows.slice(0, 3), row('sandfleet', 300, 50)], [{ kind: 'ec2', bootS: 40 }])['t.ec2.dominated_by']).toEqual(['on-demand', 'keep-alive']);
   });
 });

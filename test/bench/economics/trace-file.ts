@@ -28,7 +28,8 @@ export class TraceFileError extends Error {
     readonly column: number,
     problem: string,
   ) {
-    super(`${file}:${line}:${column}: ${problem}`);
+    // Line 0: the file as a whole (it could not be read).
+    super(line > 0 ? `${file}:${line}:${column}: ${problem}` : `${file}: ${problem}`);
     this.name = 'TraceFileError';
   }
 }
@@ -38,7 +39,7 @@ export async function readTraceFile(file: string): Promise<Workload> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new TraceFileError(file, 0, 0, `cannot read the trace: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new TraceFileError(file, 0, 0, `cannot read the trace (${(error as NodeJS.ErrnoException).code ?? String(error)}): give the path of a CSV file with header arrival_s,duration_s`);
   }
   return parseTrace(text, file);
 }
