@@ -52,6 +52,11 @@ describe('forecast policy', () => {
     expect(frugal.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(0);
   });
 
+  it('with retireSurplus, tells the lifecycle how many machines to keep: the busy ones and the warm ones', () => {
+    expect(forecastPolicy({ bootS: 10 }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBeUndefined();
+    expect(forecastPolicy({ bootS: 10, retireSurplus: true }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBe(5);
+  });
+
   it('keeps each pool apart, never asks past max_size, and refuses a cover outside (0, 1)', () => {
     const policy = forecastPolicy({ bootS: 5 });
     for (let t = 0; t < 200; t++) policy.plan(pool({ name: 'busy' }), load({ leased: t % 10 < 5 ? 0 : 8 }), at(t));

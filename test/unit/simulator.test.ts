@@ -28,6 +28,13 @@ describe('simulate', () => {
     expect(r.machineMinutes).toBeCloseTo((2 * 55) / 60, 6);
   });
 
+  it("deletes a machine back from a task instead of reimaging it when the plan's keep is already held", () => {
+    const keepNone = { name: 'keep-none', plan: (...args: Parameters<ReturnType<typeof demandPolicy>['plan']>) => ({ ...demandPolicy().plan(...args), keep: 0 }) };
+    const r = simulate({ tasks: [{ at: 10.5, runS: 60 }], pool, policy: keepNone, tickS: 1, pollS: 1, seed: 1 });
+    // Created at 11 s, ran 51-111 s, deleted at once (5 s teardown) instead of reimaged and kept idle.
+    expect(r.machineMinutes).toBeCloseTo((116 - 11) / 60, 6);
+  });
+
   it('never has more machines than max_size, and serves a burst beyond it from the queue', () => {
     const tasks = Array.from({ length: 12 }, (_, i) => ({ at: i * 0.1, runS: 30 }));
     const r = simulate({ tasks, pool: { ...pool, maxSize: 3 }, policy: demandPolicy(), tickS: 1, pollS: 1, seed: 1 });

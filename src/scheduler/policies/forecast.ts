@@ -23,9 +23,11 @@ export interface ForecastSettings {
   halfLife: number;
   /** A machine beyond the warm ones goes once idle this long (a new task may be a tick away). */
   drainGraceS: number;
+  /** A machine back from a task beyond the busy and warm ones is deleted rather than reimaged. */
+  retireSurplus: boolean;
 }
 
-export const FORECAST_DEFAULTS: Readonly<Omit<ForecastSettings, 'bootS'>> = { cover: 0.9, recentS: 900, halfLife: 2000, drainGraceS: 20 };
+export const FORECAST_DEFAULTS: Readonly<Omit<ForecastSettings, 'bootS'>> = { cover: 0.9, recentS: 900, halfLife: 2000, drainGraceS: 20, retireSurplus: false };
 
 /** Rises beyond this are counted as this (a histogram of bounded size whatever max_size is). */
 const MAX_RISE = 1024;
@@ -91,6 +93,7 @@ export class ForecastState {
       create: Math.max(0, want - supply),
       drain: Math.max(0, Math.min(load.ready - load.queued, supply - want)),
       drainIdleForMs: this.settings.drainGraceS * 1000,
+      ...(this.settings.retireSurplus ? { keep: want } : {}),
     };
   }
 

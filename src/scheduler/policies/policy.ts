@@ -14,6 +14,13 @@ export interface ScalePlan {
   drain: number;
   /** …and only those idle (ready, unleased) for at least this long. */
   drainIdleForMs: number;
+  /**
+   * The machines the pool should hold (busy and warm): a machine back from a task when the pool
+   * already holds that many is to be deleted rather than reimaged. Absent: every machine with
+   * uses left is reimaged (in a reimage pool). Honoured by the economics simulator so far; the
+   * daemon's lifecycle does not read it yet (issue 14).
+   */
+  keep?: number;
 }
 
 /**

@@ -90,6 +90,8 @@ class Simulation {
   private peak = 0;
   private machineSeconds = 0;
   private finished = 0;
+  /** The last plan's `keep`: what a machine back from a task is weighed against. */
+  private keep: number | undefined;
 
   constructor(private readonly options: SimulationOptions) {
     this.random = prng(options.seed);
@@ -189,7 +191,10 @@ class Simulation {
   private recycle(machine: Machine): void {
     const { pool } = this.options;
     const usesLeft = pool.maxUses === null || machine.uses < pool.maxUses;
-    if (pool.recycle === 'reimage' && usesLeft && this.row.active) {
+    // The machines the pool holds without this one: busy, ready and on their way.
+    const others = this.count.leased - 1 + this.readyCount() + this.count.coming + this.count.recycling;
+    const wanted = this.keep === undefined || others < this.keep;
+    if (pool.recycle === 'reimage' && usesLeft && wanted && this.row.active) {
       this.move(machine, 'recycling');
       this.schedule(this.seenAt(this.now + pool.stopS + this.draw(pool.reimageS)), { kind: 'ready', machine });
     } else this.teardown(machine);
@@ -203,6 +208,7 @@ class Simulation {
   private tick(): void {
     const load = this.load();
     const plan = this.options.policy.plan(this.row, load, new Date(this.now * 1000));
+    this.keep = plan.keep;
     const room = Math.min(this.row.maxSize, this.options.globalCap ?? Number.POSITIVE_INFINITY) - this.machines.size;
     const create = Math.max(0, Math.min(Math.floor(plan.create), room));
     for (let k = 0; k < create; k++) this.create();
