@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../src/scheduler/policies/demand.js';
 import { compare, dominatedBy, type CompareRow } from '../bench/economics/compare.js';
 import { simulate, type SimulatedPool } from '../bench/economics/simulator.js';
+import { frontierChart } from '../bench/economics/frontier-chart.js';
 import { figures } from '../bench/economics/simulate-command.js';
 import { parseTrace, TraceFileError } from '../bench/economics/trace-file.js';
 
@@ -78,6 +79,12 @@ describe('compare', () => {
     expect(keepAlive.machineMinutes).toBeGreaterThan(onDemand.machineMinutes);
     for (const r of rows) expect(r.xOracle).toBeCloseTo(r.machineMinutes / r.oracleMinutes, 9);
     expect(onDemand.xOracle).toBeGreaterThanOrEqual(1);
+  });
+
+  it('draws the cost/wait chart as SVG, each policy and frontier point labelled', async () => {
+    const svg = await frontierChart([...rows, { ...keepAlive, policy: 'forecast', setting: 0.9 }]);
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const label of ['on-demand', 'keep-alive', '0.9', 'p95 wait (s)']) expect(svg).toContain(`>${label}</text>`);
   });
 
   it('names the baselines at least as good on both machine-minutes and p95 wait', () => {

@@ -5,14 +5,15 @@
 // Every policy over every trace (the built-in synthetic one, and each --trace file) and pool kind,
 // in the simulator: the baselines (on-demand, fixed keep-alive, leaky bucket), the daemon's
 // default policy (`sandfleet`), and the forecasting policy's frontier over its `cover` knob.
-// Prints a table per trace and pool kind, writes it to bench/results/economics-sim-<time>.md,
-// and with --json ends with the figures line.
+// Prints a table per trace and pool kind, writes it to bench/results/economics-sim-<time>.md with
+// the cost/wait chart beside it (.svg), and with --json ends with the figures line.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../../src/scheduler/policies/demand.js';
 import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
+import { frontierChart } from './frontier-chart.js';
 import { compare, dominatedBy, type CompareOptions, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
 import { generateTrace } from './trace.js';
 import { readTraceFile, TraceFileError, type Workload } from './trace-file.js';
@@ -45,9 +46,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const report = render(rows, options.compare, options.kinds);
   console.log(report);
   await mkdir(options.out, { recursive: true });
-  const file = path.join(options.out, `economics-sim-${started.toISOString().replace(/[:.]/g, '-')}.md`);
-  await writeFile(file, `# Autoscaling economics (simulated), ${started.toISOString()}\n\n${report}\n`);
-  log(`written to ${file} in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
+  const base = path.join(options.out, `economics-sim-${started.toISOString().replace(/[:.]/g, '-')}`);
+  await writeFile(`${base}.svg`, await frontierChart(rows));
+  await writeFile(`${base}.md`, `# Autoscaling economics (simulated), ${started.toISOString()}\n\n![cost against p95 wait](${path.basename(base)}.svg)\n\n${report}\n`);
+  log(`written to ${base}.md and the chart to ${base}.svg in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
   if (options.json) console.log(JSON.stringify({ figures: figures(rows, options.kinds) }));
   return 0;
 }
