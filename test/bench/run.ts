@@ -4,7 +4,7 @@
 // not be measured is reported (and makes the exit code 1), a slow one is just a figure.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chartPng } from './chart.js';
+import { chartSvg } from './chart.js';
 import type { Figure, Step } from './figures.js';
 import { latencySteps } from './latency.js';
 import { limitSteps } from './limits.js';
@@ -55,14 +55,14 @@ async function main(): Promise<number> {
   const dir = path.resolve(options.outDir);
   await mkdir(dir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const png = chartPng(rows);
+  const svg = await chartSvg(rows);
   const report = (chart: string) =>
     markdown({ startedAt, seconds, mode: argv.length ? ` -- ${argv.join(' ')}` : '', machine, loadAtEnd: loadAverage(), rows, failures, chart });
-  await writeFile(path.join(dir, `chart-${stamp}.png`), png);
-  await writeFile(path.join(dir, 'chart.png'), png);
-  await writeFile(path.join(dir, `report-${stamp}.md`), report(`chart-${stamp}.png`));
-  await writeFile(path.join(dir, 'latest.md'), report('chart.png'));
-  console.log(`\nreport: ${path.relative(process.cwd(), path.join(dir, `report-${stamp}.md`))} (also latest.md), chart: ${path.relative(process.cwd(), path.join(dir, 'chart.png'))}; ${seconds.toFixed(0)} s in all`);
+  await writeFile(path.join(dir, `chart-${stamp}.svg`), svg);
+  await writeFile(path.join(dir, 'chart.svg'), svg);
+  await writeFile(path.join(dir, `report-${stamp}.md`), report(`chart-${stamp}.svg`));
+  await writeFile(path.join(dir, 'latest.md'), report('chart.svg'));
+  console.log(`\nreport: ${path.relative(process.cwd(), path.join(dir, `report-${stamp}.md`))} (also latest.md), chart: ${path.relative(process.cwd(), path.join(dir, 'chart.svg'))}; ${seconds.toFixed(0)} s in all`);
   if (options.json) console.log(JSON.stringify({ figures: Object.fromEntries(figures.map((f) => [f.key, Number(f.value.toPrecision(6))])) }));
   return failures.length ? 1 : 0;
 }
