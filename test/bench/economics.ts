@@ -7,7 +7,7 @@
 //   npm run economics -- [--hours 24] [--factor 60] [--seed 1] [--quick] [--kinds ec2,azure]
 //                        [--backend auto|redis|postgres] [--max-size 50] [--min-ready 1] [--idle-timeout 300]
 //                        [--recycle reimage|delete] [--max-uses N] [--interval 300] [--overprovision 0.2]
-//                        [--tick 10] [--poll 10] [--connections 16] [--out bench/results]
+//                        [--tick 10] [--poll 10] [--connections 16] [--out bench/results] [--twin]
 //
 //   npm run economics -- --simulate [--trace FILE]... [--json]   (see economics/simulate-command.ts)
 //
@@ -16,6 +16,8 @@
 // the factor. The whole scheduler runs in this process, so its own cost per task is multiplied by
 // the factor too: the second table of each pool kind (realized boot and reimage, run overhead,
 // submit lag) shows how far the run was from the nominal timings; lower the factor if they drift.
+// --twin also runs the same trace, pools and policies in the simulator and prints both side by
+// side: how far the simulator is from the real system.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +28,7 @@ import { measure, type PolicyFigures } from './economics/measure.js';
 import { createBenchDatabase, POOL_KINDS, replay, type PoolShape, type ReplayOptions } from './economics/replay.js';
 import { simulateCommand } from './economics/simulate-command.js';
 import { describeTrace, generateTrace } from './economics/trace.js';
+import { renderTwin, simulateTwin } from './economics/twin.js';
 
 // The simulator instead of a real-time replay: every policy over the traces in seconds.
 if (process.argv.includes('--simulate')) process.exit(await simulateCommand(process.argv.slice(2)));
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     'idle-timeout': { type: 'string', default: '300' },
     recycle: { type: 'string', default: 'reimage' },
     'max-uses': { type: 'string' },
+    twin: { type: 'boolean', default: false },
     interval: { type: 'string', default: '300' },
     overprovision: { type: 'string', default: '0.2' },
     tick: { type: 'string', default: '10' },
@@ -59,7 +63,7 @@ if (args.help) {
 }
 
 function usage(): string {
-  return 'usage: npm run economics -- [--hours 24] [--factor 60] [--seed 1] [--quick] [--kinds ec2,azure] [--backend auto|redis|postgres] [--max-size 50] [--min-ready 1] [--idle-timeout 300] [--recycle reimage|delete] [--max-uses N] [--interval 300] [--overprovision 0.2] [--tick 10] [--poll 10] [--connections 16] [--out bench/results]';
+  return 'usage: npm run economics -- [--hours 24] [--factor 60] [--seed 1] [--quick] [--kinds ec2,azure] [--backend auto|redis|postgres] [--max-size 50] [--min-ready 1] [--idle-timeout 300] [--recycle reimage|delete] [--max-uses N] [--interval 300] [--overprovision 0.2] [--tick 10] [--poll 10] [--connections 16] [--out bench/results] [--twin]';
 }
 
 function number(name: string, value: string | undefined, fallback: number, min = 0): number {
@@ -139,6 +143,7 @@ const loads: number[] = [];
 const sampling = setInterval(() => loads.push(os.loadavg()[0]!), 5000);
 let figures: PolicyFigures[] | undefined;
 let errors: string[] = [];
+let twinReport = '';
 try {
   const options: ReplayOptions = { trace, factor, kinds, pool: shape, backend, leaky, tickS, pollS, connections, submitConnections: SUBMIT_CONNECTIONS, log, signal: interrupt.signal };
   const submitter = database.open(SUBMIT_CONNECTIONS, 'sandfleet-bench-economics-submit');
@@ -150,6 +155,7 @@ try {
   }
   errors = run.errors;
   figures = await measure(database.db, run, factor, shape, hours);
+  if (args.twin) twinReport = renderTwin(figures, simulateTwin({ trace, kinds, pool: shape, leaky, tickS, pollS, seed }));
   const targets = run.evaluations.map((e) => e.target);
   if (targets.length) log(`leaky bucket: ${run.evaluations.length} evaluations, targets ${Math.min(...targets)}–${Math.max(...targets)}`);
 } catch (error) {
@@ -161,7 +167,7 @@ try {
 }
 
 if (!figures) process.exit(130);
-const report = render(figures);
+const report = `${render(figures)}${twinReport ? `\n\n${twinReport}` : ''}`;
 console.log(report);
 const file = path.join(args.out, `economics-${started.toISOString().replace(/[:.]/g, '-')}.md`);
 await mkdir(args.out, { recursive: true });
