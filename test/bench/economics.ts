@@ -21,7 +21,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Redis } from 'ioredis';
 import type { QueueBackend } from '../../src/scheduler/queue.js';
 import { measure, type PolicyFigures } from './economics/measure.js';
@@ -33,7 +33,7 @@ import { renderTwin, simulateTwin } from './economics/twin.js';
 // The simulator instead of a real-time replay: every policy over the traces in seconds.
 if (process.argv.includes('--simulate')) process.exit(await simulateCommand(process.argv.slice(2)));
 
-const { values: args } = parseArgs({
+const { values: args } = parseOrExit({
   options: {
     hours: { type: 'string' },
     factor: { type: 'string' },
@@ -56,6 +56,16 @@ const { values: args } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
+
+/** Arguments parsed, or the problem and the usage printed and exit 2. */
+function parseOrExit<const T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    console.error(`economics: ${error instanceof Error ? error.message : String(error)}\n${usage()}`);
+    process.exit(2);
+  }
+}
 
 if (args.help) {
   console.log(usage());

@@ -9,7 +9,7 @@
 // the cost/wait chart beside it (.svg), and with --json ends with the figures line.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../../src/scheduler/policies/demand.js';
 import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
@@ -55,7 +55,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
 }
 
 function parse(argv: string[]) {
-  const { values } = parseArgs({
+  const { values } = parseOrFail({
     args: argv,
     options: {
       simulate: { type: 'boolean' },
@@ -94,6 +94,14 @@ function parse(argv: string[]) {
     seed,
   };
   return { compare: compareOptions, kinds, traces: values.trace, hours: number('synthetic-hours', values['synthetic-hours'], 0.1), seed, json: values.json, out: values.out };
+}
+
+function parseOrFail<const T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function fail(message: string): never {
