@@ -141,12 +141,24 @@ export function poolDefinition(pool: PoolConfig): PoolDefinition {
     idleTimeoutS: pool.idle_timeout_s,
     recycle: pool.recycle,
     runner,
+    autoscale: autoscaleDefinition(pool.autoscale),
     readiness: compact({
       bootTimeoutS: pool.readiness.boot_timeout_s,
       probeTimeoutMs: pool.readiness.probe_timeout_ms,
       probe: probe && (probe.kind === 'tcp' ? probe : compact({ kind: 'http', port: probe.port, path: probe.path })),
     }),
   };
+}
+
+function autoscaleDefinition(a: PoolConfig['autoscale']): Record<string, unknown> {
+  switch (a.policy) {
+    case 'forecast':
+      return compact({ policy: a.policy, cover: a.cover, bootS: a.boot_s });
+    case 'leaky-bucket':
+      return compact({ policy: a.policy, intervalS: a.interval_s, overprovision: a.overprovision });
+    default:
+      return { policy: a.policy };
+  }
 }
 
 function compact(o: Record<string, unknown>): Record<string, unknown> {

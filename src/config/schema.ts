@@ -43,6 +43,15 @@ const readiness = z
   })
   .strict();
 
+/** How the pool is scaled (src/scheduler/policies/registry.ts checks the same ranges on the row). */
+const autoscale = z.discriminatedUnion('policy', [
+  z.object({ policy: z.literal('demand') }).strict(),
+  z.object({ policy: z.literal('forecast'), cover: z.number().min(0.5).max(0.999).optional(), boot_s: positive.max(3600).optional() }).strict(),
+  z.object({ policy: z.literal('keep-alive') }).strict(),
+  z.object({ policy: z.literal('on-demand') }).strict(),
+  z.object({ policy: z.literal('leaky-bucket'), interval_s: positive.max(86_400).optional(), overprovision: z.number().min(0).max(10).optional() }).strict(),
+]);
+
 export const poolConfig = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63, starting with a letter or digit'),
@@ -58,6 +67,7 @@ export const poolConfig = z
     settings: z.record(z.string(), z.unknown()).default({}),
     runner: runner.default({ kind: 'sim' }),
     readiness: readiness.default({}),
+    autoscale: autoscale.default({ policy: 'demand' }),
   })
   .strict()
   .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size', path: ['min_ready'] });

@@ -48,6 +48,8 @@ export const pools = pgTable(
     runner: jsonb().$type<Record<string, unknown>>().notNull().default({ kind: 'sim' }),
     // When a booted machine counts as ready: `{ bootTimeoutS, probe?: { kind: 'tcp' | 'http', ... } }`.
     readiness: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    // How the pool is scaled: `{ policy, ...its settings }` (src/scheduler/policies/registry.ts); `{}` is the default policy.
+    autoscale: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     // A pool that left the config keeps its row (machines reference it) but gets no new capacity.
     active: boolean().notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

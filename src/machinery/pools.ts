@@ -23,6 +23,8 @@ export interface PoolDefinition {
   runner?: Record<string, unknown>;
   /** Readiness settings (boot timeout, probe); validated by the scheduler. Default: none. */
   readiness?: Record<string, unknown>;
+  /** Scaling policy and its settings (`{ policy, ... }`); validated by the scheduler. Default: the demand policy. */
+  autoscale?: Record<string, unknown>;
 }
 
 const mapPool = rowMapper(pools);
@@ -46,15 +48,15 @@ export async function syncPools(db: Db, definitions: readonly PoolDefinition[]):
 /** Inserts the pool or brings its row up to the definition; concurrent callers end with one row. */
 export async function upsertPool(ex: Executor, d: PoolDefinition): Promise<PoolRow> {
   const result = await ex.execute(sql`
-    INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, runner, readiness, active)
+    INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, runner, readiness, autoscale, active)
     VALUES (${d.name}, ${d.provider}, ${JSON.stringify(d.settings)}::jsonb, ${d.platform}, ${d.arch}, ${sql.param(d.tags)}::text[],
             ${d.minReady}, ${d.maxSize}, ${d.maxUses}, ${d.idleTimeoutS}, ${d.recycle},
-            ${JSON.stringify(d.runner ?? { kind: 'sim' })}::jsonb, ${JSON.stringify(d.readiness ?? {})}::jsonb, true)
+            ${JSON.stringify(d.runner ?? { kind: 'sim' })}::jsonb, ${JSON.stringify(d.readiness ?? {})}::jsonb, ${JSON.stringify(d.autoscale ?? {})}::jsonb, true)
     ON CONFLICT (name) DO UPDATE SET
       provider = EXCLUDED.provider, settings = EXCLUDED.settings, platform = EXCLUDED.platform, arch = EXCLUDED.arch,
       tags = EXCLUDED.tags, min_ready = EXCLUDED.min_ready, max_size = EXCLUDED.max_size, max_uses = EXCLUDED.max_uses,
       idle_timeout_s = EXCLUDED.idle_timeout_s, recycle = EXCLUDED.recycle,
-      runner = EXCLUDED.runner, readiness = EXCLUDED.readiness, active = true, updated_at = now()
+      runner = EXCLUDED.runner, readiness = EXCLUDED.readiness, autoscale = EXCLUDED.autoscale, active = true, updated_at = now()
     RETURNING *`);
   const row = result.rows[0];
   if (!row) throw new Error(`upsert of pool ${d.name} returned no row`);

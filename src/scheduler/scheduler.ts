@@ -37,6 +37,7 @@ import {
 import { runLease } from './run-job.js';
 import { LeaderLeases } from './leader.js';
 import { supervise } from './supervisor.js';
+import { PolicyBook } from './policies/registry.js';
 import { reconcile, type ReconcileOptions } from './reconciler.js';
 import type { Runner } from './runners/types.js';
 
@@ -65,7 +66,7 @@ export interface SchedulerOptions {
   actor?: string;
   /** How often the pools this process leads are scaled and watched. */
   superviseEveryMs?: number;
-  /** How the pools this process leads are scaled. Default: `demandPolicy()` (policies/demand.ts). */
+  /** How every pool this process leads is scaled, overriding each pool's `autoscale` setting (benchmarks). Default: the policy each pool's row names (policies/registry.ts). */
   autoscalePolicy?: AutoscalePolicy;
   /** Grace past a task's timeout before the watchdog ends it. */
   deadlineGraceS?: number;
@@ -114,6 +115,8 @@ export class Scheduler {
   private tick: Promise<void> = Promise.resolve();
   /** When each pool was last reconciled by this process. */
   private readonly reconciledAt = new Map<string, number>();
+  /** The scaling policies the pools' rows name. */
+  private readonly policies = new PolicyBook();
   /** Pools whose supervision is under way: a tick leaves them be rather than wait on them. */
   private readonly poolsInFlight = new Map<string, Promise<void>>();
   /** Pools this process has recovered since it began leading them. */
@@ -220,7 +223,7 @@ export class Scheduler {
       const scaled = await supervise(this.deps, pool, {
         provision: (p, n) => this.provision(p, n),
         deadlineGraceS: this.options.deadlineGraceS ?? D.deadlineGraceS,
-        policy: this.options.autoscalePolicy,
+        policyFor: (row) => this.options.autoscalePolicy ?? this.policies.for(row),
       });
       if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool, ...scaled }, 'pool scaled');
       if (Date.now() - (this.reconciledAt.get(pool) ?? 0) >= (this.options.reconcileEveryMs ?? D.reconcileEveryS * 1000)) {

@@ -1,7 +1,7 @@
 // What the leader of a pool does on every tick: scale the pool, and end tasks past their
 // deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
-import type { TaskRow } from '../db/schema.js';
+import type { PoolRow, TaskRow } from '../db/schema.js';
 import { finishTask, poolLoad, taskAlarms, timeOutTask } from '../machinery/index.js';
 import { agentSettingsOf } from './pool-settings.js';
 import { decide, drainIdle, type AutoscalePolicy } from './autoscaler.js';
@@ -17,11 +17,11 @@ export interface SupervisionResult {
 export async function supervise(
   deps: SchedulerDependencies,
   poolName: string,
-  options: { provision: (pool: string, count: number) => Promise<number>; deadlineGraceS: number; policy?: AutoscalePolicy },
+  options: { provision: (pool: string, count: number) => Promise<number>; deadlineGraceS: number; policyFor: (pool: PoolRow) => AutoscalePolicy },
 ): Promise<SupervisionResult> {
   const { db, actor } = deps.lifecycle;
   const pool = await deps.lifecycle.pools.get(poolName);
-  const decision = await decide(db, pool, await poolLoad(db, pool), new Date(), options.policy);
+  const decision = await decide(db, pool, await poolLoad(db, pool), new Date(), options.policyFor(pool));
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
   await addJobs(deps.queues.machines, drained.map((m) => machineJob('retire', m.id, m.version)));

@@ -95,6 +95,16 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
     expect(await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)).toBe(2);
   });
 
+  it("scales each pool by the policy its row names: on-demand retires idle machines at once, whatever idle_timeout_s says", async () => {
+    const pool = (await addPool(t.db, { maxSize: 2, minReady: 0, idleTimeoutS: 3600, recycle: 'reimage', settings: fast, autoscale: { policy: 'on-demand' } })).name;
+    await Promise.all(Array.from({ length: 4 }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} })));
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 4);
+    // Under the default policy the reimaged machines would wait an hour; on-demand lets them go.
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 20_000);
+    const drained = await count(sql`SELECT count(*)::int AS n FROM events WHERE pool = ${pool} AND entity = 'machine' AND reason = 'idle past idle_timeout_s'`);
+    expect(drained).toBeGreaterThan(0);
+  });
+
   it('ends a task past its timeout as timed_out and retires its machine', async () => {
     const pool = (await addPool(t.db, { maxSize: 1, idleTimeoutS: 0, settings: fast })).name;
     const { task } = await submit(t.db, scheduler.deps.queues.runs, { pool, payload: { sim: { durationMs: 600_000 } }, timeoutS: 1, maxAttempts: 1 });

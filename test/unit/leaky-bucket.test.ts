@@ -21,6 +21,7 @@ const pool = (overrides: Partial<PoolRow> = {}): PoolRow => ({
   recycle: 'reimage',
   runner: { kind: 'sim' },
   readiness: {},
+  autoscale: {},
   active: true,
   createdAt: new Date(0),
   updatedAt: new Date(0),

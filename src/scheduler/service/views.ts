@@ -1,5 +1,6 @@
 // The public shapes of docs/api.md: what the REST API returns and the CLI prints with --json.
 import type { EventRow, MachineRow, PoolRow, TaskRow } from '../../db/schema.js';
+import { autoscalePolicyName } from '../policies/registry.js';
 
 export interface TaskView {
   id: string;
@@ -56,6 +57,8 @@ export interface PoolView {
   max_uses: number | null;
   idle_timeout_s: number;
   recycle: string;
+  /** The scaling policy the pool's row names. */
+  autoscale_policy: string;
   machines: Record<string, number>;
   queued_tasks: number;
   desired_size: number;
@@ -119,6 +122,7 @@ export function poolView(p: PoolRow, machines: Record<string, number>, queued: n
     max_uses: p.maxUses,
     idle_timeout_s: p.idleTimeoutS,
     recycle: p.recycle,
+    autoscale_policy: autoscalePolicyName(p),
     machines,
     queued_tasks: queued,
     desired_size: desired,

@@ -262,6 +262,7 @@ function poolRow(pool: SimulatedPool): PoolRow {
     recycle: pool.recycle,
     runner: { kind: 'sim' },
     readiness: {},
+    autoscale: {},
     active: true,
     createdAt: epoch,
     updatedAt: epoch,

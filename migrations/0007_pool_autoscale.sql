@@ -1,0 +1,1 @@
+ALTER TABLE "pools" ADD COLUMN "autoscale" jsonb DEFAULT '{}'::jsonb NOT NULL;
