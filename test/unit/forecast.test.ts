@@ -4,27 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { PoolRow } from '../../src/db/schema.js';
 import { forecastPolicy } from '../../src/scheduler/policies/forecast.js';
 import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
+import { poolRow } from '../support/fixtures.js';
 
-const pool = (overrides: Partial<PoolRow> = {}): PoolRow => ({
-  name: 'p',
-  provider: 'sim',
-  settings: {},
-  platform: 'linux',
-  arch: 'x86_64',
-  tags: [],
-  minReady: 0,
-  maxSize: 50,
-  maxUses: null,
-  idleTimeoutS: 300,
-  recycle: 'reimage',
-  runner: { kind: 'sim' },
-  readiness: {},
-  autoscale: {},
-  active: true,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  ...overrides,
-});
+const pool = (overrides: Partial<PoolRow> = {}): PoolRow => poolRow(overrides);
 const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, ...l });
 const at = (s: number) => new Date(s * 1000);
 

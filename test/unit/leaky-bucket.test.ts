@@ -6,27 +6,9 @@ import type { PoolRow } from '../../src/db/schema.js';
 import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
 import { demandPlan, demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../src/scheduler/policies/demand.js';
 import { leakyBucketPolicy, leakyBucketStep, targetFor, type LeakyBucketSettings } from '../../src/scheduler/policies/leaky-bucket.js';
+import { poolRow } from '../support/fixtures.js';
 
-const pool = (overrides: Partial<PoolRow> = {}): PoolRow => ({
-  name: 'p',
-  provider: 'sim',
-  settings: {},
-  platform: 'linux',
-  arch: 'x86_64',
-  tags: [],
-  minReady: 1,
-  maxSize: 50,
-  maxUses: null,
-  idleTimeoutS: 300,
-  recycle: 'reimage',
-  runner: { kind: 'sim' },
-  readiness: {},
-  autoscale: {},
-  active: true,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  ...overrides,
-});
+const pool = (overrides: Partial<PoolRow> = {}): PoolRow => poolRow({ minReady: 1, ...overrides });
 const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, ...l });
 const settings: LeakyBucketSettings = { intervalMs: 300_000, overprovision: 0.2 };
 

@@ -4,26 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, poolDefinition } from '../../src/config/load.js';
 import type { PoolRow } from '../../src/db/schema.js';
 import { AutoscaleSettingsError, autoscalePolicyName, autoscaleSettingsOf, PolicyBook } from '../../src/scheduler/policies/registry.js';
+import { poolRow } from '../support/fixtures.js';
 
-const row = (autoscale: Record<string, unknown>, name = 'p'): PoolRow => ({
-  name,
-  provider: 'sim',
-  settings: {},
-  platform: 'linux',
-  arch: 'x86_64',
-  tags: [],
-  minReady: 0,
-  maxSize: 10,
-  maxUses: null,
-  idleTimeoutS: 300,
-  recycle: 'reimage',
-  runner: { kind: 'sim' },
-  readiness: {},
-  autoscale,
-  active: true,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-});
+const row = (autoscale: Record<string, unknown>, name = 'p'): PoolRow => poolRow({ name, maxSize: 10, autoscale });
 
 describe('autoscale settings', () => {
   it('run the demand policy when the row names none, and fill in the named policy\'s defaults', () => {

@@ -14,6 +14,7 @@
 import type { PoolRow } from '../../../src/db/schema.js';
 import { prng } from '../../../src/providers/prng.js';
 import type { AutoscalePolicy, PoolLoad } from '../../../src/scheduler/policies/policy.js';
+import { poolRow } from '../../support/fixtures.js';
 import type { WorkloadTask } from './trace-file.js';
 
 export interface SimulatedPool {
@@ -95,7 +96,7 @@ class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     this.random = prng(options.seed);
-    this.row = poolRow(options.pool);
+    this.row = poolRowOf(options.pool);
   }
 
   run(): SimulationResult {
@@ -246,27 +247,9 @@ class Simulation {
   }
 }
 
-function poolRow(pool: SimulatedPool): PoolRow {
-  const epoch = new Date(0);
-  return {
-    name: 'simulated',
-    provider: 'sim',
-    settings: {},
-    platform: 'linux',
-    arch: 'x86_64',
-    tags: [],
-    minReady: pool.minReady,
-    maxSize: pool.maxSize,
-    maxUses: pool.maxUses,
-    idleTimeoutS: pool.idleTimeoutS,
-    recycle: pool.recycle,
-    runner: { kind: 'sim' },
-    readiness: {},
-    autoscale: {},
-    active: true,
-    createdAt: epoch,
-    updatedAt: epoch,
-  };
+function poolRowOf(pool: SimulatedPool): PoolRow {
+  const { maxSize, minReady, maxUses, idleTimeoutS, recycle } = pool;
+  return poolRow({ name: 'simulated', maxSize, minReady, maxUses, idleTimeoutS, recycle });
 }
 
 /** A binary min-heap of events by time, then by the order they were scheduled in. */
