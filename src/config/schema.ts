@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
 import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
+import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
 
 const count = z.number().int().min(0);
 const positive = z.number().int().min(1);
@@ -43,13 +44,20 @@ const readiness = z
   })
   .strict();
 
-/** How the pool is scaled (src/scheduler/policies/registry.ts checks the same ranges on the row). */
+/** How the pool is scaled; the ranges are the registry's, which checks the row the same way. */
+const { cover, bootS, intervalS, overprovision } = AUTOSCALE_LIMITS;
 const autoscale = z.discriminatedUnion('policy', [
   z.object({ policy: z.literal('demand') }).strict(),
-  z.object({ policy: z.literal('forecast'), cover: z.number().min(0.5).max(0.999).optional(), boot_s: positive.max(3600).optional() }).strict(),
+  z.object({ policy: z.literal('forecast'), cover: z.number().min(cover.min).max(cover.max).optional(), boot_s: z.number().int().min(bootS.min).max(bootS.max).optional() }).strict(),
   z.object({ policy: z.literal('keep-alive') }).strict(),
   z.object({ policy: z.literal('on-demand') }).strict(),
-  z.object({ policy: z.literal('leaky-bucket'), interval_s: positive.max(86_400).optional(), overprovision: z.number().min(0).max(10).optional() }).strict(),
+  z
+    .object({
+      policy: z.literal('leaky-bucket'),
+      interval_s: z.number().int().min(intervalS.min).max(intervalS.max).optional(),
+      overprovision: z.number().min(overprovision.min).max(overprovision.max).optional(),
+    })
+    .strict(),
 ]);
 
 export const poolConfig = z

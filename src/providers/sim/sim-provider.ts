@@ -50,11 +50,11 @@ const DESCRIBE_BATCH = { maxBatch: 500, windowMs: BATCH_WINDOW_MS };
 const CHANGE_BATCH = DESCRIBE_BATCH;
 
 type Change = 'stop' | 'delete' | 'reimage';
-/** Each change: the phase it moves an instance into, from which visible states. */
-const CHANGES: Record<Change, { phase: string; from: readonly InstanceState[] }> = {
-  stop: { phase: 'stopping', from: ['pending', 'running'] },
-  delete: { phase: 'terminating', from: ['pending', 'running', 'stopping', 'stopped'] },
-  reimage: { phase: 'reimaging', from: ['pending', 'running', 'stopping', 'stopped'] },
+/** Each change: the phase it moves an instance into, from which visible states, settling after which delay. */
+const CHANGES: Record<Change, { phase: string; from: readonly InstanceState[]; delay: 'stopDelayMs' | 'terminateDelayMs' | 'bootDelayMs' }> = {
+  stop: { phase: 'stopping', from: ['pending', 'running'], delay: 'stopDelayMs' },
+  delete: { phase: 'terminating', from: ['pending', 'running', 'stopping', 'stopped'], delay: 'terminateDelayMs' },
+  reimage: { phase: 'reimaging', from: ['pending', 'running', 'stopping', 'stopped'], delay: 'bootDelayMs' },
 };
 
 /** The visible state, derived from the last request and the clock. */
@@ -89,9 +89,9 @@ export class SimProvider implements Provider {
   private purgedAt = -Infinity;
   private readonly launches = new Launches();
   private readonly changers: Record<Change, Batcher<string, InstanceState | null>> = {
-    stop: new Batcher((ids) => this.changeBatch('stop')(ids), CHANGE_BATCH),
-    delete: new Batcher((ids) => this.changeBatch('delete')(ids), CHANGE_BATCH),
-    reimage: new Batcher((ids) => this.changeBatch('reimage')(ids), CHANGE_BATCH),
+    stop: new Batcher((ids) => this.changeBatch('stop', ids), CHANGE_BATCH),
+    delete: new Batcher((ids) => this.changeBatch('delete', ids), CHANGE_BATCH),
+    reimage: new Batcher((ids) => this.changeBatch('reimage', ids), CHANGE_BATCH),
   };
   private readonly describer = new Batcher<string, SimRow | null>((ids) => this.describeBatch(ids), DESCRIBE_BATCH);
 
@@ -141,17 +141,14 @@ export class SimProvider implements Provider {
   }
 
   /** One request for every stop (delete, reimage) of the window, as EC2 takes many ids: one budget token, one statement. */
-  private changeBatch(how: Change): (ids: string[]) => Promise<Map<string, BatchResult<InstanceState | null>>> {
-    const { phase, from } = CHANGES[how];
-    const delayMs = () => (how === 'stop' ? this.settings.stopDelayMs : how === 'delete' ? this.settings.terminateDelayMs : this.settings.bootDelayMs);
-    return async (ids) => {
-      try {
-        const before = await this.faulty(how, how, () => this.request(ids, phase, delayMs(), from));
-        return new Map(ids.map((id) => [id, { ok: true, value: before.get(id) ?? null }]));
-      } catch (error) {
-        return new Map(ids.map((id) => [id, { ok: false, error }]));
-      }
-    };
+  private async changeBatch(how: Change, ids: string[]): Promise<Map<string, BatchResult<InstanceState | null>>> {
+    const { phase, from, delay } = CHANGES[how];
+    try {
+      const before = await this.faulty(how, how, () => this.request(ids, phase, this.settings[delay], from));
+      return new Map(ids.map((id) => [id, { ok: true, value: before.get(id) ?? null }]));
+    } catch (error) {
+      return new Map(ids.map((id) => [id, { ok: false, error }]));
+    }
   }
 
   private async launch(request: CreateRequest): Promise<Instance> {

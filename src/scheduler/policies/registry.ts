@@ -9,15 +9,24 @@ import { FORECAST_DEFAULTS, forecastPolicy } from './forecast.js';
 import { leakyBucketPolicy } from './leaky-bucket.js';
 import type { AutoscalePolicy } from './policy.js';
 
+/** The settings' ranges, shared with the config file's schema (src/config/schema.ts). */
+export const AUTOSCALE_LIMITS = {
+  cover: { min: 0.5, max: 0.999 },
+  bootS: { min: 1, max: 3600 },
+  intervalS: { min: 1, max: 86_400 },
+  overprovision: { min: 0, max: 10 },
+} as const;
+const { cover, bootS, intervalS, overprovision } = AUTOSCALE_LIMITS;
+
 export const autoscaleSettings = z.discriminatedUnion('policy', [
   z.object({ policy: z.literal('demand') }).strict(),
   z
     .object({
       policy: z.literal('forecast'),
       /** The cost/wait knob: the share of boot-length windows whose demand rise warm machines cover. */
-      cover: z.number().min(0.5).max(0.999).default(FORECAST_DEFAULTS.cover),
+      cover: z.number().min(cover.min).max(cover.max).default(FORECAST_DEFAULTS.cover),
       /** How far ahead machines must be asked for: the pool's boot time, request to ready. */
-      bootS: z.number().int().min(1).max(3600).default(60),
+      bootS: z.number().int().min(bootS.min).max(bootS.max).default(60),
     })
     .strict(),
   z.object({ policy: z.literal('keep-alive') }).strict(),
@@ -25,8 +34,8 @@ export const autoscaleSettings = z.discriminatedUnion('policy', [
   z
     .object({
       policy: z.literal('leaky-bucket'),
-      intervalS: z.number().int().min(1).max(86_400).default(300),
-      overprovision: z.number().min(0).max(10).default(0.2),
+      intervalS: z.number().int().min(intervalS.min).max(intervalS.max).default(300),
+      overprovision: z.number().min(overprovision.min).max(overprovision.max).default(0.2),
     })
     .strict(),
 ]);

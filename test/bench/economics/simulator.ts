@@ -55,7 +55,6 @@ export interface SimulationResult {
 type MachineState = 'coming' | 'ready' | 'leased' | 'recycling' | 'deleting';
 
 interface Machine {
-  id: number;
   state: MachineState;
   bornAt: number;
   /** When it last became ready: the claim and drain order. */
@@ -86,7 +85,6 @@ class Simulation {
   private readonly row: PoolRow;
   private now = 0;
   private seq = 0;
-  private nextId = 0;
   private created = 0;
   private peak = 0;
   private machineSeconds = 0;
@@ -224,7 +222,7 @@ class Simulation {
   }
 
   private create(): void {
-    const machine: Machine = { id: this.nextId++, state: 'coming', bornAt: this.now, readyAt: 0, uses: 0 };
+    const machine: Machine = { state: 'coming', bornAt: this.now, readyAt: 0, uses: 0 };
     this.count.coming++;
     this.machines.add(machine);
     this.created++;

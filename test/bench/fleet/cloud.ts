@@ -18,6 +18,7 @@ import { ArmEmulator } from '../../emulators/arm/server.js';
 import { Ec2Emulator } from '../../emulators/ec2/server.js';
 import { createTestDatabase, type TestDatabase } from '../../support/database.js';
 import { addPool } from '../../support/fixtures.js';
+import { sleep } from './context.js';
 import { testScheduler } from '../../support/scheduler.js';
 
 export type CloudName = 'sim' | 'aws' | 'azure';
@@ -290,8 +291,4 @@ async function secondsUntil(from: number, check: () => Promise<boolean>, timeout
     await sleep(100);
   }
   return (Date.now() - from) / 1000;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
