@@ -19,6 +19,8 @@ import { FAST_SIM, tasksByState } from '../support/workload.js';
 
 const t = useTestDatabase('churn', 24, { queue: true });
 const BURSTS = 150;
+/** Bursts go on past BURSTS until the stale drainer has both won and lost a race, up to this many. */
+const MAX_BURSTS = 1000;
 const rows = async (query: ReturnType<typeof sql>) => (await t.db.execute(query)).rows;
 
 describe.each(QUEUE_BACKENDS)('scale-down racing allocation on %s', (_, backend) => {
@@ -34,7 +36,7 @@ describe.each(QUEUE_BACKENDS)('scale-down racing allocation on %s', (_, backend)
     const drainer = (async () => {
       const random = prng(11);
       while (running) {
-        const idle = (await idleReadyMachines(t.db, pool, new Date(), 5)).slice(0, random() < 0.3 ? 1 : 0);
+        const idle = (await idleReadyMachines(t.db, pool, new Date(), 5)).slice(0, random() < 0.5 ? 1 : 0);
         await new Promise((r) => setTimeout(r, random() * 8));
         for (const m of idle) {
           stale.attempts++;
@@ -61,7 +63,8 @@ describe.each(QUEUE_BACKENDS)('scale-down racing allocation on %s', (_, backend)
       scheduler.start();
       scheduler.startSupervising();
       const random = prng(5);
-      for (let i = 0; i < BURSTS; i++) {
+      // Timing decides who wins each race, so the run goes on until both outcomes happened.
+      for (let i = 0; i < MAX_BURSTS && (i < BURSTS || stale.drained === 0 || stale.lostToLease === 0); i++) {
         await Promise.all(Array.from({ length: 1 + Math.floor(random() * 3) }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {}, maxAttempts: 1 })));
         // Quiet spells of varying length let machines go idle, so scale-down keeps firing.
         await new Promise((r) => setTimeout(r, random() * 150));
