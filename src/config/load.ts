@@ -142,6 +142,7 @@ export function poolDefinition(pool: PoolConfig): PoolDefinition {
     recycle: pool.recycle,
     runner,
     autoscale: autoscaleDefinition(pool.autoscale),
+    pricePerHour: pool.price_per_hour ?? null,
     readiness: compact({
       bootTimeoutS: pool.readiness.boot_timeout_s,
       probeTimeoutMs: pool.readiness.probe_timeout_ms,

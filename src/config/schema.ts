@@ -76,6 +76,8 @@ export const poolConfig = z
     runner: runner.default({ kind: 'sim' }),
     readiness: readiness.default({}),
     autoscale: autoscale.default({ policy: 'demand' }),
+    /** What one machine costs per hour, in any currency: the on-demand or the spot price, whichever the pool buys. */
+    price_per_hour: z.number().min(0).max(1_000_000).optional(),
   })
   .strict()
   .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size', path: ['min_ready'] });

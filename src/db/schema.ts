@@ -50,6 +50,8 @@ export const pools = pgTable(
     readiness: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     // How the pool is scaled: `{ policy, ...its settings }` (src/scheduler/policies/registry.ts); `{}` is the default policy.
     autoscale: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    // What one machine of the pool costs per hour (the on-demand or the spot price, whichever the pool buys); null when not given.
+    pricePerHour: doublePrecision('price_per_hour'),
     // A pool that left the config keeps its row (machines reference it) but gets no new capacity.
     active: boolean().notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -61,7 +63,7 @@ export const pools = pgTable(
     check('pools_recycle_check', sql`${t.recycle} IN ${list(RECYCLE_MODES)}`),
     check(
       'pools_sizes_check',
-      sql`${t.minReady} >= 0 AND ${t.maxSize} >= 0 AND ${t.minReady} <= ${t.maxSize} AND (${t.maxUses} IS NULL OR ${t.maxUses} >= 1) AND ${t.idleTimeoutS} >= 0`,
+      sql`${t.minReady} >= 0 AND ${t.maxSize} >= 0 AND ${t.minReady} <= ${t.maxSize} AND (${t.maxUses} IS NULL OR ${t.maxUses} >= 1) AND ${t.idleTimeoutS} >= 0 AND (${t.pricePerHour} IS NULL OR ${t.pricePerHour} >= 0)`,
     ),
   ],
 );

@@ -25,6 +25,8 @@ export interface PoolDefinition {
   readiness?: Record<string, unknown>;
   /** Scaling policy and its settings (`{ policy, ... }`); validated by the scheduler. Default: the demand policy. */
   autoscale?: Record<string, unknown>;
+  /** What one machine costs per hour, for reports (pool views, the economics benchmark). Default: not given. */
+  pricePerHour?: number | null;
 }
 
 const mapPool = rowMapper(pools);
@@ -48,15 +50,15 @@ export async function syncPools(db: Db, definitions: readonly PoolDefinition[]):
 /** Inserts the pool or brings its row up to the definition; concurrent callers end with one row. */
 export async function upsertPool(ex: Executor, d: PoolDefinition): Promise<PoolRow> {
   const result = await ex.execute(sql`
-    INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, runner, readiness, autoscale, active)
+    INSERT INTO ${pools} (name, provider, settings, platform, arch, tags, min_ready, max_size, max_uses, idle_timeout_s, recycle, runner, readiness, autoscale, price_per_hour, active)
     VALUES (${d.name}, ${d.provider}, ${JSON.stringify(d.settings)}::jsonb, ${d.platform}, ${d.arch}, ${sql.param(d.tags)}::text[],
             ${d.minReady}, ${d.maxSize}, ${d.maxUses}, ${d.idleTimeoutS}, ${d.recycle},
-            ${JSON.stringify(d.runner ?? { kind: 'sim' })}::jsonb, ${JSON.stringify(d.readiness ?? {})}::jsonb, ${JSON.stringify(d.autoscale ?? {})}::jsonb, true)
+            ${JSON.stringify(d.runner ?? { kind: 'sim' })}::jsonb, ${JSON.stringify(d.readiness ?? {})}::jsonb, ${JSON.stringify(d.autoscale ?? {})}::jsonb, ${d.pricePerHour ?? null}, true)
     ON CONFLICT (name) DO UPDATE SET
       provider = EXCLUDED.provider, settings = EXCLUDED.settings, platform = EXCLUDED.platform, arch = EXCLUDED.arch,
       tags = EXCLUDED.tags, min_ready = EXCLUDED.min_ready, max_size = EXCLUDED.max_size, max_uses = EXCLUDED.max_uses,
       idle_timeout_s = EXCLUDED.idle_timeout_s, recycle = EXCLUDED.recycle,
-      runner = EXCLUDED.runner, readiness = EXCLUDED.readiness, autoscale = EXCLUDED.autoscale, active = true, updated_at = now()
+      runner = EXCLUDED.runner, readiness = EXCLUDED.readiness, autoscale = EXCLUDED.autoscale, price_per_hour = EXCLUDED.price_per_hour, active = true, updated_at = now()
     RETURNING *`);
   const row = result.rows[0];
   if (!row) throw new Error(`upsert of pool ${d.name} returned no row`);

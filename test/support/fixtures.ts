@@ -35,7 +35,7 @@ export function poolDefinition(overrides: Partial<PoolDefinition> = {}): PoolDef
 /** A pool row as the database would return it, for code that reads rows without a database (the policies). */
 export function poolRow(overrides: Partial<PoolRow> = {}): PoolRow {
   const { runner, readiness, ...definition } = poolDefinition({ name: 'p', maxSize: 50, idleTimeoutS: 300, recycle: 'reimage' });
-  return { ...definition, runner: runner ?? { kind: 'sim' }, readiness: readiness ?? {}, autoscale: {}, active: true, createdAt: new Date(0), updatedAt: new Date(0), ...overrides };
+  return { ...definition, runner: runner ?? { kind: 'sim' }, readiness: readiness ?? {}, autoscale: {}, pricePerHour: null, active: true, createdAt: new Date(0), updatedAt: new Date(0), ...overrides };
 }
 
 /** Adds one pool without touching the others of the same database. */

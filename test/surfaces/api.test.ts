@@ -33,7 +33,7 @@ beforeAll(async () => {
   app = await buildApi({ db: t.db, queues, ready: () => Promise.resolve({ ok: true, checks: { database: 'ok' } }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
   base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
   for (const role of ['submitter', 'operator', 'admin'] as const) tokens[role] = (await createToken(t.db, role, role)).token;
-  await addPool(t.db, { name: pool, platform: 'linux', tags: ['sandbox'] });
+  await addPool(t.db, { name: pool, platform: 'linux', tags: ['sandbox'], pricePerHour: 0.096 });
 });
 afterAll(async () => {
   await app?.close();
@@ -107,7 +107,7 @@ describe('endpoints', () => {
     expect(await queues.machines.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
     const pools = await call('GET', '/v1/pools', { token: tokens.operator });
     const mine = pools.json.find((p: any) => p.name === pool);
-    expect(mine).toMatchObject({ machines: { ready: 1, draining: 1 }, max_size: 10 });
+    expect(mine).toMatchObject({ machines: { ready: 1, draining: 1 }, max_size: 10, price_per_hour: 0.096, cost_per_hour: 0.192 });
     expect(mine.queued_tasks).toBeGreaterThan(0);
   });
 

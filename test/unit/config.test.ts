@@ -62,6 +62,7 @@ const cases: Case[] = [
   { name: 'http probe path without slash', text: variant((c) => (c.pools[0].readiness.probe = { kind: 'http', port: 80, path: 'health' })), field: 'pools[0].readiness.probe.path', message: /start with \// },
   { name: 'autoscale policy unknown', text: variant((c) => (c.pools[0].autoscale = { policy: 'magic' })), field: 'pools[0].autoscale.policy', message: /forecast/ },
   { name: 'autoscale cover out of range', text: variant((c) => (c.pools[0].autoscale = { policy: 'forecast', cover: 1.5 })), field: 'pools[0].autoscale.cover', message: /0\.999/ },
+  { name: 'price negative', text: variant((c) => (c.pools[0].price_per_hour = -0.1)), field: 'pools[0].price_per_hour', message: /0/ },
   { name: 'autoscale setting of another policy', text: variant((c) => (c.pools[0].autoscale = { policy: 'demand', cover: 0.9 })), field: 'pools[0].autoscale', message: /cover/ },
   { name: 'api port out of range', text: variant((c) => (c.api.port = 99_999)), field: 'api.port', message: /65535/ },
   { name: 'log level unknown', text: variant((c) => (c.log.level = 'verbose')), field: 'log.level', message: /info/ },

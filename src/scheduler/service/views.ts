@@ -59,6 +59,10 @@ export interface PoolView {
   recycle: string;
   /** The scaling policy the pool's row names. */
   autoscale_policy: string;
+  /** What one machine costs per hour, as configured; null when not given. */
+  price_per_hour: number | null;
+  /** What the machines the pool holds now cost per hour (every state counts: a booting or draining machine is paid for); null without a price. */
+  cost_per_hour: number | null;
   machines: Record<string, number>;
   queued_tasks: number;
   desired_size: number;
@@ -123,6 +127,8 @@ export function poolView(p: PoolRow, machines: Record<string, number>, queued: n
     idle_timeout_s: p.idleTimeoutS,
     recycle: p.recycle,
     autoscale_policy: autoscalePolicyName(p),
+    price_per_hour: p.pricePerHour,
+    cost_per_hour: p.pricePerHour === null ? null : Math.round(p.pricePerHour * Object.values(machines).reduce((a, b) => a + b, 0) * 1e6) / 1e6,
     machines,
     queued_tasks: queued,
     desired_size: desired,

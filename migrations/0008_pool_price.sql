@@ -1,0 +1,3 @@
+ALTER TABLE "pools" DROP CONSTRAINT "pools_sizes_check";--> statement-breakpoint
+ALTER TABLE "pools" ADD COLUMN "price_per_hour" double precision;--> statement-breakpoint
+ALTER TABLE "pools" ADD CONSTRAINT "pools_sizes_check" CHECK ("pools"."min_ready" >= 0 AND "pools"."max_size" >= 0 AND "pools"."min_ready" <= "pools"."max_size" AND ("pools"."max_uses" IS NULL OR "pools"."max_uses" >= 1) AND "pools"."idle_timeout_s" >= 0 AND ("pools"."price_per_hour" IS NULL OR "pools"."price_per_hour" >= 0));
