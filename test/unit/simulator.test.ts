@@ -58,7 +58,7 @@ describe('compare', () => {
   const tasks = Array.from({ length: 12 }, (_, i) => ({ at: Math.floor(i / 2) * 3600 + (i % 2) * 300, runS: 60 }));
   const rows = compare({
     workloads: [{ name: 'pairs', tasks, hours: 5.1 }],
-    kinds: [{ kind: 'ec2', bootS: 40 }],
+    kinds: [{ kind: 'ec2', bootS: 40, pricePerHour: { onDemand: 0.12, spot: 0.06 } }],
     policies: [
       { name: 'on-demand', make: () => onDemandPolicy() },
       { name: 'keep-alive', make: () => keepAlivePolicy() },
@@ -78,6 +78,8 @@ describe('compare', () => {
     expect(keepAlive.machinesCreated).toBe(6);
     expect(keepAlive.machineMinutes).toBeGreaterThan(onDemand.machineMinutes);
     for (const r of rows) expect(r.xOracle).toBeCloseTo(r.machineMinutes / r.oracleMinutes, 9);
+    // Priced at the kind's price per machine-hour, on demand and as spot.
+    for (const r of rows) expect([r.cost.onDemand, r.cost.spot]).toEqual([(r.machineMinutes / 60) * 0.12, (r.machineMinutes / 60) * 0.06]);
     expect(onDemand.xOracle).toBeGreaterThanOrEqual(1);
   });
 
@@ -134,6 +136,7 @@ describe('economics figures', () => {
     machineMinutes,
     oracleMinutes: 100,
     xOracle: machineMinutes / 100,
+    cost: { onDemand: machineMinutes / 500, spot: machineMinutes / 1000 },
     waits: { p50: 0, p95, max: p95, mean: 0 },
     machinesCreated: 1,
     peakMachines: 1,
@@ -141,14 +144,15 @@ describe('economics figures', () => {
 
   it('names each figure by trace and pool kind, and picks the frontier points the targets ask about', () => {
     const rows = [row('on-demand', 110, 44), row('keep-alive', 250, 37), row('leaky-bucket', 190, 129), row('sandfleet', 280, 22), row('forecast', 150, 37, 0.8), row('forecast', 170, 29, 0.9), row('forecast', 130, 42, 0.5)];
-    const f = figures(rows, [{ kind: 'ec2', bootS: 40 }]);
+    const f = figures(rows, [{ kind: 'ec2', bootS: 40, pricePerHour: { onDemand: 0.12, spot: 0.06 } }]);
     expect(f['t.ec2.keep-alive.x_oracle']).toBe(2.5);
     expect(f['t.ec2.sandfleet.p95_wait_s']).toBe(22);
+    expect([f['t.ec2.sandfleet.cost'], f['t.ec2.sandfleet.cost_spot']]).toEqual([0.56, 0.28]);
     expect(f['t.ec2.dominated_by']).toEqual([]);
     // Frontier points with p95 ≤ the boot (40 s): 0.8 and 0.9; the cheaper is 1.5 × oracle.
     expect(f['t.ec2.x_oracle_at_boot_wait']).toBe(1.5);
     // At p95 ≤ keep-alive's 37 s, the cheapest frontier point spends 150 of keep-alive's 250.
     expect(f['t.ec2.saving_vs_keepalive']).toBe(0.4);
-    expect(figures([...rows.slice(0, 3), row('sandfleet', 300, 50)], [{ kind: 'ec2', bootS: 40 }])['t.ec2.dominated_by']).toEqual(['on-demand', 'keep-alive']);
+    expect(figures([...rows.slice(0, 3), row('sandfleet', 300, 50)], [{ kind: 'ec2', bootS: 40, pricePerHour: { onDemand: 0.12, spot: 0.06 } }])['t.ec2.dominated_by']).toEqual(['on-demand', 'keep-alive']);
   });
 });

@@ -10,7 +10,17 @@ import type { Workload } from './trace-file.js';
 export interface SimulatedKind {
   kind: 'ec2' | 'azure';
   bootS: number;
+  /** What one machine costs per hour, bought on demand and as spot capacity (a pool's `price_per_hour`). */
+  pricePerHour: { onDemand: number; spot: number };
 }
+
+// Prices per machine-hour, Linux, 2 vCPU / 8 GiB: the on-demand list prices of an EC2 m5.large in
+// us-east-1 and an Azure Standard_D2s_v3 in East US; spot prices move by the hour, so the spot
+// figures are a typical level (about 35 % and 20 % of on-demand) to replace with --price.
+export const SIMULATED_KINDS: readonly SimulatedKind[] = [
+  { kind: 'ec2', bootS: 40, pricePerHour: { onDemand: 0.096, spot: 0.035 } },
+  { kind: 'azure', bootS: 90, pricePerHour: { onDemand: 0.096, spot: 0.019 } },
+];
 
 /** A policy to compare, made afresh for each run (policies keep state per pool). */
 export interface PolicyEntry {
@@ -39,6 +49,8 @@ export interface CompareRow {
   machineMinutes: number;
   oracleMinutes: number;
   xOracle: number;
+  /** The machine-minutes in money, at the kind's on-demand and spot prices. */
+  cost: { onDemand: number; spot: number };
   waits: { p50: number; p95: number; max: number; mean: number };
   machinesCreated: number;
   peakMachines: number;
@@ -74,6 +86,7 @@ function runOne(options: CompareOptions, workload: Workload, kind: SimulatedKind
     machineMinutes: result.machineMinutes,
     oracleMinutes: best.machineMinutes,
     xOracle: result.machineMinutes / best.machineMinutes,
+    cost: { onDemand: (result.machineMinutes / 60) * kind.pricePerHour.onDemand, spot: (result.machineMinutes / 60) * kind.pricePerHour.spot },
     waits: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted.at(-1) ?? Number.NaN, mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) },
     machinesCreated: result.machinesCreated,
     peakMachines: result.peakMachines,

@@ -1,6 +1,6 @@
 // `npm run economics -- --simulate [--trace FILE]... [--synthetic-hours 24] [--kinds ec2,azure]
 //   [--max-size 50] [--min-ready 0] [--recycle reimage|delete] [--max-uses N] [--tick 1] [--poll 1]
-//   [--seed 1] [--json] [--out bench/results]`
+//   [--price ec2=0.096/0.035,azure=0.096/0.019] [--seed 1] [--json] [--out bench/results]`
 //
 // Every policy over every trace (the built-in synthetic one, and each --trace file) and pool kind,
 // in the simulator: the baselines (on-demand, fixed keep-alive, leaky bucket), the daemon's
@@ -14,14 +14,11 @@ import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../../src/sche
 import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
 import { frontierChart } from './frontier-chart.js';
-import { compare, dominatedBy, type CompareOptions, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
+import { compare, dominatedBy, SIMULATED_KINDS, type CompareOptions, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
 import { generateTrace } from './trace.js';
 import { readTraceFile, TraceFileError, type Workload } from './trace-file.js';
 
-const KINDS: readonly SimulatedKind[] = [
-  { kind: 'ec2', bootS: 40 },
-  { kind: 'azure', bootS: 90 },
-];
+const KINDS = SIMULATED_KINDS;
 const BASELINES = ['on-demand', 'keep-alive', 'leaky-bucket'] as const;
 /** The forecasting policy's knob settings: its cost/wait frontier. */
 const COVERS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98];
@@ -62,6 +59,7 @@ function parse(argv: string[]) {
       trace: { type: 'string', multiple: true, default: [] },
       'synthetic-hours': { type: 'string', default: '24' },
       kinds: { type: 'string', default: 'ec2,azure' },
+      price: { type: 'string', default: '' },
       'max-size': { type: 'string', default: '50' },
       'min-ready': { type: 'string', default: '0' },
       recycle: { type: 'string', default: 'reimage' },
@@ -73,7 +71,11 @@ function parse(argv: string[]) {
       out: { type: 'string', default: 'bench/results' },
     },
   });
-  const kinds = values.kinds.split(',').map((k) => KINDS.find((kind) => kind.kind === k.trim()) ?? fail(`--kinds: unknown pool kind "${k}" (${KINDS.map((kind) => kind.kind).join(', ')})`));
+  const prices = pricesOf(values.price);
+  const kinds = values.kinds.split(',').map((k) => {
+    const kind = KINDS.find((known) => known.kind === k.trim()) ?? fail(`--kinds: unknown pool kind "${k}" (${KINDS.map((known) => known.kind).join(', ')})`);
+    return { ...kind, pricePerHour: prices.get(kind.kind) ?? kind.pricePerHour };
+  });
   if (values.recycle !== 'reimage' && values.recycle !== 'delete') fail(`--recycle must be reimage or delete, got "${values.recycle}"`);
   const seed = Math.trunc(number('seed', values.seed, 0));
   const compareOptions: Omit<CompareOptions, 'workloads'> = {
@@ -106,6 +108,18 @@ function parseOrFail<const T extends ParseArgsConfig>(config: T): ReturnType<typ
 
 function fail(message: string): never {
   throw new UsageError(message);
+}
+
+/** `ec2=0.096/0.035,azure=0.1`: each kind's on-demand price per machine-hour and, after a slash, its spot price (default: the on-demand one). */
+function pricesOf(value: string): Map<string, SimulatedKind['pricePerHour']> {
+  const prices = new Map<string, SimulatedKind['pricePerHour']>();
+  for (const item of value.split(',').filter((s) => s.trim() !== '')) {
+    const match = /^\s*(\w+)=([^/]+)(?:\/(.+))?$/.exec(item);
+    if (!match || !KINDS.some((k) => k.kind === match[1])) fail(`--price: expected kind=on-demand[/spot] with kind one of ${KINDS.map((k) => k.kind).join(', ')}, got "${item}"`);
+    const onDemand = number('price', match[2]!, 0);
+    prices.set(match[1]!, { onDemand, spot: match[3] === undefined ? onDemand : number('price', match[3], 0) });
+  }
+  return prices;
 }
 
 function number(name: string, value: string, min: number): number {
@@ -146,6 +160,8 @@ export function figures(rows: readonly CompareRow[], kinds: readonly SimulatedKi
         out[`${key}.${r.policy}.x_oracle`] = round(r.xOracle);
         out[`${key}.${r.policy}.p50_wait_s`] = round(r.waits.p50);
         out[`${key}.${r.policy}.p95_wait_s`] = round(r.waits.p95);
+        out[`${key}.${r.policy}.cost`] = round(r.cost.onDemand);
+        out[`${key}.${r.policy}.cost_spot`] = round(r.cost.spot);
       }
       out[`${key}.dominated_by`] = sandfleet ? dominatedBy(sandfleet, baselines) : null;
       const frontier = of.filter((r) => r.setting !== undefined);
@@ -171,9 +187,17 @@ function render(rows: readonly CompareRow[], options: Omit<CompareOptions, 'work
   ];
   for (const trace of [...new Set(rows.map((r) => r.trace))]) {
     for (const kind of kinds) {
-      lines.push(`### ${trace}, ${kind.kind}-like pool (boot ${kind.bootS} s)`, '', '| policy | machine-minutes | oracle | × oracle | p50 wait | p95 wait | max wait | created | peak |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      const { onDemand, spot } = kind.pricePerHour;
+      lines.push(
+        `### ${trace}, ${kind.kind}-like pool (boot ${kind.bootS} s; ${onDemand} per machine-hour on demand, ${spot} as spot)`,
+        '',
+        '| policy | machine-minutes | oracle | × oracle | cost | cost (spot) | p50 wait | p95 wait | max wait | created | peak |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
       for (const r of rows.filter((row) => row.trace === trace && row.kind === kind.kind)) {
-        lines.push(`| ${label(r)} | ${Math.round(r.machineMinutes)} | ${Math.round(r.oracleMinutes)} | ${r.xOracle.toFixed(2)} | ${Math.round(r.waits.p50)} s | ${Math.round(r.waits.p95)} s | ${Math.round(r.waits.max)} s | ${r.machinesCreated} | ${r.peakMachines} |`);
+        lines.push(
+          `| ${label(r)} | ${Math.round(r.machineMinutes)} | ${Math.round(r.oracleMinutes)} | ${r.xOracle.toFixed(2)} | ${r.cost.onDemand.toFixed(2)} | ${r.cost.spot.toFixed(2)} | ${Math.round(r.waits.p50)} s | ${Math.round(r.waits.p95)} s | ${Math.round(r.waits.max)} s | ${r.machinesCreated} | ${r.peakMachines} |`,
+        );
       }
       lines.push('');
     }

@@ -4,7 +4,7 @@
 // the simulator is validated against the real system.
 import { demandPolicy } from '../../../src/scheduler/policies/demand.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
-import { compare, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
+import { compare, SIMULATED_KINDS, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
 import type { PolicyFigures } from './measure.js';
 import type { PolicyName, PoolKind, PoolShape } from './replay.js';
 import type { Trace } from './trace.js';
@@ -27,7 +27,7 @@ const POLICIES: Record<PolicyName, (leaky: TwinOptions['leaky']) => PolicyEntry>
 export function simulateTwin(options: TwinOptions): CompareRow[] {
   const kinds = options.kinds.map((k): SimulatedKind => {
     if (k.kind !== 'ec2' && k.kind !== 'azure') throw new Error(`no simulated twin for pool kind ${k.kind}`);
-    return { kind: k.kind, bootS: k.bootS };
+    return { kind: k.kind, bootS: k.bootS, pricePerHour: SIMULATED_KINDS.find((known) => known.kind === k.kind)!.pricePerHour };
   });
   return compare({
     workloads: [{ name: 'synthetic', tasks: options.trace.tasks.map((t) => ({ at: t.at, runS: t.runS })), hours: options.trace.hours }],
