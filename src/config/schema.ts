@@ -75,7 +75,7 @@ export const poolConfig = z
     settings: z.record(z.string(), z.unknown()).default({}),
     runner: runner.default({ kind: 'sim' }),
     readiness: readiness.default({}),
-    autoscale: autoscale.default({ policy: 'demand' }),
+    autoscale: autoscale.default({ policy: 'forecast' }),
     /** What one machine costs per hour, in any currency: the on-demand or the spot price, whichever the pool buys. */
     price_per_hour: z.number().min(0).max(1_000_000).optional(),
   })

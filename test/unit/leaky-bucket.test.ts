@@ -94,7 +94,7 @@ describe('the default (demand) policy', () => {
     expect(onDemandPolicy().plan(pool(), idle, at(0))).toEqual({ create: 0, drain: 3, drainIdleForMs: 0 });
     expect(keepAlivePolicy().plan(pool(), idle, at(0))).toEqual({ create: 0, drain: 3, drainIdleForMs: 600_000 });
     expect(keepAlivePolicy({ timeScale: 60 }).plan(pool(), idle, at(0)).drainIdleForMs).toBe(10_000);
-    expect([onDemandPolicy().name, keepAlivePolicy().name, demandPolicy().name]).toEqual(['on-demand', 'keep-alive', 'sandfleet']);
+    expect([onDemandPolicy().name, keepAlivePolicy().name, demandPolicy().name]).toEqual(['on-demand', 'keep-alive', 'demand']);
     expect(() => demandPolicy({ keepAliveS: -1 })).toThrow(/keepAliveS must be 0 or more/);
   });
 });

@@ -9,9 +9,9 @@ import { poolRow } from '../support/fixtures.js';
 const row = (autoscale: Record<string, unknown>, name = 'p'): PoolRow => poolRow({ name, maxSize: 10, autoscale });
 
 describe('autoscale settings', () => {
-  it('run the demand policy when the row names none, and fill in the named policy\'s defaults', () => {
-    expect(autoscaleSettingsOf(row({}))).toEqual({ policy: 'demand' });
-    expect(autoscaleSettingsOf(row({ policy: 'forecast' }))).toEqual({ policy: 'forecast', cover: 0.9, bootS: 60 });
+  it('run the forecasting policy when the row names none, and fill in the named policy\'s defaults', () => {
+    expect(autoscaleSettingsOf(row({}))).toEqual({ policy: 'forecast', cover: 0.9 });
+    expect(autoscaleSettingsOf(row({ policy: 'forecast', bootS: 30 }))).toEqual({ policy: 'forecast', cover: 0.9, bootS: 30 });
     expect(autoscaleSettingsOf(row({ policy: 'leaky-bucket', intervalS: 60 }))).toEqual({ policy: 'leaky-bucket', intervalS: 60, overprovision: 0.2 });
   });
 
@@ -19,14 +19,14 @@ describe('autoscale settings', () => {
     expect(() => autoscaleSettingsOf(row({ policy: 'forecast', cover: 2 }))).toThrow(AutoscaleSettingsError);
     expect(() => autoscaleSettingsOf(row({ policy: 'forecast', cover: 2 }))).toThrow(/pool p: autoscale\.cover/);
     expect(autoscalePolicyName(row({ policy: 'forecast', cover: 2 }))).toBe('invalid settings');
-    expect(autoscalePolicyName(row({}))).toBe('demand');
+    expect(autoscalePolicyName(row({}))).toBe('forecast');
   });
 
   it('reach the row from the config file in the scheduler\'s terms', () => {
     const yaml = `pools:\n  - name: a\n    provider: sim\n    max_size: 3\n    autoscale: { policy: forecast, cover: 0.8, boot_s: 45 }\n  - name: b\n    provider: sim\n    max_size: 3\n`;
     const [a, b] = parseConfig(yaml, 't.yaml', {}).pools.map(poolDefinition);
     expect(a?.autoscale).toEqual({ policy: 'forecast', cover: 0.8, bootS: 45 });
-    expect(b?.autoscale).toEqual({ policy: 'demand' });
+    expect(b?.autoscale).toEqual({ policy: 'forecast' });
     expect(autoscaleSettingsOf(row(a!.autoscale!))).toEqual({ policy: 'forecast', cover: 0.8, bootS: 45 });
   });
 });
@@ -34,7 +34,8 @@ describe('autoscale settings', () => {
 describe('PolicyBook', () => {
   it('gives each pool the policy its row names, one object per distinct setting', () => {
     const book = new PolicyBook();
-    expect(book.for(row({})).name).toBe('sandfleet');
+    expect(book.for(row({})).name).toBe('forecast');
+    expect(book.for(row({ policy: 'demand' })).name).toBe('demand');
     expect(book.for(row({ policy: 'on-demand' })).name).toBe('on-demand');
     expect(book.for(row({ policy: 'keep-alive' })).name).toBe('keep-alive');
     expect(book.for(row({ policy: 'leaky-bucket' })).name).toBe('leaky-bucket');

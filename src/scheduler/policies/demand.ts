@@ -1,4 +1,4 @@
-// sandfleet's own scaling policy: react to every tick. Grow the pool to
+// The demand policy (sandfleet's default before the forecasting one): react to every tick. Grow the pool to
 //   desired = clamp(queued + leased + min_ready, 0, max_size)
 // counting machines that are (or will be) available; shrink only when nothing is to be created,
 // by draining ready machines idle past idle_timeout_s beyond what queued work and min_ready need.
@@ -15,7 +15,7 @@ export interface DemandPolicyOptions {
   timeScale?: number;
   /** Keep idle machines this long whatever the pool's idle_timeout_s (the fixed keep-alive baselines). */
   keepAliveS?: number;
-  /** The policy's name in reports; `sandfleet` by default. */
+  /** The policy's name in reports; `demand` by default. */
   name?: string;
 }
 
@@ -38,7 +38,7 @@ export function demandPolicy(options: DemandPolicyOptions = {}): AutoscalePolicy
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be positive, got ${timeScale}`);
   const { keepAliveS } = options;
   if (keepAliveS !== undefined && !(keepAliveS >= 0)) throw new RangeError(`keepAliveS must be 0 or more, got ${keepAliveS}`);
-  return { name: options.name ?? 'sandfleet', plan: (pool, load) => demandPlan(pool, load, timeScale, keepAliveS ?? pool.idleTimeoutS) };
+  return { name: options.name ?? 'demand', plan: (pool, load) => demandPlan(pool, load, timeScale, keepAliveS ?? pool.idleTimeoutS) };
 }
 
 /** The common default of serverless platforms and CI runners: an idle machine is kept 10 minutes. */

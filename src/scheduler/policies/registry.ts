@@ -1,5 +1,5 @@
 // Which scaling policy a pool runs, from its row's `autoscale` settings (synced from the config
-// file's `pools[].autoscale`): the default demand policy, the forecasting one, or a baseline.
+// file's `pools[].autoscale`): the default forecasting policy, the demand one, or a baseline.
 // One policy object per distinct setting serves every pool that names it, since the policies
 // keep their memory per pool name.
 import { z } from 'zod';
@@ -25,8 +25,8 @@ export const autoscaleSettings = z.discriminatedUnion('policy', [
       policy: z.literal('forecast'),
       /** The cost/wait knob: the share of boot-length windows whose demand rise warm machines cover. */
       cover: z.number().min(cover.min).max(cover.max).default(FORECAST_DEFAULTS.cover),
-      /** How far ahead machines must be asked for: the pool's boot time, request to ready. */
-      bootS: z.number().int().min(bootS.min).max(bootS.max).default(60),
+      /** How far ahead machines must be asked for: the pool's boot time, request to ready; learned when not given. */
+      bootS: z.number().int().min(bootS.min).max(bootS.max).optional(),
     })
     .strict(),
   z.object({ policy: z.literal('keep-alive') }).strict(),
@@ -48,9 +48,9 @@ export class AutoscaleSettingsError extends Error {
   override readonly name = 'AutoscaleSettingsError';
 }
 
-/** The pool's settings; a row with none (`{}`) runs the default demand policy. */
+/** The pool's settings; a row with none (`{}`) runs the default policy, forecast with its defaults. */
 export function autoscaleSettingsOf(pool: PoolRow): AutoscaleSettings {
-  const value = Object.keys(pool.autoscale).length === 0 ? { policy: 'demand' } : pool.autoscale;
+  const value = Object.keys(pool.autoscale).length === 0 ? { policy: 'forecast' } : pool.autoscale;
   const parsed = autoscaleSettings.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -71,7 +71,7 @@ function make(settings: AutoscaleSettings): AutoscalePolicy {
     case 'demand':
       return demandPolicy();
     case 'forecast':
-      return forecastPolicy({ bootS: settings.bootS, cover: settings.cover });
+      return forecastPolicy({ cover: settings.cover, ...(settings.bootS === undefined ? {} : { bootS: settings.bootS }) });
     case 'keep-alive':
       return keepAlivePolicy();
     case 'on-demand':

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { databaseUrlFromEnv, dropDatabase, migrateDatabase, openDatabase, type Database } from '../../../src/db/index.js';
 import { upsertPool, type PoolDefinition } from '../../../src/machinery/index.js';
 import type { AutoscalePolicy } from '../../../src/scheduler/policies/policy.js';
-import { demandPolicy } from '../../../src/scheduler/policies/demand.js';
+import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
 import { migrateQueueSchema, type QueueBackend } from '../../../src/scheduler/queue.js';
 import { Scheduler } from '../../../src/scheduler/scheduler.js';
@@ -137,7 +137,7 @@ export async function replay(database: Database, submitter: Database, options: R
 
   const evaluations: LeakyEvaluation[] = [];
   let t0 = Date.now();
-  const sandfleet = demandPolicy({ timeScale: factor });
+  const sandfleet = forecastPolicy({ timeScale: factor });
   const leaky = leakyBucketPolicy({
     ...options.leaky,
     timeScale: factor,

@@ -133,9 +133,10 @@ function policies(): PolicyEntry[] {
     { name: 'on-demand', make: () => onDemandPolicy() },
     { name: 'keep-alive', make: () => keepAlivePolicy() },
     { name: 'leaky-bucket', make: () => leakyBucketPolicy() },
-    { name: 'sandfleet', make: () => demandPolicy() },
-    // Asked for machines a poll and a tick ahead of the boot, as the daemon sees them ready.
-    ...COVERS.map((cover) => ({ name: 'forecast', setting: cover, make: (kind: SimulatedKind) => forecastPolicy({ bootS: kind.bootS + 10, cover }) })),
+    // The daemon's default: forecast with its default cover, learning the boot time as it goes.
+    { name: 'sandfleet', make: () => forecastPolicy() },
+    { name: 'demand', make: () => demandPolicy() },
+    ...COVERS.map((cover) => ({ name: 'forecast', setting: cover, make: () => forecastPolicy({ cover }) })),
   ];
 }
 
@@ -182,7 +183,7 @@ function render(rows: readonly CompareRow[], options: Omit<CompareOptions, 'work
   const lines = [
     `Simulated on a virtual clock: supervision tick ${options.tickS} s, readiness poll ${options.pollS} s; pools of max_size ${p.maxSize}, min_ready ${p.minReady}, recycle ${p.recycle}` +
       `${p.maxUses === null ? '' : `, max_uses ${p.maxUses}`}, stop ${p.stopS} s, teardown ${p.terminateS} s, boot and reimage ± ${p.jitter * 100} %; seed ${options.seed}.`,
-    '`sandfleet` is the daemon\'s default policy; `forecast` is the forecasting policy at each setting of its `cover` knob (its cost/wait frontier).',
+    '`sandfleet` is the daemon\'s default policy (forecast at its default cover, learning the boot time); `demand` the previous default; `forecast` is the forecasting policy at each setting of its `cover` knob (its cost/wait frontier).',
     '',
   ];
   for (const trace of [...new Set(rows.map((r) => r.trace))]) {

@@ -79,6 +79,9 @@ class Simulation {
   private readonly ready: Machine[] = [];
   private readyHead = 0;
   private readonly count = { leased: 0, coming: 0, recycling: 0, deleting: 0 };
+  /** Created machines in creation order; those before `bootingHead` have finished booting. */
+  private readonly booting: Machine[] = [];
+  private bootingHead = 0;
   private readonly queue: number[] = [];
   private queueHead = 0;
   private readonly waits: number[] = [];
@@ -218,12 +221,24 @@ class Simulation {
   private load(): PoolLoad {
     const { leased, coming, recycling } = this.count;
     // A machine on its way back from a task is both coming and recycling, as poolLoad counts it.
-    return { queued: this.queue.length - this.queueHead, leased, ready: this.readyCount(), coming: coming + recycling, recycling };
+    return { queued: this.queue.length - this.queueHead, leased, ready: this.readyCount(), coming: coming + recycling, recycling, bootingForS: this.oldestBootingAge() };
+  }
+
+  /** How long the oldest machine still booting has been at it, as poolLoad reads it from the rows. */
+  private oldestBootingAge(): number | null {
+    while (this.bootingHead < this.booting.length && this.booting[this.bootingHead]!.state !== 'coming') this.bootingHead++;
+    if (this.bootingHead > 1024 && this.bootingHead * 2 > this.booting.length) {
+      this.booting.splice(0, this.bootingHead);
+      this.bootingHead = 0;
+    }
+    const oldest = this.booting[this.bootingHead];
+    return oldest ? this.now - oldest.bornAt : null;
   }
 
   private create(): void {
     const machine: Machine = { state: 'coming', bornAt: this.now, readyAt: 0, uses: 0 };
     this.count.coming++;
+    this.booting.push(machine);
     this.machines.add(machine);
     this.created++;
     this.peak = Math.max(this.peak, this.machines.size);

@@ -2,7 +2,7 @@
 // and readiness poll (trace seconds), boots as fixed as the sim provider's, run in the simulator;
 // then each policy's figures from both, side by side, with the simulator's deviation. This is how
 // the simulator is validated against the real system.
-import { demandPolicy } from '../../../src/scheduler/policies/demand.js';
+import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
 import { compare, SIMULATED_KINDS, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
 import type { PolicyFigures } from './measure.js';
@@ -20,7 +20,7 @@ export interface TwinOptions {
 }
 
 const POLICIES: Record<PolicyName, (leaky: TwinOptions['leaky']) => PolicyEntry> = {
-  sandfleet: () => ({ name: 'sandfleet', make: () => demandPolicy() }),
+  sandfleet: () => ({ name: 'sandfleet', make: () => forecastPolicy() }),
   'leaky-bucket': (leaky) => ({ name: 'leaky-bucket', make: () => leakyBucketPolicy(leaky) }),
 };
 
