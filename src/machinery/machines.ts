@@ -61,6 +61,34 @@ export async function requestRetireAfterTask(ex: Executor, id: string, options: 
 }
 
 /**
+ * Of a pool's machines on their way back from a task and not yet released (stopping, stopped),
+ * ask up to `count` of them, oldest first, to be deleted at release rather than reimaged: the
+ * pool holds more than its scaling policy wants kept. One statement, as requestRetireAfterTask
+ * does it for one machine (version bumped, event from the state to itself); a row another
+ * transaction holds is skipped. Answers how many were asked.
+ */
+export async function retireRecycling(ex: Executor, pool: string, count: number, options: TransitionOptions): Promise<number> {
+  if (count <= 0) return 0;
+  const states = sql.param(['stopping', 'stopped']);
+  const result = await ex.execute(sql`
+    WITH chosen AS (
+      SELECT id FROM ${machines}
+      WHERE ${machines.pool} = ${pool} AND ${machines.state} = ANY(${states}::text[]) AND NOT ${machines.retireRequested}
+      ORDER BY ${machines.stateChangedAt}, ${machines.id} LIMIT ${count}
+      FOR UPDATE SKIP LOCKED
+    ), changed AS (
+      UPDATE ${machines} m SET retire_requested = true, version = m.version + 1
+      FROM chosen WHERE m.id = chosen.id
+      RETURNING m.id, m.pool, m.state
+    ), logged AS (
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
+      SELECT 'machine', id, pool, state, state, ${options.actor}, ${options.reason ?? 'surplus: deleted rather than reimaged'} FROM changed
+    )
+    SELECT count(*)::int AS n FROM changed`);
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
  * Begin stopping a machine that is leased (to `taskId`, when given) or draining. Passing the
  * task the caller believes it holds makes a stale caller lose instead of stopping someone else's.
  */

@@ -1,6 +1,6 @@
-// The autoscaler of one pool, run only by the pool's leader. What to create and how many idle
-// machines may go is the policy's call (`AutoscalePolicy`; the default, policies/demand.ts, grows
-// the pool to queued + leased + min_ready and drains machines idle past idle_timeout_s). Capacity
+// The autoscaler of one pool, run only by the pool's leader. What to create, how many idle
+// machines may go and how many to keep is the policy's call (`AutoscalePolicy`; the default is
+// policies/forecast.ts, selected per pool by policies/registry.ts). Capacity
 // is reserved atomically (reserveMachines), so even two leaders could not pass max_size, whatever
 // a policy asks for.
 import type { Db } from '../db/database.js';
@@ -15,16 +15,19 @@ export type { AutoscalePolicy, PoolLoad, ScalePlan } from './policies/policy.js'
 export interface ScaleDecision {
   create: number;
   drain: string[];
+  /** How many machines on their way back from a task to delete at release instead of reimaging: the pool holds more than the plan keeps. */
+  retire: number;
 }
 
 /** How many to create, and which idle machines to drain. */
 export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now = new Date(), policy: AutoscalePolicy = demandPolicy()): Promise<ScaleDecision> {
   const plan = policy.plan(pool, load, now);
   const create = Math.max(0, Math.floor(plan.create));
+  const retire = plan.keep === undefined ? 0 : Math.max(0, Math.min(load.recycling, load.leased + load.ready + load.coming - Math.floor(plan.keep)));
   const spare = Math.min(load.ready, Math.floor(plan.drain));
-  if (spare <= 0) return { create, drain: [] };
+  if (spare <= 0) return { create, drain: [], retire };
   const idle = await idleReadyMachines(db, pool.name, new Date(now.getTime() - Math.max(0, plan.drainIdleForMs)), spare);
-  return { create, drain: idle.map((m) => m.id) };
+  return { create, drain: idle.map((m) => m.id), retire };
 }
 
 /** Drains the chosen machines; a machine leased in the meantime answers Conflict and stays. */

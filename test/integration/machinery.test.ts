@@ -18,6 +18,7 @@ import {
   markStopped,
   releaseMachine,
   requestDelete,
+  retireRecycling,
   reserveMachines,
   startTask,
   submitTask,
@@ -195,6 +196,24 @@ describe('finishing order: stop, then release, then delete', () => {
     expect(released.task?.finishedAt).toBeInstanceOf(Date);
     const again = await releaseMachine(t.db, { machineId: machine.id, taskId: task.id }, { actor: 'test' });
     expect(again.machine.ok).toBe(false);
+  });
+
+  it('marks surplus machines on their way back (oldest first) to be deleted at release, leaving ready and leased ones alone', async () => {
+    const pool = await addPool(t.db, { recycle: 'reimage', maxSize: 10 });
+    const older = await stoppedWithTask(t.db, pool.name);
+    const newer = await stoppedWithTask(t.db, pool.name);
+    const [ready] = await readyMachines(t.db, pool.name, 1);
+    expect(await retireRecycling(t.db, pool.name, 1, { actor: 'test' })).toBe(1);
+    const rows = await Promise.all([older.machine, newer.machine, ready!].map((m) => getMachine(t.db, m.id)));
+    expect(rows.map((m) => [m?.state, m?.retireRequested])).toEqual([['stopped', true], ['stopped', false], ['ready', false]]);
+    expect(rows[0]?.version).toBe(older.machine.version + 1);
+    expect(await eventsOf(older.machine.id)).toContain('stopped→stopped');
+    // Already asked: only the other one is left to ask, then none.
+    expect(await retireRecycling(t.db, pool.name, 5, { actor: 'test' })).toBe(1);
+    expect(await retireRecycling(t.db, pool.name, 5, { actor: 'test' })).toBe(0);
+    const released = await releaseMachine(t.db, { machineId: older.machine.id, taskId: older.task.id }, { actor: 'test' });
+    expect(released.machine.ok && released.machine.row.retireRequested).toBe(true);
+    expect(await checkInvariants(t.db, { pool: pool.name })).toEqual([]);
   });
 
   it('requeues a task whose machine was lost while attempts remain, and fails it after', async () => {

@@ -91,18 +91,33 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
       active: [...(await scheduler.deps.queues.runs.getActive()), ...(await scheduler.deps.queues.machines.getActive())].map((j) => j.name),
       supervisorErrors: errors.slice(0, 3),
     });
-    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 2, 20_000, machineStates);
-    expect(await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} AND state = 'ready'`)).toBe(2);
+    // The pool settles at two machines, both ready (a machine deleted after its task is replaced by a fresh one).
+    const settled = sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool} HAVING count(*) = 2 AND count(*) FILTER (WHERE state = 'ready') = 2`;
+    await until(async () => (await t.db.execute(settled)).rows.length === 1, 20_000, machineStates);
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 
   it("scales each pool by the policy its row names: on-demand retires idle machines at once, whatever idle_timeout_s says", async () => {
     const pool = (await addPool(t.db, { maxSize: 2, minReady: 0, idleTimeoutS: 3600, recycle: 'reimage', settings: fast, autoscale: { policy: 'on-demand' } })).name;
     await Promise.all(Array.from({ length: 4 }, () => submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} })));
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 4);
-    // Under the default policy the reimaged machines would wait an hour; on-demand lets them go.
+    // Under the demand policy the reimaged machines would wait an hour; on-demand lets them go.
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 20_000);
     const drained = await count(sql`SELECT count(*)::int AS n FROM events WHERE pool = ${pool} AND entity = 'machine' AND reason = 'idle past idle_timeout_s'`);
     expect(drained).toBeGreaterThan(0);
+  });
+
+  it('deletes a machine back from its task rather than reimaging it when the pool holds more than the default policy keeps', async () => {
+    // A slow stop leaves the supervisor many ticks to see the machine on its way back.
+    const pool = (await addPool(t.db, { maxSize: 2, minReady: 0, recycle: 'reimage', settings: { ...fast, stopDelayMs: 1500 } })).name;
+    await submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} });
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 1);
+    await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 20_000);
+    // Nothing is queued or running and the policy has seen no rise to keep a machine warm for.
+    const path = (await t.db.execute(sql`SELECT to_state, reason FROM events WHERE pool = ${pool} AND entity = 'machine' ORDER BY id`)).rows;
+    expect(path.filter((e) => String(e.reason).startsWith('beyond what the scaling policy keeps'))).toHaveLength(1);
+    expect(path.map((e) => e.to_state)).not.toContain('reimaging');
+    expect(await checkInvariants(t.db, { pool })).toEqual([]);
   });
 
   it('ends a task past its timeout as timed_out and retires its machine', async () => {

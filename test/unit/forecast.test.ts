@@ -13,8 +13,8 @@ const at = (s: number) => new Date(s * 1000);
 describe('forecast policy', () => {
   it('keeps nothing warm beyond min_ready before it has seen the pool rise, and creates for queued work', () => {
     const policy = forecastPolicy({ bootS: 10 });
-    expect(policy.plan(pool(), load({ queued: 2 }), at(0))).toEqual({ create: 2, drain: 0, drainIdleForMs: 20_000 });
-    expect(policy.plan(pool({ minReady: 1 }), load({ ready: 3 }), at(1))).toEqual({ create: 0, drain: 2, drainIdleForMs: 20_000 });
+    expect(policy.plan(pool(), load({ queued: 2 }), at(0))).toEqual({ create: 2, drain: 0, drainIdleForMs: 20_000, keep: 2 });
+    expect(policy.plan(pool({ minReady: 1 }), load({ ready: 3 }), at(1))).toEqual({ create: 0, drain: 2, drainIdleForMs: 20_000, keep: 1 });
   });
 
   it('keeps warm the rise it saw within a boot time in most moments like this one', () => {
@@ -27,7 +27,7 @@ describe('forecast policy', () => {
     // In that context (a recent peak of 4), with one task running, three more are kept warm.
     expect(policy.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(3);
     // Machines beyond 1 + 3 go once idle past the grace.
-    expect(policy.plan(pool(), load({ leased: 1, ready: 6 }), at(t + 1))).toEqual({ create: 0, drain: 3, drainIdleForMs: 20_000 });
+    expect(policy.plan(pool(), load({ leased: 1, ready: 6 }), at(t + 1))).toEqual({ create: 0, drain: 3, drainIdleForMs: 20_000, keep: 4 });
     // A lower cover keeps fewer warm: the rise is 0 in three windows of four.
     const frugal = forecastPolicy({ bootS: 10, cover: 0.5 });
     t = 0;
@@ -35,9 +35,9 @@ describe('forecast policy', () => {
     expect(frugal.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(0);
   });
 
-  it('with retireSurplus, tells the lifecycle how many machines to keep: the busy ones and the warm ones', () => {
-    expect(forecastPolicy({ bootS: 10 }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBeUndefined();
-    expect(forecastPolicy({ bootS: 10, retireSurplus: true }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBe(5);
+  it('tells the lifecycle how many machines to keep (the busy ones and the warm ones), unless retireSurplus is off', () => {
+    expect(forecastPolicy({ bootS: 10 }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBe(5);
+    expect(forecastPolicy({ bootS: 10, retireSurplus: false }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBeUndefined();
   });
 
   it('learns the boot time from the boots the pool shows, and warms as far ahead as a boot takes', () => {
@@ -58,7 +58,7 @@ describe('forecast policy', () => {
   });
 
   it('lets machines beyond the warm ones go after the grace, or after idle_timeout_s when that is shorter', () => {
-    expect(forecastPolicy({ bootS: 10 }).plan(pool({ idleTimeoutS: 5 }), load({ ready: 2 }), at(0))).toEqual({ create: 0, drain: 2, drainIdleForMs: 5000 });
+    expect(forecastPolicy({ bootS: 10 }).plan(pool({ idleTimeoutS: 5 }), load({ ready: 2 }), at(0))).toEqual({ create: 0, drain: 2, drainIdleForMs: 5000, keep: 0 });
     expect(forecastPolicy({ bootS: 10 }).plan(pool({ idleTimeoutS: 600 }), load({ ready: 2 }), at(0)).drainIdleForMs).toBe(20_000);
   });
 
