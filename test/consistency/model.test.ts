@@ -29,6 +29,7 @@ import {
   requestDelete,
   requestRetireAfterTask,
   reserveMachines,
+  retireRecycling,
   startTask,
   submitTask,
   timeOutTask,
@@ -52,6 +53,7 @@ const WEIGHTED_OPS = {
   timeout: 1,
   drain: 1,
   retireAfterTask: 1,
+  retireSurplus: 1,
   lose: 1,
   stop: 3,
   release: 3,
@@ -160,6 +162,9 @@ async function act(model: Model, world: World, x: Action, actor: string): Promis
       if (m) await requestRetireAfterTask(db, m.id, a(actor));
       return;
     }
+    case 'retireSurplus':
+      await retireRecycling(db, model.pool, 1 + (x.pick % 2), a(actor));
+      return;
     case 'stop': {
       const m = machine('draining', 'stopping');
       if (m?.state === 'draining') await beginStop(db, m.id, a(actor));
