@@ -50,11 +50,11 @@ describe('forecast policy', () => {
       return policy.plan(pool(), load({ bootingForS: null }), at(t));
     };
     // With a 5 s boot, a rise comes within a boot in 5 % of moments: 0.9 of them need no warm machine.
-    expect(cycle(forecastPolicy({ bootPriorS: 5 }), 30, false).create).toBe(0);
+    expect(cycle(forecastPolicy({ bootPriorS: 5, cover: 0.9 }), 30, false).create).toBe(0);
     // Having seen 50 s boots, half the moments see the rise of 4 coming within a boot.
-    expect(cycle(forecastPolicy({ bootPriorS: 5 }), 30, true).create).toBe(4);
+    expect(cycle(forecastPolicy({ bootPriorS: 5, cover: 0.9 }), 30, true).create).toBe(4);
     // A boot time given in the settings is kept, whatever the pool shows.
-    expect(cycle(forecastPolicy({ bootS: 5 }), 30, true).create).toBe(0);
+    expect(cycle(forecastPolicy({ bootS: 5, cover: 0.9 }), 30, true).create).toBe(0);
   });
 
   it('lets machines beyond the warm ones go after the grace, or after idle_timeout_s when that is shorter', () => {

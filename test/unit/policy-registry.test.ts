@@ -10,8 +10,8 @@ const row = (autoscale: Record<string, unknown>, name = 'p'): PoolRow => poolRow
 
 describe('autoscale settings', () => {
   it('run the forecasting policy when the row names none, and fill in the named policy\'s defaults', () => {
-    expect(autoscaleSettingsOf(row({}))).toEqual({ policy: 'forecast', cover: 0.9 });
-    expect(autoscaleSettingsOf(row({ policy: 'forecast', bootS: 30 }))).toEqual({ policy: 'forecast', cover: 0.9, bootS: 30 });
+    expect(autoscaleSettingsOf(row({}))).toEqual({ policy: 'forecast', cover: 0.95 });
+    expect(autoscaleSettingsOf(row({ policy: 'forecast', bootS: 30 }))).toEqual({ policy: 'forecast', cover: 0.95, bootS: 30 });
     expect(autoscaleSettingsOf(row({ policy: 'leaky-bucket', intervalS: 60 }))).toEqual({ policy: 'leaky-bucket', intervalS: 60, overprovision: 0.2 });
   });
 
@@ -42,6 +42,6 @@ describe('PolicyBook', () => {
     const forecast = book.for(row({ policy: 'forecast', cover: 0.8 }, 'a'));
     expect(forecast.name).toBe('forecast');
     expect(book.for(row({ policy: 'forecast', cover: 0.8 }, 'b'))).toBe(forecast);
-    expect(book.for(row({ policy: 'forecast', cover: 0.95 }, 'a'))).not.toBe(forecast);
+    expect(book.for(row({ policy: 'forecast', cover: 0.9 }, 'a'))).not.toBe(forecast);
   });
 });

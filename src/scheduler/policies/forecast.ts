@@ -37,7 +37,7 @@ export interface ForecastSettings {
   timeScale: number;
 }
 
-export const FORECAST_DEFAULTS: Readonly<ForecastSettings> = { bootPriorS: 60, cover: 0.9, recentS: 900, halfLife: 2000, drainGraceS: 20, retireSurplus: true, timeScale: 1 };
+export const FORECAST_DEFAULTS: Readonly<ForecastSettings> = { bootPriorS: 60, cover: 0.95, recentS: 900, halfLife: 2000, drainGraceS: 20, retireSurplus: true, timeScale: 1 };
 
 /** Boots remembered for the learned boot time, and the share of them the lead time covers. */
 const BOOTS_KEPT = 16;
