@@ -23,7 +23,7 @@ export interface PoolDefinition {
   runner?: Record<string, unknown>;
   /** Readiness settings (boot timeout, probe); validated by the scheduler. Default: none. */
   readiness?: Record<string, unknown>;
-  /** Scaling policy and its settings (`{ policy, ... }`); validated by the scheduler. Default: the demand policy. */
+  /** Scaling policy and its settings (`{ policy, ... }`); validated by the scheduler. Default: the forecasting policy. */
   autoscale?: Record<string, unknown>;
   /** What one machine costs per hour, for reports (pool views, the economics benchmark). Default: not given. */
   pricePerHour?: number | null;

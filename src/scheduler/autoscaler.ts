@@ -6,7 +6,6 @@
 import type { Db } from '../db/database.js';
 import type { MachineRow, PoolRow } from '../db/schema.js';
 import { drainMachine, idleReadyMachines } from '../machinery/index.js';
-import { demandPolicy } from './policies/demand.js';
 import type { AutoscalePolicy, PoolLoad } from './policies/policy.js';
 
 export { desiredSize } from './policies/demand.js';
@@ -19,8 +18,8 @@ export interface ScaleDecision {
   retire: number;
 }
 
-/** How many to create, and which idle machines to drain. */
-export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now = new Date(), policy: AutoscalePolicy = demandPolicy()): Promise<ScaleDecision> {
+/** How many to create, which idle machines to drain, and how many machines on their way back to retire. */
+export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now: Date, policy: AutoscalePolicy): Promise<ScaleDecision> {
   const plan = policy.plan(pool, load, now);
   const create = Math.max(0, Math.floor(plan.create));
   const retire = plan.keep === undefined ? 0 : Math.max(0, Math.min(load.recycling, load.leased + load.ready + load.coming - Math.floor(plan.keep)));

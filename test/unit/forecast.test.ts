@@ -2,7 +2,7 @@
 // context of recent activity; nothing warm beyond min_ready before it has seen any.
 import { describe, expect, it } from 'vitest';
 import type { PoolRow } from '../../src/db/schema.js';
-import { forecastPolicy } from '../../src/scheduler/policies/forecast.js';
+import { BootWatch, forecastPolicy } from '../../src/scheduler/policies/forecast.js';
 import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
 import { poolRow } from '../support/fixtures.js';
 
@@ -55,6 +55,23 @@ describe('forecast policy', () => {
     expect(cycle(forecastPolicy({ bootPriorS: 5, cover: 0.9 }), 30, true).create).toBe(4);
     // A boot time given in the settings is kept, whatever the pool shows.
     expect(cycle(forecastPolicy({ bootS: 5, cover: 0.9 }), 30, true).create).toBe(0);
+  });
+
+  it('counts a boot when the age of the oldest booting machine falls behind the clock, but not across a gap in the ticks', () => {
+    const watch = new BootWatch();
+    expect(watch.estimate(60)).toBe(60);
+    // A machine boots from t=0; at t=31 none is booting any more: a boot of at most 31 s.
+    for (let t = 0; t <= 30; t++) watch.observe(t, t);
+    watch.observe(31, null);
+    expect(watch.estimate(60)).toBe(31);
+    // Another boots from t=100 and the next starts at t=110; the first finishes by t=125.
+    for (let t = 100; t <= 124; t++) watch.observe(t, t - 100);
+    watch.observe(125, 15);
+    expect(watch.estimate(60)).toBe(31);
+    // The lease was elsewhere from t=130 to t=1000: the fall seen then is not a boot of 890 s.
+    watch.observe(130, 20);
+    watch.observe(1000, null);
+    expect(watch.estimate(60)).toBe(31);
   });
 
   it('lets machines beyond the warm ones go after the grace, or after idle_timeout_s when that is shorter', () => {

@@ -147,16 +147,18 @@ export class ForecastState {
 /**
  * Learns a pool's boot time from the age of its oldest booting machine: when that age falls
  * behind the clock, the machine it belonged to has finished booting (or failed), somewhere since
- * the previous tick; the later end counts.
+ * the previous tick; the later end counts. After a gap in the ticks (the pool's lease was
+ * elsewhere) the end is too uncertain, and the fall is not counted.
  */
-class BootWatch {
+export class BootWatch {
   private last: { t: number; age: number } | null = null;
   private readonly seen: number[] = [];
 
   observe(t: number, age: number | null): void {
     const last = this.last;
-    if (last && (age === null || age < last.age + (t - last.t) - 1e-6)) {
-      this.seen.push(last.age + (t - last.t));
+    const gap = last ? t - last.t : 0;
+    if (last && (age === null || age < last.age + gap - 1e-6) && gap <= Math.max(5, last.age / 4)) {
+      this.seen.push(last.age + gap);
       if (this.seen.length > BOOTS_KEPT) this.seen.shift();
     }
     this.last = age === null ? null : { t, age };
