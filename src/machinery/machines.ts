@@ -61,11 +61,11 @@ export async function requestRetireAfterTask(ex: Executor, id: string, options: 
 }
 
 /**
- * Of a pool's machines on their way back from a task and not yet released (stopping, stopped),
- * ask up to `count` of them, oldest first, to be deleted at release rather than reimaged: the
- * pool holds more than its scaling policy wants kept. One statement, as requestRetireAfterTask
- * does it for one machine (version bumped, event from the state to itself); a row another
- * transaction holds is skipped. Answers how many were asked.
+ * See that `count` of a pool's machines on their way back from a task and not yet released
+ * (stopping, stopped) are to be deleted at release rather than reimaged: the pool holds more than
+ * its scaling policy wants kept. Those already asked count; the rest are asked oldest first. One
+ * statement, as requestRetireAfterTask does it for one machine (version bumped, event from the
+ * state to itself); a row another transaction holds is skipped. Answers how many were asked now.
  */
 export async function retireRecycling(ex: Executor, pool: string, count: number, options: TransitionOptions): Promise<number> {
   if (count <= 0) return 0;
@@ -74,7 +74,9 @@ export async function retireRecycling(ex: Executor, pool: string, count: number,
     WITH chosen AS (
       SELECT id FROM ${machines}
       WHERE ${machines.pool} = ${pool} AND ${machines.state} = ANY(${states}::text[]) AND NOT ${machines.retireRequested}
-      ORDER BY ${machines.stateChangedAt}, ${machines.id} LIMIT ${count}
+      ORDER BY ${machines.stateChangedAt}, ${machines.id}
+      LIMIT GREATEST(0, ${count}::int - (
+        SELECT count(*) FROM ${machines} WHERE ${machines.pool} = ${pool} AND ${machines.state} = ANY(${states}::text[]) AND ${machines.retireRequested}))
       FOR UPDATE SKIP LOCKED
     ), changed AS (
       UPDATE ${machines} m SET retire_requested = true, version = m.version + 1

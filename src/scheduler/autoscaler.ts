@@ -14,7 +14,7 @@ export type { AutoscalePolicy, PoolLoad, ScalePlan } from './policies/policy.js'
 export interface ScaleDecision {
   create: number;
   drain: string[];
-  /** How many machines on their way back from a task to delete at release instead of reimaging: the pool holds more than the plan keeps. */
+  /** How many machines on their way back from a task are to be deleted at release instead of reimaged (those already asked included): the pool holds more than the plan keeps. */
   retire: number;
 }
 

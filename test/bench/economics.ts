@@ -28,7 +28,7 @@ import { measure, type PolicyFigures } from './economics/measure.js';
 import { createBenchDatabase, POOL_KINDS, replay, type PoolShape, type ReplayOptions } from './economics/replay.js';
 import { simulateCommand } from './economics/simulate-command.js';
 import { describeTrace, generateTrace } from './economics/trace.js';
-import { renderTwin, simulateTwin } from './economics/twin.js';
+import { renderTwin, replayWindows, simulateTwin } from './economics/twin.js';
 
 // The simulator instead of a real-time replay: every policy over the traces in seconds.
 if (process.argv.includes('--simulate')) process.exit(await simulateCommand(process.argv.slice(2)));
@@ -165,7 +165,7 @@ try {
   }
   errors = run.errors;
   figures = await measure(database.db, run, factor, shape, hours);
-  if (args.twin) twinReport = renderTwin(figures, simulateTwin({ trace, kinds, pool: shape, leaky, tickS, pollS, seed }));
+  if (args.twin) twinReport = renderTwin(figures, simulateTwin({ trace, kinds, pool: shape, leaky, tickS, pollS, seed, windowS: replayWindows(figures) }));
   const targets = run.evaluations.map((e) => e.target);
   if (targets.length) log(`leaky bucket: ${run.evaluations.length} evaluations, targets ${Math.min(...targets)}–${Math.max(...targets)}`);
 } catch (error) {

@@ -208,7 +208,8 @@ describe('finishing order: stop, then release, then delete', () => {
     expect(rows.map((m) => [m?.state, m?.retireRequested])).toEqual([['stopped', true], ['stopped', false], ['ready', false]]);
     expect(rows[0]?.version).toBe(older.machine.version + 1);
     expect(await eventsOf(older.machine.id)).toContain('stopped→stopped');
-    // Already asked: only the other one is left to ask, then none.
+    // The one already asked counts: asking for one again asks nobody; for five, the other one, then none.
+    expect(await retireRecycling(t.db, pool.name, 1, { actor: 'test' })).toBe(0);
     expect(await retireRecycling(t.db, pool.name, 5, { actor: 'test' })).toBe(1);
     expect(await retireRecycling(t.db, pool.name, 5, { actor: 'test' })).toBe(0);
     const released = await releaseMachine(t.db, { machineId: older.machine.id, taskId: older.task.id }, { actor: 'test' });

@@ -32,8 +32,8 @@ describe('simulate', () => {
   it("deletes a machine back from a task instead of reimaging it when the plan's keep is already held", () => {
     const keepNone = { name: 'keep-none', plan: (...args: Parameters<ReturnType<typeof demandPolicy>['plan']>) => ({ ...demandPolicy().plan(...args), keep: 0 }) };
     const r = simulate({ tasks: [{ at: 10.5, runS: 60 }], pool, policy: keepNone, tickS: 1, pollS: 1, seed: 1 });
-    // Created at 11 s, ran 51-111 s, deleted at once (5 s teardown) instead of reimaged and kept idle.
-    expect(r.machineMinutes).toBeCloseTo((116 - 11) / 60, 6);
+    // Created at 11 s, ran 51-111 s; marked while it stopped (5 s), then deleted (5 s teardown) instead of reimaged and kept idle.
+    expect(r.machineMinutes).toBeCloseTo((121 - 11) / 60, 6);
   });
 
   it('never has more machines than max_size, and serves a burst beyond it from the queue', () => {

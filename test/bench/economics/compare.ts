@@ -39,6 +39,8 @@ export interface CompareOptions {
   tickS: number;
   pollS: number;
   seed: number;
+  /** Per pool kind, count machine time only up to this trace second (a replay's window, for its twin). */
+  countUntilS?: Partial<Record<SimulatedKind['kind'], number>>;
 }
 
 export interface CompareRow {
@@ -72,7 +74,8 @@ export function compare(options: CompareOptions, onRow: (row: CompareRow) => voi
 
 function runOne(options: CompareOptions, workload: Workload, kind: SimulatedKind, entry: PolicyEntry): CompareRow {
   const pool: SimulatedPool = { ...options.pool, bootS: kind.bootS, reimageS: kind.bootS };
-  const result = simulate({ tasks: workload.tasks, pool, policy: entry.make(kind), tickS: options.tickS, pollS: options.pollS, seed: options.seed });
+  const countUntilS = options.countUntilS?.[kind.kind];
+  const result = simulate({ tasks: workload.tasks, pool, policy: entry.make(kind), tickS: options.tickS, pollS: options.pollS, seed: options.seed, ...(countUntilS === undefined ? {} : { countUntilS }) });
   const starts = workload.tasks.map((task, i) => ({ startS: task.at + (result.waitsS[i] ?? 0), runS: task.runS }));
   // A reimage pool resets a machine between tasks in a boot's time; a delete pool never reuses one.
   const reuse = options.pool.recycle === 'reimage' ? options.pool.maxUses : 1;

@@ -8,8 +8,11 @@
 //   `plan.drainIdleForMs`, oldest idle first;
 // - a created machine boots (a drawn boot time) and is seen ready at its next readiness poll;
 // - queued tasks take ready machines oldest-ready first (as the claim statement orders them);
-// - after a task, a machine with uses left is reimaged (stop, then a reimage as long as a boot) in
+// - after a task, a machine with uses left is stopped and then reimaged (as long as a boot) in
 //   reimage pools, and deleted otherwise; a drained machine is deleted;
+// - while a machine stops, a tick whose plan keeps fewer machines than the pool holds marks it
+//   (oldest first, counting those already marked) to be deleted once stopped, as the autoscaler
+//   does with retireRecycling;
 // - a machine costs from its create request until its teardown has finished.
 import type { PoolRow } from '../../../src/db/schema.js';
 import { prng } from '../../../src/providers/prng.js';
@@ -41,6 +44,8 @@ export interface SimulationOptions {
   seed: number;
   /** Machines the whole fleet may have (the global cap); unlimited when absent. */
   globalCap?: number;
+  /** Count machine time only up to this trace second, as a replay measures its window; all of it when absent. */
+  countUntilS?: number;
 }
 
 export interface SimulationResult {
@@ -60,9 +65,14 @@ interface Machine {
   /** When it last became ready: the claim and drain order. */
   readyAt: number;
   uses: number;
+  /** Stopping after a task: still to be released. */
+  stopping: boolean;
+  /** Marked while stopping: deleted once stopped instead of reimaged. */
+  retire: boolean;
 }
 
-type Event = { at: number; seq: number } & ({ kind: 'tick' } | { kind: 'ready' | 'finished' | 'gone'; machine: Machine });
+type MachineEvent = 'ready' | 'finished' | 'stopped' | 'gone';
+type Event = { at: number; seq: number } & ({ kind: 'tick' } | { kind: MachineEvent; machine: Machine });
 
 /** After the last task, the clock keeps ticking this long at most for the pool to come to rest. */
 const SETTLE_LIMIT_S = 7 * 86_400;
@@ -92,8 +102,11 @@ class Simulation {
   private peak = 0;
   private machineSeconds = 0;
   private finished = 0;
-  /** The last plan's `keep`: what a machine back from a task is weighed against. */
-  private keep: number | undefined;
+  /** Machines stopping after a task, oldest first; those before `stoppingHead` have stopped. */
+  private readonly stopping: Machine[] = [];
+  private stoppingHead = 0;
+  /** Of the stopping machines, those marked to be deleted once stopped. */
+  private retiring = 0;
 
   constructor(private readonly options: SimulationOptions) {
     this.random = prng(options.seed);
@@ -126,7 +139,7 @@ class Simulation {
       this.tick();
       this.schedule(this.now + tickS, { kind: 'tick' });
     }
-    for (const m of this.machines) this.machineSeconds += this.now - m.bornAt;
+    for (const m of this.machines) this.machineSeconds += this.held(m);
     return { machineMinutes: this.machineSeconds / 60, waitsS: this.waits, machinesCreated: this.created, peakMachines: this.peak, windowS: this.now };
   }
 
@@ -168,14 +181,22 @@ class Simulation {
         this.finished++;
         this.recycle(event.machine);
         return;
+      case 'stopped':
+        this.released(event.machine);
+        return;
       case 'gone':
-        this.machineSeconds += this.now - event.machine.bornAt;
+        this.machineSeconds += this.held(event.machine);
         this.count.deleting--;
         this.machines.delete(event.machine);
         return;
       case 'tick':
         return;
     }
+  }
+
+  /** How long the machine has been held until now, within the counted window. */
+  private held(machine: Machine): number {
+    return Math.max(0, Math.min(this.now, this.options.countUntilS ?? Number.POSITIVE_INFINITY) - machine.bornAt);
   }
 
   /** Queued tasks take ready machines, oldest ready first. */
@@ -193,13 +214,37 @@ class Simulation {
   private recycle(machine: Machine): void {
     const { pool } = this.options;
     const usesLeft = pool.maxUses === null || machine.uses < pool.maxUses;
-    // The machines the pool holds without this one: busy, ready and on their way.
-    const others = this.count.leased - 1 + this.readyCount() + this.count.coming + this.count.recycling;
-    const wanted = this.keep === undefined || others < this.keep;
-    if (pool.recycle === 'reimage' && usesLeft && wanted && this.row.active) {
+    if (pool.recycle === 'reimage' && usesLeft && this.row.active) {
       this.move(machine, 'recycling');
-      this.schedule(this.seenAt(this.now + pool.stopS + this.draw(pool.reimageS)), { kind: 'ready', machine });
+      machine.stopping = true;
+      this.stopping.push(machine);
+      this.schedule(this.now + pool.stopS, { kind: 'stopped', machine });
     } else this.teardown(machine);
+  }
+
+  /** Stopped after its task: deleted if a tick marked it meanwhile, reimaged otherwise. */
+  private released(machine: Machine): void {
+    machine.stopping = false;
+    if (machine.retire) {
+      machine.retire = false;
+      this.retiring--;
+      this.teardown(machine);
+    } else this.schedule(this.seenAt(this.now + this.draw(this.options.pool.reimageS)), { kind: 'ready', machine });
+  }
+
+  /** Marks stopping machines, oldest first, until `count` of them are marked. */
+  private retireStopping(count: number): void {
+    while (this.stoppingHead < this.stopping.length && !this.stopping[this.stoppingHead]!.stopping) this.stoppingHead++;
+    if (this.stoppingHead > 1024 && this.stoppingHead * 2 > this.stopping.length) {
+      this.stopping.splice(0, this.stoppingHead);
+      this.stoppingHead = 0;
+    }
+    for (let i = this.stoppingHead; i < this.stopping.length && this.retiring < count; i++) {
+      const machine = this.stopping[i]!;
+      if (!machine.stopping || machine.retire) continue;
+      machine.retire = true;
+      this.retiring++;
+    }
   }
 
   private teardown(machine: Machine): void {
@@ -210,7 +255,7 @@ class Simulation {
   private tick(): void {
     const load = this.load();
     const plan = this.options.policy.plan(this.row, load, new Date(this.now * 1000));
-    this.keep = plan.keep;
+    if (plan.keep !== undefined) this.retireStopping(Math.min(load.recycling, load.leased + load.ready + load.coming - Math.floor(plan.keep)));
     const room = Math.min(this.row.maxSize, this.options.globalCap ?? Number.POSITIVE_INFINITY) - this.machines.size;
     const create = Math.max(0, Math.min(Math.floor(plan.create), room));
     for (let k = 0; k < create; k++) this.create();
@@ -236,7 +281,7 @@ class Simulation {
   }
 
   private create(): void {
-    const machine: Machine = { state: 'coming', bornAt: this.now, readyAt: 0, uses: 0 };
+    const machine: Machine = { state: 'coming', bornAt: this.now, readyAt: 0, uses: 0, stopping: false, retire: false };
     this.count.coming++;
     this.booting.push(machine);
     this.machines.add(machine);
@@ -255,7 +300,7 @@ class Simulation {
     return nominalS * (1 - this.options.pool.jitter + 2 * this.options.pool.jitter * this.random());
   }
 
-  private schedule(at: number, event: { kind: 'tick' } | { kind: 'ready' | 'finished' | 'gone'; machine: Machine }): void {
+  private schedule(at: number, event: { kind: 'tick' } | { kind: MachineEvent; machine: Machine }): void {
     this.events.push(Object.assign(event, { at, seq: this.seq++ }));
   }
 }

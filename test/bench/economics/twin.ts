@@ -17,6 +17,13 @@ export interface TwinOptions {
   tickS: number;
   pollS: number;
   seed: number;
+  /** The replay's measured window per pool kind: the twin counts machine time up to it, as the replay does. */
+  windowS?: Partial<Record<SimulatedKind['kind'], number>>;
+}
+
+/** The windows the replay measured, per pool kind. */
+export function replayWindows(figures: readonly PolicyFigures[]): Partial<Record<SimulatedKind['kind'], number>> {
+  return Object.fromEntries(figures.map((f) => [f.pool.kind.kind, f.windowS]));
 }
 
 const POLICIES: Record<PolicyName, (leaky: TwinOptions['leaky']) => PolicyEntry> = {
@@ -38,6 +45,7 @@ export function simulateTwin(options: TwinOptions): CompareRow[] {
     tickS: options.tickS,
     pollS: options.pollS,
     seed: options.seed,
+    ...(options.windowS ? { countUntilS: options.windowS } : {}),
   });
 }
 
