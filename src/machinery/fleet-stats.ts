@@ -14,6 +14,8 @@ export interface PoolLoad {
   coming: number;
   /** The part of `coming` that is on its way back from a task (reimage pools: stopping … reimaging). */
   recycling: number;
+  /** The part of `recycling` already marked to be deleted at release (stopping or stopped, `retire_requested`). */
+  retiring: number;
   /** How long the oldest machine still provisioning or booting has been at it, in seconds; null when none is. */
   bootingForS?: number | null;
 }
@@ -28,12 +30,13 @@ export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recyc
       count(*) FILTER (WHERE state = 'ready')::int AS ready,
       count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
       count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling,
+      count(*) FILTER (WHERE state IN (${recycling}) AND state IN ('stopping', 'stopped') AND retire_requested)::int AS retiring,
       extract(epoch FROM now() - min(created_at) FILTER (WHERE state IN ('provisioning', 'booting')))::float8 AS booting_for_s
     FROM machines WHERE pool = ${pool.name}`);
   const r = result.rows[0] ?? {};
   const n = (v: unknown) => Number(v ?? 0);
   const bootingForS = r.booting_for_s === null || r.booting_for_s === undefined ? null : Math.max(0, Number(r.booting_for_s));
-  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling), bootingForS };
+  return { queued: n(r.queued), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling), retiring: n(r.retiring), bootingForS };
 }
 
 export interface MachineCount {

@@ -16,6 +16,8 @@ export interface ScaleDecision {
   drain: string[];
   /** How many machines on their way back from a task are to be deleted at release instead of reimaged (those already asked included): the pool holds more than the plan keeps. */
   retire: number;
+  /** Whether `retire` asks for more than are already marked, so that machines are to be marked now. */
+  retireMore: boolean;
 }
 
 /** How many to create, which idle machines to drain, and how many machines on their way back to retire. */
@@ -23,10 +25,11 @@ export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now: Date, p
   const plan = policy.plan(pool, load, now);
   const create = Math.max(0, Math.floor(plan.create));
   const retire = plan.keep === undefined ? 0 : Math.max(0, Math.min(load.recycling, load.leased + load.ready + load.coming - Math.floor(plan.keep)));
+  const retireMore = retire > load.retiring;
   const spare = Math.min(load.ready, Math.floor(plan.drain));
-  if (spare <= 0) return { create, drain: [], retire };
+  if (spare <= 0) return { create, drain: [], retire, retireMore };
   const idle = await idleReadyMachines(db, pool.name, new Date(now.getTime() - Math.max(0, plan.drainIdleForMs)), spare);
-  return { create, drain: idle.map((m) => m.id), retire };
+  return { create, drain: idle.map((m) => m.id), retire, retireMore };
 }
 
 /** Drains the chosen machines; a machine leased in the meantime answers Conflict and stays. */

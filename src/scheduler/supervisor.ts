@@ -24,7 +24,7 @@ export async function supervise(
   const decision = await decide(db, pool, await poolLoad(db, pool), new Date(), options.policyFor(pool));
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
-  if (decision.retire > 0) await retireRecycling(db, pool.name, decision.retire, { actor, reason: 'beyond what the scaling policy keeps: deleted rather than reimaged' });
+  if (decision.retireMore) await retireRecycling(db, pool.name, decision.retire, { actor, reason: 'beyond what the scaling policy keeps: deleted rather than reimaged' });
   await addJobs(deps.queues.machines, drained.map((m) => machineJob('retire', m.id, m.version)));
   const agent = agentSettingsOf(pool);
   const alarms = await taskAlarms(db, pool.name, options.deadlineGraceS, agent?.heartbeatTimeoutS ?? null);

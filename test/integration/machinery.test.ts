@@ -16,6 +16,7 @@ import {
   markFailed,
   markReady,
   markStopped,
+  poolLoad,
   releaseMachine,
   requestDelete,
   retireRecycling,
@@ -208,6 +209,8 @@ describe('finishing order: stop, then release, then delete', () => {
     expect(rows.map((m) => [m?.state, m?.retireRequested])).toEqual([['stopped', true], ['stopped', false], ['ready', false]]);
     expect(rows[0]?.version).toBe(older.machine.version + 1);
     expect(await eventsOf(older.machine.id)).toContain('stopped→stopped');
+    // The autoscaler reads how many are marked, so it asks again only for more.
+    expect(await poolLoad(t.db, pool)).toMatchObject({ recycling: 2, retiring: 1, ready: 1 });
     // The one already asked counts: asking for one again asks nobody; for five, the other one, then none.
     expect(await retireRecycling(t.db, pool.name, 1, { actor: 'test' })).toBe(0);
     expect(await retireRecycling(t.db, pool.name, 5, { actor: 'test' })).toBe(1);

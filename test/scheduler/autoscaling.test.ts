@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariants, getTask } from '../../src/machinery/index.js';
+import { decide, type AutoscalePolicy, type PoolLoad } from '../../src/scheduler/autoscaler.js';
 import { LeaderLeases } from '../../src/scheduler/leader.js';
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import { submit } from '../../src/scheduler/submission.js';
@@ -11,7 +12,7 @@ import { QUEUE_BACKENDS } from '../support/backends.js';
 import { useTestDatabase } from '../support/database.js';
 import { testScheduler } from '../support/scheduler.js';
 import { until } from '../support/until.js';
-import { addPool } from '../support/fixtures.js';
+import { addPool, poolRow } from '../support/fixtures.js';
 
 const t = useTestDatabase('autoscaling', 24, { queue: true });
 const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
@@ -37,6 +38,22 @@ function sampleSize(pool: string): { stop: () => Promise<number> } {
     },
   };
 }
+
+describe('scale decision', () => {
+  const policy = (keep: number): AutoscalePolicy => ({ name: 'fixed', plan: () => ({ create: 0, drain: 0, drainIdleForMs: 0, keep }) });
+  const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, retiring: 0, ...l });
+
+  it('retires the machines on their way back beyond what the plan keeps, and asks again only when more are to be marked', async () => {
+    const pool = poolRow({ name: 'decide', recycle: 'reimage' });
+    const now = new Date();
+    // Two on their way back, one running: keeping one leaves two to retire, none marked yet.
+    expect(await decide(t.db, pool, load({ leased: 1, coming: 2, recycling: 2 }), now, policy(1))).toEqual({ create: 0, drain: [], retire: 2, retireMore: true });
+    // Both already marked: nothing more to ask (the tick skips the statement).
+    expect(await decide(t.db, pool, load({ leased: 1, coming: 2, recycling: 2, retiring: 2 }), now, policy(1))).toMatchObject({ retire: 2, retireMore: false });
+    // Keeping more than the pool holds retires none.
+    expect(await decide(t.db, pool, load({ leased: 1, coming: 2, recycling: 2 }), now, policy(5))).toMatchObject({ retire: 0, retireMore: false });
+  });
+});
 
 describe('leader lease', () => {
   it('is held by one process at a time and moves when its holder goes', async () => {
@@ -109,7 +126,8 @@ describe.each(QUEUE_BACKENDS)('autoscaling on %s', (_, backend) => {
 
   it('deletes a machine back from its task rather than reimaging it when the pool holds more than the default policy keeps', async () => {
     // A slow stop leaves the supervisor many ticks to see the machine on its way back.
-    const pool = (await addPool(t.db, { maxSize: 2, minReady: 0, recycle: 'reimage', settings: { ...fast, stopDelayMs: 1500 } })).name;
+    // The policy keeps what it wanted within its drain grace, here idle_timeout_s: one second.
+    const pool = (await addPool(t.db, { maxSize: 2, minReady: 0, idleTimeoutS: 1, recycle: 'reimage', settings: { ...fast, stopDelayMs: 3000 } })).name;
     await submit(t.db, scheduler.deps.queues.runs, { pool, payload: {} });
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'completed'`)) === 1);
     await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE pool = ${pool}`)) === 0, 20_000);

@@ -7,14 +7,15 @@ import type { PoolLoad } from '../../src/scheduler/policies/policy.js';
 import { poolRow } from '../support/fixtures.js';
 
 const pool = (overrides: Partial<PoolRow> = {}): PoolRow => poolRow(overrides);
-const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, ...l });
+const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, retiring: 0, ...l });
 const at = (s: number) => new Date(s * 1000);
 
 describe('forecast policy', () => {
   it('keeps nothing warm beyond min_ready before it has seen the pool rise, and creates for queued work', () => {
     const policy = forecastPolicy({ bootS: 10 });
     expect(policy.plan(pool(), load({ queued: 2 }), at(0))).toEqual({ create: 2, drain: 0, drainIdleForMs: 20_000, keep: 2 });
-    expect(policy.plan(pool({ minReady: 1 }), load({ ready: 3 }), at(1))).toEqual({ create: 0, drain: 2, drainIdleForMs: 20_000, keep: 1 });
+    // It keeps the 2 it wanted a second ago for the drain grace.
+    expect(policy.plan(pool({ minReady: 1 }), load({ ready: 3 }), at(1))).toEqual({ create: 0, drain: 2, drainIdleForMs: 20_000, keep: 2 });
   });
 
   it('keeps warm the rise it saw within a boot time in most moments like this one', () => {
@@ -26,8 +27,9 @@ describe('forecast policy', () => {
     }
     // In that context (a recent peak of 4), with one task running, three more are kept warm.
     expect(policy.plan(pool(), load({ leased: 1 }), at(t)).create).toBe(3);
-    // Machines beyond 1 + 3 go once idle past the grace.
-    expect(policy.plan(pool(), load({ leased: 1, ready: 6 }), at(t + 1))).toEqual({ create: 0, drain: 3, drainIdleForMs: 20_000, keep: 4 });
+    // Idle machines beyond 1 + 3 go once idle past the grace; machines back from a task stay while
+    // the pool wanted them within it (4 + 3 when demand was 4, five seconds ago).
+    expect(policy.plan(pool(), load({ leased: 1, ready: 6 }), at(t + 1))).toEqual({ create: 0, drain: 3, drainIdleForMs: 20_000, keep: 7 });
     // A lower cover keeps fewer warm: the rise is 0 in three windows of four.
     const frugal = forecastPolicy({ bootS: 10, cover: 0.5 });
     t = 0;
@@ -38,6 +40,22 @@ describe('forecast policy', () => {
   it('tells the lifecycle how many machines to keep (the busy ones and the warm ones), unless retireSurplus is off', () => {
     expect(forecastPolicy({ bootS: 10 }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBe(5);
     expect(forecastPolicy({ bootS: 10, retireSurplus: false }).plan(pool({ minReady: 2 }), load({ leased: 3 }), at(0)).keep).toBeUndefined();
+  });
+
+  it('keeps the most the pool wanted within the drain grace, so a machine back from a task goes only once unwanted that long', () => {
+    // A boot time longer than the test: no rise is learned, so the pool wants just its busy machines.
+    const policy = forecastPolicy({ bootS: 1000, drainGraceS: 20 });
+    expect(policy.plan(pool(), load({ leased: 3 }), at(0)).keep).toBe(3);
+    // The tasks end: the pool wants none, but keeps the three for the grace…
+    expect(policy.plan(pool(), load({ coming: 3, recycling: 3 }), at(1)).keep).toBe(3);
+    expect(policy.plan(pool(), load({ leased: 1, coming: 2, recycling: 2 }), at(19)).keep).toBe(3);
+    // …then only what it wanted since (the one task at 19 s).
+    expect(policy.plan(pool(), load({ ready: 3 }), at(20)).keep).toBe(1);
+    expect(policy.plan(pool(), load({ ready: 3 }), at(40)).keep).toBe(0);
+    // A shorter idle_timeout_s shortens the grace.
+    const quick = forecastPolicy({ bootS: 1000 });
+    quick.plan(pool({ idleTimeoutS: 5 }), load({ leased: 2 }), at(0));
+    expect(quick.plan(pool({ idleTimeoutS: 5 }), load({ ready: 2 }), at(5)).keep).toBe(0);
   });
 
   it('learns the boot time from the boots the pool shows, and warms as far ahead as a boot takes', () => {

@@ -9,7 +9,7 @@ import { leakyBucketPolicy, leakyBucketStep, targetFor, type LeakyBucketSettings
 import { poolRow } from '../support/fixtures.js';
 
 const pool = (overrides: Partial<PoolRow> = {}): PoolRow => poolRow({ minReady: 1, ...overrides });
-const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, ...l });
+const load = (l: Partial<PoolLoad>): PoolLoad => ({ queued: 0, leased: 0, ready: 0, coming: 0, recycling: 0, retiring: 0, ...l });
 const settings: LeakyBucketSettings = { intervalMs: 300_000, overprovision: 0.2 };
 
 describe('leaky-bucket target', () => {

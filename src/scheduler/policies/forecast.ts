@@ -6,7 +6,9 @@
 // Demand is d = queued + leased. Each tick is remembered with its context (the level of the
 // pool's busiest moment in the last `recentS`, in powers of two: a quiet pool and a busy one rise
 // differently); once a boot time has passed, the rise it saw, max(d over the boot time) − d, goes
-// into its context's histogram. Old observations fade with a half-life, so the policy follows a
+// into its context's histogram. The machines the pool keeps (`keep`) are the most it wanted within
+// the drain grace: a machine back from a task goes only when the pool has not wanted it that long,
+// as an idle one does (deleting at every task's end churned one machine per task). Old observations fade with a half-life, so the policy follows a
 // workload that changes. Pure apart from its own memory: the same ticks give the same plans, in
 // the daemon and in the economics simulator alike.
 import type { PoolRow } from '../../db/schema.js';
@@ -28,7 +30,7 @@ export interface ForecastSettings {
   halfLife: number;
   /** A machine beyond the warm ones goes once idle this long, or the pool's idle_timeout_s if shorter (a new task may be a tick away). */
   drainGraceS: number;
-  /** A machine back from a task beyond the busy and warm ones is deleted rather than reimaged. */
+  /** A machine back from a task beyond the busy and warm ones the pool wanted within the drain grace is deleted rather than reimaged. */
   retireSurplus: boolean;
   /**
    * Pool seconds per wall-clock second, for runs in accelerated time (a benchmark replaying a day
@@ -95,6 +97,8 @@ export class ForecastState {
   /** The pending ticks whose demand no later pending tick reaches: the first is the highest. */
   private readonly highest: Sample[] = [];
   private readonly boots = new BootWatch();
+  /** Ticks of the drain grace whose want no later tick reaches: the first holds the most wanted. */
+  private readonly wants: { t: number; want: number }[] = [];
 
   constructor(private readonly settings: ForecastSettings) {}
 
@@ -108,12 +112,22 @@ export class ForecastState {
     if (!pool.active) return { create: 0, drain: load.ready, drainIdleForMs: 0 };
     const want = Math.min(pool.maxSize, d + warm);
     const supply = load.leased + load.ready + load.coming;
+    const graceS = Math.min(this.settings.drainGraceS, pool.idleTimeoutS);
     return {
       create: Math.max(0, want - supply),
       drain: Math.max(0, Math.min(load.ready - load.queued, supply - want)),
-      drainIdleForMs: (Math.min(this.settings.drainGraceS, pool.idleTimeoutS) * 1000) / timeScale,
-      ...(this.settings.retireSurplus ? { keep: want } : {}),
+      drainIdleForMs: (graceS * 1000) / timeScale,
+      ...(this.settings.retireSurplus ? { keep: this.mostWanted(t, want, graceS) } : {}),
     };
+  }
+
+  /** The highest want of the last `graceS` seconds, this tick's included. */
+  private mostWanted(t: number, want: number, graceS: number): number {
+    const wants = this.wants;
+    while (wants.length && wants[0]!.t <= t - graceS) wants.shift();
+    while (wants.length && wants.at(-1)!.want <= want) wants.pop();
+    wants.push({ t, want });
+    return wants[0]!.want;
   }
 
   /** Records this tick and settles the ticks a boot time old; answers this tick's context. */

@@ -18,8 +18,8 @@ export interface ScalePlan {
    * The machines the pool should hold (busy and warm): a machine back from a task when the pool
    * already holds that many is to be deleted rather than reimaged. Absent: every machine with
    * uses left is reimaged (in a reimage pool). The autoscaler marks machines still stopping or
-   * stopped beyond it to be deleted at release (src/scheduler/autoscaler.ts); the economics
-   * simulator weighs each machine against it as its task ends.
+   * stopped beyond it to be deleted at release (src/scheduler/autoscaler.ts), and the economics
+   * simulator does the same on its ticks.
    */
   keep?: number;
 }

@@ -65,6 +65,11 @@ export interface PoolView {
   cost_per_hour: number | null;
   machines: Record<string, number>;
   queued_tasks: number;
+  /**
+   * The machines the pool's work needs now: running and queued tasks plus min_ready, within
+   * max_size. A forecasting policy keeps more warm than this ahead of expected arrivals; what it
+   * keeps lives in the leader's memory, not in the tables this view is read from.
+   */
   desired_size: number;
 }
 

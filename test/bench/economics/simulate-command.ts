@@ -2,7 +2,7 @@
 //   [--max-size 50] [--min-ready 0] [--recycle reimage|delete] [--max-uses N] [--tick 1] [--poll 1]
 //   [--price ec2=0.096/0.035,azure=0.096/0.019] [--seed 1] [--json] [--out bench/results]`
 //
-// Every policy over every trace (the built-in synthetic one, and each --trace file) and pool kind,
+// Every policy over every trace (the built-in synthetic and batches ones, and each --trace file) and pool kind,
 // in the simulator: the baselines (on-demand, fixed keep-alive, leaky bucket), the daemon's
 // default policy (`sandfleet`), and the forecasting policy's frontier over its `cover` knob.
 // Prints a table per trace and pool kind, writes it to bench/results/economics-sim-<time>.md with
@@ -13,6 +13,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { demandPolicy, keepAlivePolicy, onDemandPolicy } from '../../../src/scheduler/policies/demand.js';
 import { forecastPolicy } from '../../../src/scheduler/policies/forecast.js';
 import { leakyBucketPolicy } from '../../../src/scheduler/policies/leaky-bucket.js';
+import { batchWorkload } from './batch-trace.js';
 import { frontierChart } from './frontier-chart.js';
 import { compare, dominatedBy, SIMULATED_KINDS, type CompareOptions, type CompareRow, type PolicyEntry, type SimulatedKind } from './compare.js';
 import { generateTrace } from './trace.js';
@@ -30,7 +31,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   let workloads: Workload[];
   try {
     options = parse(argv);
-    workloads = [synthetic(options.hours, options.seed), ...(await Promise.all(options.traces.map(readTraceFile)))];
+    workloads = [synthetic(options.hours, options.seed), batchWorkload(options.hours, options.seed), ...(await Promise.all(options.traces.map(readTraceFile)))];
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof TraceFileError)) throw error;
     console.error(`economics --simulate: ${error.message}`);

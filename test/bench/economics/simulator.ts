@@ -266,7 +266,7 @@ class Simulation {
   private load(): PoolLoad {
     const { leased, coming, recycling } = this.count;
     // A machine on its way back from a task is both coming and recycling, as poolLoad counts it.
-    return { queued: this.queue.length - this.queueHead, leased, ready: this.readyCount(), coming: coming + recycling, recycling, bootingForS: this.oldestBootingAge() };
+    return { queued: this.queue.length - this.queueHead, leased, ready: this.readyCount(), coming: coming + recycling, recycling, retiring: this.retiring, bootingForS: this.oldestBootingAge() };
   }
 
   /** How long the oldest machine still booting has been at it, as poolLoad reads it from the rows. */

@@ -12,7 +12,7 @@ export interface WorkloadTask {
 }
 
 export interface Workload {
-  /** The file's base name without extension (`synthetic` for the built-in trace). */
+  /** The file's base name without extension (`synthetic` and `batches` for the built-in traces). */
   name: string;
   tasks: WorkloadTask[];
   /** From the start to the last arrival, hours. */
