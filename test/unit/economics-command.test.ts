@@ -3,6 +3,7 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { batchWorkload } from '../bench/economics/batch-trace.js';
 import { simulateCommand } from '../bench/economics/simulate-command.js';
 
 afterEach(() => vi.restoreAllMocks());
@@ -24,7 +25,7 @@ describe('economics --simulate', () => {
     const { code, out } = await run(['--trace', trace, '--synthetic-hours', '0.2', '--kinds', 'ec2', '--price', 'ec2=0.5/0.2', '--json', '--out', dir]);
     expect(code).toBe(0);
     const { figures } = JSON.parse(out.at(-1)!) as { figures: Record<string, number> };
-    for (const trace of ['synthetic', 'night-shift']) {
+    for (const trace of ['synthetic', 'batches', 'night-shift']) {
       for (const policy of ['sandfleet', 'on-demand', 'keep-alive', 'leaky-bucket']) {
         const key = `${trace}.ec2.${policy}`;
         expect(figures[`${key}.x_oracle`]).toBeGreaterThanOrEqual(1);
@@ -33,6 +34,20 @@ describe('economics --simulate', () => {
     }
     expect(out.join('\n')).toContain('0.5 per machine-hour on demand, 0.2 as spot');
     expect((await readdir(dir)).filter((f) => /^economics-sim-.*\.(md|svg)$/.test(f))).toHaveLength(2);
+  });
+
+  it('builds the batches trace from its seed: sorted arrivals, a batch at about every hour, run times within 5 s – 2 h', () => {
+    const day = batchWorkload(24, 7);
+    expect(batchWorkload(24, 7)).toEqual(day);
+    expect(day.tasks.map((t) => t.at)).toEqual([...day.tasks.map((t) => t.at)].sort((a, b) => a - b));
+    expect(day.tasks.every((t) => t.runS >= 5 && t.runS <= 7200)).toBe(true);
+    // Each hour's batch (5–40 tasks within 30 s) lands within 3 minutes of the hour; a trickle of
+    // about 6 an hour runs between.
+    const nearHour = Array.from({ length: 23 }, (_, k) => day.tasks.filter((t) => Math.abs(t.at - (k + 1) * 3600 - 15) <= 195).length);
+    expect(Math.min(...nearHour)).toBeGreaterThanOrEqual(5);
+    const between = day.tasks.filter((t) => Math.abs(((t.at + 1800) % 3600) - 1800) > 200).length;
+    expect(between).toBeGreaterThan(24 * 2);
+    expect(between).toBeLessThan(24 * 12);
   });
 
   it.each([
