@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
-import { isDatabaseBusy } from '../db/errors.js';
+import { errorMessage, isDatabaseBusy } from '../db/errors.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
 import { authenticate, roleAllows, TokenUse } from '../scheduler/service/tokens.js';
@@ -81,7 +81,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error, request, reply) => {
     if (!isDatabaseBusy(error)) return sendProblem(reply, toProblem(error, request));
     // Saturation or a database restart, not a bug: the client should come back, not report it.
-    request.log.warn({ reason: error instanceof Error ? error.message.slice(0, 200) : String(error) }, 'database busy: answered 503');
+    request.log.warn({ reason: errorMessage(error).slice(0, 200) }, 'database busy: answered 503');
     reply.header('retry-after', String(BUSY_RETRY_AFTER_S));
     return sendProblem(reply, problem(503, 'database-busy', `the database cannot take more work right now; retry in ${BUSY_RETRY_AFTER_S} s`));
   });

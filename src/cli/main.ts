@@ -1,7 +1,7 @@
 // The `sandfleet` command line. Exit codes: 0 success, 1 a failed operation, 2 bad usage.
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
-import { databaseUrlFromEnv, DatabaseUnavailableError, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
+import { databaseUrlFromEnv, DatabaseUnavailableError, errorMessage, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
 import { migrateQueueSchema } from '../scheduler/queue.js';
 import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
 import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
@@ -83,5 +83,5 @@ function explain(error: unknown): string {
   if (e.code === 'ECONNREFUSED') return `cannot reach PostgreSQL (${e.message ?? ''}). Start it (for example \`pg_ctlcluster 15 main start\`) or set DATABASE_URL.`;
   if (e.code === '3D000') return `${e.message ?? 'the database does not exist'}: run \`sandfleet migrate\` (or start the daemon), which creates it.`;
   if (e.code === '42P01') return `${e.message ?? 'a table is missing'}: the database is not migrated; run \`sandfleet migrate\`.`;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

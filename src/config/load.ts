@@ -125,7 +125,7 @@ export function poolDefinition(pool: PoolConfig): PoolDefinition {
     r.kind === 'sim'
       ? compact({ kind: 'sim', minDurationMs: r.min_duration_ms, maxDurationMs: r.max_duration_ms, failRate: r.fail_rate })
       : r.kind === 'command'
-        ? compact({ kind: 'command', command: r.command, args: r.args, killGraceMs: r.kill_grace_ms })
+        ? compact({ kind: 'command', command: r.command, args: r.args, killGraceMs: r.kill_grace_ms, envPassthrough: r.env_passthrough })
         : compact({ kind: 'agent', heartbeatTimeoutS: r.heartbeat_timeout_s, apiUrl: r.api_url });
   const probe = pool.readiness.probe;
   return {

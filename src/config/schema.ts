@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
 import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
+import { passthroughName } from '../scheduler/runners/command-runner.js';
 
 const count = z.number().int().min(0);
 const positive = z.number().int().min(1);
@@ -19,7 +20,13 @@ const buckets = (names: readonly string[]) =>
 const runner = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('sim'), min_duration_ms: count.optional(), max_duration_ms: count.optional(), fail_rate: z.number().min(0).max(1).optional() }).strict(),
   z
-    .object({ kind: z.literal('command'), command: z.string().min(1), args: z.array(z.string()).optional(), kill_grace_ms: count.max(60_000).optional() })
+    .object({
+      kind: z.literal('command'),
+      command: z.string().min(1),
+      args: z.array(z.string()).optional(),
+      kill_grace_ms: count.max(60_000).optional(),
+      env_passthrough: z.array(passthroughName).optional(),
+    })
     .strict(),
   z
     .object({

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { poolDefinition } from '../config/load.js';
-import { migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
+import { errorMessage, migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
 import { syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -158,6 +158,6 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
     await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2s')), 2000).unref())]);
     return 'ok';
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }

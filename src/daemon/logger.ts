@@ -1,6 +1,7 @@
 // The daemon's pino logger: JSON lines, never a bearer token or a password (redacted by path,
-// and URLs are logged only after redactUrl).
+// and URLs are logged only after redactUrl), nor a value bound to a failed statement.
 import pino, { type Logger } from 'pino';
+import { withoutValues } from '../db/errors.js';
 
 /**
  * Log bytes held while stdout is not being read. Past this, lines are dropped and counted on
@@ -16,6 +17,7 @@ export function createLogger(level: string, base: Record<string, unknown>, desti
     base: { service: 'sandfleet', ...base },
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.authorization', 'token', '*.token', 'password', '*.password'], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: (error: unknown) => (error instanceof Error ? pino.stdSerializers.err(withoutValues(error) as Error) : error) },
   };
   return pino(options, destination ?? boundedStdout());
 }

@@ -7,6 +7,7 @@ import type { SchedulerLog, TaskObservation } from './log.js';
 import type { PoolSlots } from './pool-slots.js';
 import type { MachineJob, RunJob } from './queue.js';
 import type { Runner } from './runners/types.js';
+import type { SecretRedactor } from './secrets.js';
 
 /** What the job handlers share: the lifecycle context, the queues, and per-pool choices. */
 export interface SchedulerDependencies {
@@ -20,4 +21,6 @@ export interface SchedulerDependencies {
   leaseWatch: LeaseWatch;
   /** The machine worker's slots per pool: none may take them all, a pool whose cloud stopped answering gets a quarter. */
   poolSlots: PoolSlots;
+  /** The daemon's secret values, redacted from what a run returns before it is stored or logged. */
+  secrets: SecretRedactor;
 }

@@ -5,6 +5,7 @@
 import { createPostgresBackend, Queue, runMigrations, Worker, type BulkJobOptions, type ConnectionOptions, type PgPool, type Processor } from 'bullmq';
 
 import type { Database } from '../db/database.js';
+import { withoutValues } from '../db/errors.js';
 
 export type QueueBackend = { kind: 'postgres' } | { kind: 'redis'; url: string; prefix?: string };
 
@@ -103,10 +104,18 @@ export function createWorker<Data>(name: string, settings: QueueSettings, proces
     ...(timing.lockDurationMs ? { lockDuration: timing.lockDurationMs } : {}),
     ...(timing.stalledIntervalMs ? { stalledInterval: timing.stalledIntervalMs } : {}),
   };
+  // BullMQ keeps a failed job's message as its failedReason: a database error's goes without its values.
+  const safe: Processor<Data> = async (job, token, signal) => {
+    try {
+      return (await processor(job, token, signal)) as unknown;
+    } catch (error) {
+      throw withoutValues(error);
+    }
+  };
   const worker =
     settings.backend.kind === 'postgres'
-      ? (new Worker(qualified, processor as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>)
-      : new Worker<Data>(qualified, processor, { ...redisOptions(settings.backend), ...common });
+      ? (new Worker(qualified, safe as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>)
+      : new Worker<Data>(qualified, safe, { ...redisOptions(settings.backend), ...common });
   return hearErrors(worker, qualified, settings);
 }
 

@@ -2,6 +2,7 @@
 // the verdict, then stop → release → recycle the machine, whatever happened on the way
 // (canceled, timed out, machine lost). Every step is a conditional transition that hands its
 // row to the next, so a repeated job (after a crash) only finishes what is left.
+import { errorMessage } from '../db/errors.js';
 import type { MachineRow, TaskRow } from '../db/schema.js';
 import { finishTask, getMachine, rowOf, startTask, type TaskVerdict } from '../machinery/index.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -19,7 +20,7 @@ export async function runLease(deps: SchedulerDependencies, job: RunJob): Promis
     const ids = { task_id: job.taskId, machine_id: job.machineId, pool: pool.name };
     deps.log.info(ids, 'task started');
     deps.observeTask({ kind: 'started', task: started.row });
-    const verdict = await runWatched(deps, started.row, await leasedMachine(deps, job));
+    const verdict = redacted(deps, await runWatched(deps, started.row, await leasedMachine(deps, job)));
     // A Conflict here means the lease already ended (canceled, timed out, machine lost).
     const finished = await finishTask(db, lease, toTaskVerdict(verdict), { actor });
     deps.log.info({ ...ids, outcome: verdict.outcome, recorded: finished.machine.ok, ...(verdict.outcome === 'completed' ? {} : { error: verdict.error }) }, 'task finished');
@@ -52,11 +53,16 @@ async function runWatched(deps: SchedulerDependencies, task: TaskRow, machine: L
     const pool = await deps.lifecycle.pools.get(task.pool);
     return await deps.runnerFor(pool).run({ task, machine, signal: controller.signal });
   } catch (error) {
-    return { outcome: 'failed', error: `runner crashed: ${error instanceof Error ? error.message : String(error)}` };
+    return { outcome: 'failed', error: `runner crashed: ${errorMessage(error)}` };
   } finally {
     clearTimeout(timeout);
     unwatch();
   }
+}
+
+/** The verdict with every secret value of the daemon's taken out, before it is stored or logged. */
+function redacted(deps: SchedulerDependencies, verdict: RunVerdict): RunVerdict {
+  return verdict.outcome === 'completed' ? { outcome: 'completed', result: deps.secrets.json(verdict.result) } : { ...verdict, error: deps.secrets.text(verdict.error) };
 }
 
 function toTaskVerdict(verdict: RunVerdict): TaskVerdict {

@@ -2,6 +2,7 @@
 // the same database (and Redis): BullMQ shares the jobs, the tables stay the truth.
 import type { Worker } from 'bullmq';
 import type { Database } from '../db/database.js';
+import { errorMessage } from '../db/errors.js';
 import type { MachineRow, PoolRow } from '../db/schema.js';
 import { agentUserData, MachineCredentials } from './agent/credentials.js';
 import type { ProviderName } from '../db/states.js';
@@ -40,6 +41,7 @@ import { supervise } from './supervisor.js';
 import { PolicyBook } from './policies/registry.js';
 import { reconcile, type ReconcileOptions } from './reconciler.js';
 import type { Runner } from './runners/types.js';
+import { SecretRedactor } from './secrets.js';
 
 const DEFAULT_RECONCILE: ReconcileOptions = { stuckAfterMs: D.stuckAfterS * 1000, leaseGraceMs: D.leaseGraceS * 1000, orphanGraceMs: D.orphanGraceS * 1000 };
 
@@ -55,6 +57,8 @@ export interface SchedulerOptions {
   machineConcurrency?: number;
   /** Default: the runner the pool's row names (`runnerForPool`). */
   runnerFor?: (pool: PoolRow) => Runner;
+  /** The secrets to keep out of stored results and errors. Default: those in this process's environment. */
+  secrets?: SecretRedactor;
   /** Default: the boot timeout and probe the pool's row names (`readinessForPool`). */
   readinessFor?: (pool: PoolRow) => ReadinessOptions;
   /** Cloud requests per provider account and bucket, shared by every daemon; given buckets replace the defaults (CLOUD_RATE_LIMITS). */
@@ -130,7 +134,7 @@ export class Scheduler {
     this.agentApiUrl = options.agentApiUrl;
     const queues = { runs: createQueue<RunJob>(RUN_QUEUE, settings), machines: createQueue<MachineJob>(MACHINE_QUEUE, settings) };
     this.claims = new DeferredClaims(db, queues.runs, options.actor ?? 'scheduler', (error) =>
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'a deferred claim failed (the reconciler claims for the pool)'),
+      log.warn({ err: errorMessage(error) }, 'a deferred claim failed (the reconciler claims for the pool)'),
     );
     const poolSlots = new PoolSlots(options.machineConcurrency ?? D.machineConcurrency);
     this.deps = {
@@ -158,10 +162,11 @@ export class Scheduler {
       queues,
       runnerFor: options.runnerFor ?? runnerForPool,
       readinessFor: options.readinessFor ?? readinessForPool,
+      secrets: options.secrets ?? SecretRedactor.fromEnvironment(process.env),
       log,
       observeTask: options.observeTask ?? (() => {}),
       poolSlots,
-      leaseWatch: new LeaseWatch(db, options.leaseCheckMs ?? D.leaseCheckMs, (error) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'lease check failed (retried next interval)')),
+      leaseWatch: new LeaseWatch(db, options.leaseCheckMs ?? D.leaseCheckMs, (error) => log.warn({ err: errorMessage(error) }, 'lease check failed (retried next interval)')),
     };
     this.leases = new LeaderLeases(options.database, options.cluster);
   }
@@ -232,7 +237,7 @@ export class Scheduler {
         if (report.runJobsRestored + report.resumed + report.lost + report.orphansDeleted > 0) this.deps.log.warn({ pool, ...report }, 'reconciled drift');
       }
     } catch (error) {
-      this.options.onError?.(new Error(`pool ${pool}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      this.options.onError?.(new Error(`pool ${pool}: ${errorMessage(error)}`));
     }
   }
 
@@ -255,7 +260,7 @@ export class Scheduler {
       backend: this.options.backend,
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
       // BullMQ reconnects and retries by itself; the operator hears of it in our log.
-      onError: (error, queue) => log.warn(`${queue}:${error.message.slice(0, 100)}`, { queue, err: error.message }, 'queue error (BullMQ retries)'),
+      onError: (error, queue) => log.warn(`${queue}:${errorMessage(error).slice(0, 100)}`, { queue, err: errorMessage(error) }, 'queue error (BullMQ retries)'),
     };
   }
 

@@ -49,6 +49,31 @@ describe('command runner', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('gives the command PATH, HOME, LANG, what its pool passes through and its own variables: never a credential of the daemon', async () => {
+    const canary = { DATABASE_URL: 'postgres://sf:CanaryDbPass1@db/sf', AWS_SECRET_ACCESS_KEY: 'CanaryAwsSecret1', GITHUB_TOKEN: 'CanaryGithub1', LC_CANARY: 'fine', NOT_PASSED: 'x' };
+    const saved = { ...process.env };
+    Object.assign(process.env, canary);
+    try {
+      const runner = new CommandRunner({ command: process.execPath, args: ['-e', 'console.log(JSON.stringify(process.env))'], envPassthrough: ['LC_CANARY'] });
+      const verdict = await runner.run(context());
+      expect(verdict.outcome).toBe('completed');
+      const env = (verdict as { result: Record<string, string> }).result;
+      const expected = ['PATH', 'HOME', 'LANG'].filter((name) => process.env[name] !== undefined);
+      expect(Object.keys(env).sort()).toEqual([...expected, 'LC_CANARY', 'SANDFLEET_MACHINE_ID', 'SANDFLEET_MACHINE_IP', 'SANDFLEET_MACHINE_NAME', 'SANDFLEET_TASK', 'SANDFLEET_TASK_ID'].sort());
+      expect(env.LC_CANARY).toBe('fine');
+    } finally {
+      for (const name of Object.keys(canary)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('refuses to pass through a credential, a SANDFLEET_* variable or a name that is none', () => {
+    for (const name of ['DATABASE_URL', 'AZURE_CLIENT_SECRET', 'ADMIN_PASSWORD', 'STRIPE_API_KEY', 'SANDFLEET_TASK', '1BAD']) {
+      expect(() => new CommandRunner({ command: '/bin/true', envPassthrough: [name] }), name).toThrow(name);
+    }
+    expect(() => new CommandRunner({ command: '/bin/true', envPassthrough: ['LC_ALL', 'TZ', 'MONKEY'] })).not.toThrow();
+  });
+
   it('reports a command that cannot start', async () => {
     const verdict = await new CommandRunner({ command: '/nonexistent/analyse' }).run(context());
     expect(verdict).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/could not start \/nonexistent\/analyse/) });

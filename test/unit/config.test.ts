@@ -64,6 +64,18 @@ const cases: Case[] = [
   { name: 'autoscale cover out of range', text: variant((c) => (c.pools[0].autoscale = { policy: 'forecast', cover: 1.5 })), field: 'pools[0].autoscale.cover', message: /0\.999/ },
   { name: 'price negative', text: variant((c) => (c.pools[0].price_per_hour = -0.1)), field: 'pools[0].price_per_hour', message: /0/ },
   { name: 'autoscale setting of another policy', text: variant((c) => (c.pools[0].autoscale = { policy: 'demand', cover: 0.9 })), field: 'pools[0].autoscale', message: /cover/ },
+  {
+    name: 'a credential passed through to analyses',
+    text: variant((c) => (c.pools[0].runner = { kind: 'command', command: '/usr/local/bin/analyse', env_passthrough: ['LC_ALL', 'DATABASE_URL'] })),
+    field: 'pools[0].runner.env_passthrough[1]',
+    message: /DATABASE_URL holds .*credential/,
+  },
+  {
+    name: 'a token-named variable passed through',
+    text: variant((c) => (c.pools[0].runner = { kind: 'command', command: '/usr/local/bin/analyse', env_passthrough: ['GITHUB_TOKEN'] })),
+    field: 'pools[0].runner.env_passthrough[0]',
+    message: /GITHUB_TOKEN holds/,
+  },
   { name: 'api port out of range', text: variant((c) => (c.api.port = 99_999)), field: 'api.port', message: /65535/ },
   { name: 'log level unknown', text: variant((c) => (c.log.level = 'verbose')), field: 'log.level', message: /info/ },
   { name: 'queue backend unknown', text: variant((c) => (c.queue.backend = 'kafka')), field: 'queue.backend', message: /postgres|redis/ },

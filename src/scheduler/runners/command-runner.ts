@@ -1,11 +1,19 @@
 // The command runner: spawns the pool's command for each task, with the machine's address and
-// the task (as JSON) in its environment. Exit 0 completes the task with the last stdout line,
+// the task (as JSON) in an environment of its own (runners/environment.ts: an allowlist, never
+// the daemon's credentials). Exit 0 completes the task with the last stdout line,
 // parsed as JSON, as its result; anything else fails it with the end of stderr. The command is
 // terminated (then killed) when the task times out, is canceled or its lease is lost. A daemon
 // shutting down does not abort it: runs get the shutdown grace, then are left to the next owner.
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
+import { commandEnvironment, passthroughRefusal } from './environment.js';
 import { abortedVerdict, type RunContext, type Runner, type RunVerdict } from './types.js';
+
+/** A variable a pool may pass through to its command, refused with the reason when it may not. */
+export const passthroughName = z.string().superRefine((name, ctx) => {
+  const refusal = passthroughRefusal(name);
+  if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
+});
 
 export const commandRunnerSettings = z
   .object({
@@ -13,6 +21,8 @@ export const commandRunnerSettings = z
     args: z.array(z.string()).default([]),
     /** Time between SIGTERM and SIGKILL. */
     killGraceMs: z.number().int().min(0).max(60_000).default(5000),
+    /** Variables of the daemon's environment the command gets besides PATH, HOME and LANG; never a credential. */
+    envPassthrough: z.array(passthroughName).default([]),
   })
   .strict();
 
@@ -26,19 +36,18 @@ export class CommandRunner implements Runner {
   }
 
   run({ task, machine, signal }: RunContext): Promise<RunVerdict> {
-    const { command, args, killGraceMs } = this.settings;
+    const { command, args, killGraceMs, envPassthrough } = this.settings;
     return new Promise((resolve) => {
       if (signal.aborted) return resolve(abortedVerdict(signal));
       const child = spawn(command, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
+        env: commandEnvironment(process.env, envPassthrough, {
           SANDFLEET_TASK_ID: task.id,
           SANDFLEET_TASK: JSON.stringify({ id: task.id, pool: task.pool, payload: task.payload, attempt: task.attempts, timeout_s: task.timeoutS }),
           SANDFLEET_MACHINE_ID: machine.id,
           SANDFLEET_MACHINE_NAME: machine.name,
           SANDFLEET_MACHINE_IP: machine.ip ?? '',
-        },
+        }),
       });
       let stdout = '';
       let stderr = '';
