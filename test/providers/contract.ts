@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProviderError, type ProviderError } from '../../src/providers/errors.js';
 import type { CreateRequest, Instance, Provider } from '../../src/providers/types.js';
-import type { Target } from './targets.js';
+import { TARGET_SUPPORTS, type Target, type TargetName } from './targets.js';
 
 async function errorOf(promise: Promise<unknown>): Promise<ProviderError> {
   try {
@@ -59,7 +59,8 @@ const request = () => {
   return { machineId, name: `sf-contract-${machineId.slice(0, 8)}` };
 };
 
-export function providerContract(name: string, makeTarget: () => Promise<Target>, more?: (target: () => Target) => void): void {
+export function providerContract(name: TargetName, makeTarget: () => Promise<Target>, more?: (target: () => Target) => void): void {
+  const supports = TARGET_SUPPORTS[name];
   describe(`provider contract: ${name}`, () => {
   let target: Target;
   beforeAll(async () => {
@@ -126,8 +127,11 @@ export function providerContract(name: string, makeTarget: () => Promise<Target>
     expect(await provider.list()).toBeInstanceOf(Array);
   });
 
-  it('classifies authentication failures as fatal', async () => {
-    if (!target.supports.auth) return;
+  it('says what it supports as the suite expects', () => {
+    expect(target.provider().capabilities.reimage).toBe(supports.reimage);
+  });
+
+  it.skipIf(!supports.auth)('classifies authentication failures as fatal', async () => {
     target.setFaults({ authFailure: true });
     const error = await errorOf(target.provider({ maxAttempts: 1 }).list());
     target.setFaults({});
@@ -135,8 +139,7 @@ export function providerContract(name: string, makeTarget: () => Promise<Target>
     expect(error.retryable).toBe(false);
   });
 
-  it('does not take a fresh instance that is not visible yet for gone', async () => {
-    if (!target.supports.consistencyWindow) return;
+  it.skipIf(!supports.consistencyWindow)('does not take a fresh instance that is not visible yet for gone', async () => {
     // Long enough that three lookups (each waiting out a batch window) fit in it on a busy machine.
     target.setFaults({ consistencyWindowMs: 1500 });
     const provider = target.provider();
@@ -196,10 +199,10 @@ export function providerContract(name: string, makeTarget: () => Promise<Target>
     expect(await target.liveCount()).toBe(0);
   });
 
-  it('reimages an instance back to running where the provider can', async () => {
+  it.skipIf(!supports.reimage)('reimages an instance back to running', async () => {
     target.setFaults({});
     const provider = target.provider();
-    if (!provider.capabilities.reimage || !provider.reimage) return;
+    if (!provider.reimage) throw new Error(`${name} says it reimages but has no reimage()`);
     const created = await provider.create(request());
     await until(provider, created.providerId, ['running']);
     await provider.reimage(created.providerId);

@@ -32,13 +32,22 @@ export interface ProviderOptions {
   notFoundGraceS?: number;
 }
 
+export type TargetName = 'sim' | 'aws' | 'azure';
+
+/**
+ * Behaviours each cloud has, known before its target starts so that the suite marks the others
+ * skipped (`it.skipIf`). ARM reads are consistent once an operation completes, so Azure has no
+ * eventual-consistency window to emulate; EC2 has no reimage (the contract checks that each
+ * provider's capabilities say the same).
+ */
+export const TARGET_SUPPORTS: Readonly<Record<TargetName, { auth: boolean; consistencyWindow: boolean; reimage: boolean }>> = {
+  sim: { auth: false, consistencyWindow: true, reimage: true },
+  aws: { auth: true, consistencyWindow: true, reimage: false },
+  azure: { auth: true, consistencyWindow: false, reimage: true },
+};
+
 export interface Target {
-  readonly name: 'sim' | 'aws' | 'azure';
-  /**
-   * Behaviours this cloud has; the suite skips the others. ARM reads are consistent once an
-   * operation completes, so Azure has no eventual-consistency window to emulate.
-   */
-  readonly supports: { auth: boolean; consistencyWindow: boolean };
+  readonly name: TargetName;
   /** A fresh adapter, as a newly started process would build it. */
   provider(options?: ProviderOptions): Provider;
   setFaults(faults: Faults): void;
@@ -65,7 +74,6 @@ export async function simTarget(): Promise<Target> {
   let losing = false;
   return {
     name: 'sim',
-    supports: { auth: false, consistencyWindow: true },
     provider: (options = {}) => {
       const lostResponseRate = losing ? 1 : 0;
       losing = false;
@@ -119,7 +127,6 @@ export async function awsTarget(): Promise<Target> {
   const pool = `pool-${randomUUID().slice(0, 8)}`;
   return {
     name: 'aws',
-    supports: { auth: true, consistencyWindow: true },
     provider: (options = {}) =>
       new Ec2Provider({
         cluster: CLUSTER,
@@ -166,7 +173,6 @@ export async function azureTarget(): Promise<Target> {
   const subscription = '00000000-0000-4000-8000-00000000abcd';
   return {
     name: 'azure',
-    supports: { auth: true, consistencyWindow: false },
     provider(options = {}) {
       const inner = new VmssProvider({
         cluster: CLUSTER,
