@@ -7,6 +7,7 @@ import { events, machines, type EventRow, type MachineRow } from '../db/schema.j
 import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES } from './machine-lifecycle.js';
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
+import { ago } from './clock.js';
 
 export { getMachine };
 
@@ -150,11 +151,11 @@ export async function listMachines(ex: Executor, filter: MachineFilter = {}): Pr
   return result.rows.map(machineEntity.map);
 }
 
-/** Ready machines idle since before `idleSince`, oldest first: candidates for scale-down. */
-export async function idleReadyMachines(ex: Executor, pool: string, idleSince: Date, limit: number): Promise<MachineRow[]> {
+/** Ready machines idle for at least `idleForMs` by the database's clock, oldest first: candidates for scale-down. */
+export async function idleReadyMachines(ex: Executor, pool: string, idleForMs: number, limit: number): Promise<MachineRow[]> {
   const result = await ex.execute(sql`
     SELECT * FROM ${machines}
-    WHERE ${machines.pool} = ${pool} AND ${machines.state} = 'ready' AND ${machines.stateChangedAt} <= ${idleSince.toISOString()}
+    WHERE ${machines.pool} = ${pool} AND ${machines.state} = 'ready' AND ${machines.stateChangedAt} <= now() - ${ago(idleForMs)}
     ORDER BY ${machines.stateChangedAt}, ${machines.id}
     LIMIT ${limit}`);
   return result.rows.map(machineEntity.map);
@@ -185,11 +186,11 @@ export async function heldProviderIds(ex: Executor, pool: string): Promise<Set<s
   return new Set(result.rows.map((r) => String(r.provider_id)));
 }
 
-/** Machines of a pool resting in an intermediate state since before `before`: work a crash may have dropped. */
-export async function stuckMachines(ex: Executor, pool: string, before: Date): Promise<MachineRow[]> {
+/** Machines of a pool resting in an intermediate state for more than `forMs` by the database's clock: work a crash may have dropped. */
+export async function stuckMachines(ex: Executor, pool: string, forMs: number): Promise<MachineRow[]> {
   const result = await ex.execute(sql`
     SELECT * FROM ${machines}
-    WHERE ${machines.pool} = ${pool} AND ${machines.state} NOT IN ('ready', 'leased') AND ${machines.stateChangedAt} < ${before.toISOString()}`);
+    WHERE ${machines.pool} = ${pool} AND ${machines.state} NOT IN ('ready', 'leased') AND ${machines.stateChangedAt} < now() - ${ago(forMs)}`);
   return result.rows.map(machineEntity.map);
 }
 

@@ -9,6 +9,7 @@ import { withTransaction } from '../db/transaction.js';
 import { beginStop } from './machines.js';
 import type { Outcome } from './outcome.js';
 import { getTask, taskEntity, transitionTask, type TransitionOptions } from './transition.js';
+import { ago } from './clock.js';
 
 export { getTask };
 
@@ -186,10 +187,10 @@ export async function taskAlarms(ex: Executor, pool: string, graceS: number, qui
   return alarms;
 }
 
-/** Active tasks of a pool leased before `before`: each must have a run job by now. */
-export async function leasedTasks(ex: Executor, pool: string, before: Date): Promise<TaskRow[]> {
+/** Active tasks of a pool leased more than `forMs` ago by the database's clock: each must have a run job by now. */
+export async function leasedTasks(ex: Executor, pool: string, forMs: number): Promise<TaskRow[]> {
   const result = await ex.execute(sql`
     SELECT * FROM ${tasks}
-    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running') AND ${tasks.assignedAt} < ${before.toISOString()}`);
+    WHERE ${tasks.pool} = ${pool} AND ${tasks.state} IN ('assigned', 'running') AND ${tasks.assignedAt} < now() - ${ago(forMs)}`);
   return result.rows.map(taskEntity.map);
 }

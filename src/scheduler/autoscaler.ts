@@ -28,7 +28,7 @@ export async function decide(db: Db, pool: PoolRow, load: PoolLoad, now: Date, p
   const retireMore = retire > load.retiring;
   const spare = Math.min(load.ready, Math.floor(plan.drain));
   if (spare <= 0) return { create, drain: [], retire, retireMore };
-  const idle = await idleReadyMachines(db, pool.name, new Date(now.getTime() - Math.max(0, plan.drainIdleForMs)), spare);
+  const idle = await idleReadyMachines(db, pool.name, Math.max(0, plan.drainIdleForMs), spare);
   return { create, drain: idle.map((m) => m.id), retire, retireMore };
 }
 

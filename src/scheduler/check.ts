@@ -4,7 +4,7 @@
 // instance without a row past the orphan grace, no ready or leased row without its instance).
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { checkInvariants, listMachines, listPools, overdueTasks, rowCounts, type InvariantId } from '../machinery/index.js';
+import { checkInvariants, databaseNow, listMachines, listPools, overdueTasks, rowCounts, type InvariantId } from '../machinery/index.js';
 import { isProviderError } from '../providers/errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 
@@ -36,7 +36,8 @@ export interface CheckReport {
 }
 
 export async function checkSystem(options: CheckOptions): Promise<CheckReport> {
-  const now = options.now ?? new Date();
+  // Deadlines and graces are the database's: its timestamps are what they are measured from.
+  const now = options.now ?? (await databaseNow(options.db));
   const pools = (await listPools(options.db)).filter((p) => options.pool === undefined || p.name === options.pool);
   const report: CheckReport = { violations: [], unchecked: [], checked: { pools: pools.length, machines: 0, tasks: 0, instances: 0 } };
   report.violations.push(...(await checkInvariants(options.db, { pool: options.pool })));

@@ -9,7 +9,7 @@
 //   cloud → tables: an instance of this cluster and pool that no row holds, older than the
 //     orphan grace, is deleted.
 import type { TaskRow } from '../db/schema.js';
-import { beginStop, drainMachine, heldProviderIds, leasedTasks, listMachines, stuckMachines } from '../machinery/index.js';
+import { beginStop, databaseNow, drainMachine, heldProviderIds, leasedTasks, listMachines, stuckMachines } from '../machinery/index.js';
 import { isProviderError } from '../providers/errors.js';
 import type { Instance } from '../providers/types.js';
 import type { SchedulerDependencies } from './dependencies.js';
@@ -39,15 +39,14 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
   const report: ReconcileReport = { dispatched: 0, runJobsRestored: 0, resumed: 0, lost: 0, orphansDeleted: 0 };
   const { db, actor } = deps.lifecycle;
   const pool = await deps.lifecycle.pools.get(poolName);
-  const now = Date.now();
 
   report.dispatched = (await dispatch(db, deps.queues.runs, pool, actor)).length;
   // Agent leases have no run job: their agents drive them, and silence ends them (supervisor).
   const runJobs = agentSettingsOf(pool) === null;
-  for (const task of runJobs ? await leasedTasks(db, pool.name, new Date(now - options.leaseGraceMs)) : []) {
+  for (const task of runJobs ? await leasedTasks(db, pool.name, options.leaseGraceMs) : []) {
     if (task.machineId && (await restoreRunJob(deps, task, task.machineId))) report.runJobsRestored++;
   }
-  for (const machine of await stuckMachines(db, pool.name, new Date(now - options.stuckAfterMs))) {
+  for (const machine of await stuckMachines(db, pool.name, options.stuckAfterMs)) {
     await enqueueMachine(deps, 'resume', machine.id, machine.version);
     report.resumed++;
   }
@@ -61,8 +60,11 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
     throw error;
   }
   const alive = new Map(instances.filter((i) => i.state !== 'terminated' && i.state !== 'terminating').map((i) => [i.providerId, i]));
+  // Graces are measured by the database's clock, read only when something is up for one.
+  let clock: Promise<number> | undefined;
+  const now = () => (clock ??= databaseNow(db).then((d) => d.getTime()));
   for (const machine of await listMachines(db, { pool: pool.name, states: ['ready', 'leased'] })) {
-    if (!machine.providerId || alive.has(machine.providerId) || now - machine.stateChangedAt.getTime() < options.orphanGraceMs) continue;
+    if (!machine.providerId || alive.has(machine.providerId) || (await now()) - machine.stateChangedAt.getTime() < options.orphanGraceMs) continue;
     const gone = machine.state === 'ready'
       ? await drainMachine(db, machine.id, { actor, reason: 'instance gone' })
       : await beginStop(db, machine.id, { actor, taskId: machine.taskId, reason: 'instance gone' });
@@ -78,8 +80,7 @@ export async function reconcile(deps: SchedulerDependencies, poolName: string, o
   const launching = new Set(all.filter((m) => m.state === 'provisioning' && m.launchId).map((m) => m.launchId));
   for (const instance of alive.values()) {
     const claimed = held.has(instance.providerId) || (instance.machineId !== null && rows.has(instance.machineId)) || (instance.launchId != null && launching.has(instance.launchId));
-    const old = instance.launchedAt !== null && now - instance.launchedAt.getTime() > options.orphanGraceMs;
-    if (claimed || !old) continue;
+    if (claimed || instance.launchedAt === null || (await now()) - instance.launchedAt.getTime() <= options.orphanGraceMs) continue;
     await provider.delete(instance.providerId);
     report.orphansDeleted++;
   }

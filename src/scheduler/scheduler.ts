@@ -6,7 +6,8 @@ import { errorMessage } from '../db/errors.js';
 import type { MachineRow, PoolRow } from '../db/schema.js';
 import { agentUserData, MachineCredentials } from './agent/credentials.js';
 import type { ProviderName } from '../db/states.js';
-import { reserveMachines, type RateLimit } from '../machinery/index.js';
+import { databaseNow, reserveMachines, type RateLimit } from '../machinery/index.js';
+import { DatabaseClock } from './database-clock.js';
 import { agentSettingsOf, readinessForPool, runnerForPool } from './pool-settings.js';
 import type { AutoscalePolicy } from './autoscaler.js';
 import { CLOUD_RATE_LIMITS, SCHEDULER_DEFAULTS as D } from './defaults.js';
@@ -154,6 +155,7 @@ export class Scheduler {
           },
         }),
         actor: options.actor ?? 'scheduler',
+        clock: new DatabaseClock(() => databaseNow(db)),
         startRuns: (pool, leases) => startRuns(queues.runs, pool, leases),
         claimLater: (pool) => this.claims.request(pool),
         userDataFor: (pool, machine) => this.agentUserData(pool, machine),
@@ -246,6 +248,9 @@ export class Scheduler {
     const settings = this.queueSettings();
     const deps = this.deps;
     const [runs, machines] = schedulerWorkers(this.options);
+    // Read the database's time now rather than inside the first boot's wait; a failure here only
+    // leaves that read to the first use.
+    deps.lifecycle.clock.refresh().catch(() => {});
     this.workers.push(
       // A throttled cloud call after the verdict delays the run job; its repeat only converges the machine.
       createWorker<RunJob>(RUN_QUEUE, settings, (job, token) => delayWhenThrottled(job, token, () => runLease(deps, job.data)), runs!.concurrency, this.options.workerTiming),

@@ -110,7 +110,7 @@ async function churn(teardown: Teardown) {
   });
   const scalers = runActors(SCALERS, async () => {
     while (workersLeft > 0) {
-      for (const m of await idleReadyMachines(t.db, pool.name, new Date(), 2)) {
+      for (const m of await idleReadyMachines(t.db, pool.name, 0, 2)) {
         if (await teardown.retire(m.id)) counts.retired++;
         else counts.contested++;
       }

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, settleStopped, startTask } from '../../src/machinery/index.js';
+import { allocate, checkInvariants, databaseNow, drainMachine, finishTask, getMachine, getTask, reserveMachines, settleStopped, startTask } from '../../src/machinery/index.js';
+import { DatabaseClock } from '../../src/scheduler/database-clock.js';
 import { until } from '../support/until.js';
 import type { MachineRow } from '../../src/db/index.js';
 import { PoolCache } from '../../src/scheduler/pool-cache.js';
@@ -24,6 +25,7 @@ const context = (): LifecycleContext => ({
   pools: new PoolCache(t.db),
   providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }),
   actor: 'test',
+  clock: new DatabaseClock(() => databaseNow(t.db)),
   startRuns: () => Promise.resolve(),
   pollIntervalMs: 5,
 });

@@ -2,6 +2,7 @@ import type { Db } from '../../db/database.js';
 import type { MachineRow, PoolRow } from '../../db/schema.js';
 import type { ClaimTurn, Lease } from '../../machinery/index.js';
 import type { Provider } from '../../providers/types.js';
+import type { DatabaseClock } from '../database-clock.js';
 import type { PoolCache } from '../pool-cache.js';
 import type { ProviderRegistry } from '../providers.js';
 
@@ -11,6 +12,8 @@ export interface LifecycleContext {
   pools: PoolCache;
   providers: ProviderRegistry;
   actor: string;
+  /** The database's time: deadlines from timestamps it wrote are measured against it. */
+  clock: DatabaseClock;
   /** Hands leases made when a machine became ready (or a task was requeued) to their runs. */
   startRuns: (pool: PoolRow, leases: readonly Lease[]) => Promise<void>;
   /** Claims for a pool after a commit whose claim found the turn busy; without it, claims wait for the turn. */

@@ -37,7 +37,7 @@ export async function awaitReady(ctx: LifecycleContext, machine: MachineRow, opt
   if (!providerId) return fail(ctx, machine, 'booting without a provider id');
   let reimageIfStopped = recovery.reimageIfStopped && machine.state === 'reimaging' && provider.reimage !== undefined;
   for (let attempt = 0; ; attempt++) {
-    if (Date.now() - machine.stateChangedAt.getTime() > options.bootTimeoutMs) {
+    if ((await ctx.clock.now()) - machine.stateChangedAt.getTime() > options.bootTimeoutMs) {
       return fail(ctx, machine, `not ready within the boot timeout of ${Math.round(options.bootTimeoutMs / 1000)}s`);
     }
     try {
