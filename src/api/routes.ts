@@ -58,7 +58,7 @@ export function registerRoutes(app: FastifyInstance, context: Context): void {
   app.get('/v1/tokens', { config: { role: 'admin' }, schema: { tags: ['tokens'], querystring: query } }, async (request) => listTokens(context(request).db));
   app.post('/v1/tokens', { config: { role: 'admin' }, schema: { tags: ['tokens'], body: documented(tokenBody), querystring: query } }, async (request, reply) => {
     const body = request.body as z.infer<typeof tokenBody>;
-    const { token, view } = await createToken(context(request).db, body.name, body.role);
+    const { token, view } = await createToken(context(request).db, body.name, body.role, body.expires_in_s ?? null);
     return reply.code(201).send({ ...view, token });
   });
   app.post('/v1/tokens/:id/revoke', { config: { role: 'admin' }, schema: { tags: ['tokens'], params, querystring: query } }, async (request) =>

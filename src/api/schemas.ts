@@ -2,6 +2,7 @@
 // bodies) and, converted to JSON Schema, document the API in /openapi.json.
 import { z } from 'zod';
 import { MACHINE_STATES, PLATFORMS, TASK_STATES, TOKEN_ROLES } from '../db/states.js';
+import { TOKEN_LIFETIME_S } from '../scheduler/service/tokens.js';
 
 export const PAYLOAD_LIMIT = 64 * 1024;
 
@@ -34,7 +35,14 @@ export const drainQuery = z.object({ after_task: z.enum(['true', 'false']).defau
 
 export const emptyQuery = z.object({}).strict();
 
-export const tokenBody = z.object({ name: z.string().min(1).max(100), role: z.enum(TOKEN_ROLES) }).strict();
+export const tokenBody = z
+  .object({
+    name: z.string().min(1).max(100),
+    role: z.enum(TOKEN_ROLES),
+    /** The token expires this many seconds after it is made; absent, it never does. */
+    expires_in_s: z.number().int().min(TOKEN_LIFETIME_S.min).max(TOKEN_LIFETIME_S.max).optional(),
+  })
+  .strict();
 
 /** The header must be visible ASCII, as an opaque key should be. */
 export const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be 1-200 visible ASCII characters');

@@ -12,6 +12,8 @@ import { authenticate, roleAllows, TokenUse } from '../scheduler/service/tokens.
 import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
+import { API_DEFAULTS } from './defaults.js';
+import { limitTokenRequests } from './rate-limit.js';
 import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
 
@@ -31,12 +33,14 @@ export interface ApiOptions {
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger?: FastifyBaseLogger;
   bodyLimit?: number;
+  /** Requests a token may make per minute before it is answered 429. */
+  tokenRequestsPerMinute?: number;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    bodyLimit: options.bodyLimit ?? 1_048_576,
+    bodyLimit: options.bodyLimit ?? API_DEFAULTS.bodyLimitBytes,
     // Request ids end up in every log line of the request.
     requestIdHeader: 'x-request-id',
     // Our routes log what matters themselves; per-request lines would double the volume.
@@ -61,14 +65,22 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     if (!role) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const token = match?.[1] ? await authenticate(options.db, match[1]) : null;
-    if (!token) {
+    const found = match?.[1] ? await authenticate(options.db, match[1]) : null;
+    if (!found || found.expired) {
       reply.header('www-authenticate', 'Bearer');
-      return sendProblem(reply, problem(401, 'unauthorized', header ? 'the bearer token is not valid (revoked, mistyped, or from another installation)' : 'send Authorization: Bearer <token>; create one with `sandfleet tokens create`'));
+      const why = !header
+        ? 'send Authorization: Bearer <token>; create one with `sandfleet tokens create`'
+        : found
+          ? `the bearer token expired at ${found.token.expiresAt?.toISOString()}; create a new one with \`sandfleet tokens create\``
+          : 'the bearer token is not valid (revoked, mistyped, or from another installation)';
+      return sendProblem(reply, problem(401, found ? 'token-expired' : 'unauthorized', why));
     }
+    const { token } = found;
     if (!roleAllows(token.role, role)) return sendProblem(reply, problem(403, 'forbidden', `this needs the ${role} role; the token has ${token.role}`));
     request.token = token;
   });
+
+  await limitTokenRequests(app, options.tokenRequestsPerMinute ?? API_DEFAULTS.tokenRequestsPerMinute);
 
   // Only a request that succeeded counts as a use of its token.
   // Noted before the response leaves, so a client that reads the token list next sees it.
@@ -122,6 +134,8 @@ function toProblem(error: unknown, request: FastifyRequest): ReturnType<typeof p
   if (error instanceof InvalidCursor) return problem(400, 'invalid-request', error.message, [{ field: 'query.cursor', message: error.message }]);
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
   switch (fastifyError.code) {
+    case 'RATE_LIMITED':
+      return problem(429, 'rate-limited', fastifyError.message ?? 'too many requests');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem(413, 'body-too-large', `the request body is larger than the ${sizeOf(request.routeOptions.bodyLimit ?? 0)} limit`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

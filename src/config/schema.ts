@@ -3,6 +3,7 @@
 // adapter's field names, and are validated by the adapter's schema (see src/providers/*/settings.ts).
 import { z } from 'zod';
 import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
+import { API_DEFAULTS } from '../api/defaults.js';
 import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
 import { passthroughName } from '../scheduler/runners/command-runner.js';
@@ -103,9 +104,14 @@ export const configSchema = z
       .strict()
       .default({ backend: 'postgres', prefix: 'sandfleet' }),
     api: z
-      .object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8080), body_limit_bytes: positive.default(1_048_576) })
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        body_limit_bytes: positive.default(API_DEFAULTS.bodyLimitBytes),
+        token_requests_per_minute: positive.default(API_DEFAULTS.tokenRequestsPerMinute),
+      })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 1_048_576 }),
+      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: API_DEFAULTS.bodyLimitBytes, token_requests_per_minute: API_DEFAULTS.tokenRequestsPerMinute }),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -83,6 +83,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       claimLater: (pool) => claims.request(pool),
       logger: log.child({ component: 'api' }),
       bodyLimit: config.api.body_limit_bytes,
+      tokenRequestsPerMinute: config.api.token_requests_per_minute,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       ready: async () => {
         const checks: Record<string, string> = { shutdown: stopping ? 'draining' : 'ok' };

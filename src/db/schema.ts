@@ -223,6 +223,8 @@ export const apiTokens = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** Past this the token is refused (401, saying it expired); null: it never expires. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
   (t) => [uniqueIndex('api_tokens_hash_key').on(t.hash), check('api_tokens_role_check', sql`${t.role} IN ${list(TOKEN_ROLES)}`)],
 );

@@ -9,9 +9,12 @@ import type { TokenRole } from '../db/states.js';
 
 const mapToken = rowMapper(apiTokens);
 
-export async function insertApiToken(ex: Executor, token: { id: string; name: string; role: TokenRole; hash: string }): Promise<ApiTokenRow> {
+/** A new token; one that expires does so `expiresInS` after now by the database's clock. */
+export async function insertApiToken(ex: Executor, token: { id: string; name: string; role: TokenRole; hash: string; expiresInS: number | null }): Promise<ApiTokenRow> {
   const result = await ex.execute(sql`
-    INSERT INTO ${apiTokens} (id, name, role, hash) VALUES (${token.id}, ${token.name}, ${token.role}, ${token.hash}) RETURNING *`);
+    INSERT INTO ${apiTokens} (id, name, role, hash, expires_at)
+    VALUES (${token.id}, ${token.name}, ${token.role}, ${token.hash}, now() + make_interval(secs => ${token.expiresInS}::float8))
+    RETURNING *`);
   return mapToken(result.rows[0]!);
 }
 
@@ -29,11 +32,11 @@ export async function revokeApiToken(ex: Executor, id: string): Promise<ApiToken
   return row ? mapToken(row) : null;
 }
 
-/** The token with this hash, unless it is revoked. */
-export async function liveApiTokenByHash(ex: Executor, hash: string): Promise<ApiTokenRow | null> {
-  const result = await ex.execute(sql`SELECT * FROM ${apiTokens} WHERE hash = ${hash} AND revoked_at IS NULL`);
+/** The token with this hash, unless it is revoked, and whether it has expired by the database's clock. */
+export async function liveApiTokenByHash(ex: Executor, hash: string): Promise<{ token: ApiTokenRow; expired: boolean } | null> {
+  const result = await ex.execute(sql`SELECT *, coalesce(expires_at <= now(), false) AS expired FROM ${apiTokens} WHERE hash = ${hash} AND revoked_at IS NULL`);
   const row = result.rows[0];
-  return row ? mapToken(row) : null;
+  return row ? { token: mapToken(row), expired: row.expired === true } : null;
 }
 
 /** Notes that a token served a request, at most once a minute (one conditional statement). */

@@ -150,6 +150,44 @@ describe('endpoints', () => {
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(401);
   });
 
+  it('refuses an expired token with 401 saying it expired, and a lifetime out of range with 400 naming it', async () => {
+    const created = await call('POST', '/v1/tokens', { body: { name: 'short', role: 'submitter', expires_in_s: 3600 } });
+    expect(created.status).toBe(201);
+    expect(Math.abs(Date.parse(created.json.expires_at) - Date.now() - 3_600_000)).toBeLessThan(60_000);
+    expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(200);
+    // Its hour passes (by the database's clock, which decides).
+    await t.db.execute(sql`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = ${created.json.id}`);
+    const refused = await call('GET', '/v1/tasks', { token: created.json.token });
+    expect(refused.status).toBe(401);
+    expect(refused.type).toContain('application/problem+json');
+    expect(refused.json.detail).toMatch(/expired at \d{4}-.*sandfleet tokens create/);
+    const tooShort = await call('POST', '/v1/tokens', { body: { name: 'x', role: 'submitter', expires_in_s: 5 } });
+    expect(tooShort.status).toBe(400);
+    expect(JSON.stringify(tooShort.json)).toContain('expires_in_s');
+  });
+
+  it('limits each token to its requests per minute: 429 problem+json with Retry-After, nothing written, other tokens unaffected', async () => {
+    const limited = await buildApi({ db: t.db, queues, tokenRequestsPerMinute: 3, ready: () => Promise.resolve({ ok: true, checks: {} }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }) });
+    const url = (await limited.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    try {
+      const asToken = (token: string, method = 'GET', body?: unknown) =>
+        fetch(`${url}/v1/tasks`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      for (let i = 0; i < 3; i++) expect((await asToken(tokens.submitter!)).status).toBe(200);
+      const before = Number((await t.db.execute(sql`SELECT count(*)::int AS n FROM tasks`)).rows[0]?.n);
+      const refused = await asToken(tokens.submitter!, 'POST', { pool, payload: {} });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.json()) as { detail: string }).detail).toMatch(/more than 3 requests in a minute; retry in/);
+      expect(Number((await t.db.execute(sql`SELECT count(*)::int AS n FROM tasks`)).rows[0]?.n)).toBe(before);
+      // Another token has a budget of its own; public routes have none.
+      expect((await asToken(tokens.operator!)).status).toBe(200);
+      for (let i = 0; i < 5; i++) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers 503 with Retry-After, not 500, when no database connection comes free in time', async () => {
     const starved = openDatabase({ url: t.url, max: 1, connectTimeoutMs: 200 });
     const busy = await buildApi({ db: starved.db, queues, ready: () => Promise.resolve({ ok: true, checks: {} }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }) });
@@ -220,6 +258,12 @@ describe('malformed requests', () => {
     ['pool a number', 'POST', () => '/v1/tasks', { body: { pool: 7, payload: {} } }, 400, /body\.pool/],
     ['body an array', 'POST', () => '/v1/tasks', { body: [1, 2] }, 400, /body/],
     ['body not JSON', 'POST', () => '/v1/tasks', { raw: '{"pool": ' }, 400, /not valid JSON/],
+    // Text PostgreSQL cannot store is refused at the door, naming where it is (it answered 500 before).
+    ['NUL in the payload', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"note": "a\\u0000b"}}` }, 400, /body\.payload\.note.*NUL/],
+    ['NUL in a payload key', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"a\\u0000": 1}}` }, 400, /body\.payload\.a.*NUL/],
+    ['lone surrogate in the payload', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"s": ["ok", "\\ud800"]}}` }, 400, /body\.payload\.s\.1.*surrogate/],
+    ['reversed surrogates in the pool', 'POST', () => '/v1/tasks', { raw: `{"pool": "\\udc00\\ud800", "payload": {}}` }, 400, /body\.pool.*surrogate/],
+    ['encoded NUL in a query', 'GET', () => '/v1/machines?pool=%00', {}, 400, /query\.pool.*NUL/],
     ['body as text/plain', 'POST', () => '/v1/tasks', { raw: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /application\/json/],
     ['body over 1 MiB', 'POST', () => '/v1/tasks', { body: { pool, payload: { big } } }, 413, /1 MiB/],
     ['unknown pool', 'POST', () => '/v1/tasks', { body: { pool: 'nope', payload: {} } }, 422, /nope/],

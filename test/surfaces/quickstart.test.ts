@@ -94,6 +94,12 @@ describe('CLI commands', () => {
     const token = await json('tokens', 'create', '--role', 'operator');
     expect((await json('tokens', 'ls')).some((t: { id: string; token?: string }) => t.id === token.id && t.token === undefined)).toBe(true);
     expect((await json('tokens', 'revoke', token.id)).revoked_at).not.toBeNull();
+    // An expiring token says when; ls shows it beside the last use.
+    const expiring = await json('tokens', 'create', '--role', 'submitter', '--expires-in', '30d');
+    expect(Date.parse(expiring.expires_at) - Date.now()).toBeGreaterThan(29.9 * 86_400_000);
+    expect((await json('tokens', 'ls')).find((t: { id: string }) => t.id === expiring.id)).toMatchObject({ expires_at: expiring.expires_at, last_used_at: null });
+    const bad = await cli('tokens', 'create', '--role', 'submitter', '--expires-in', '30 days');
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/--expires-in.*30d.*"30 days"/)]);
     expect((await json('config', 'check')).pools).toHaveLength(2);
   });
 
@@ -101,6 +107,8 @@ describe('CLI commands', () => {
     expect((await cli('tasks', 'show', 'not-a-uuid')).code).toBe(2);
     expect((await cli('tokens', 'create', '--role', 'root')).code).toBe(2);
     expect((await cli('tasks', 'submit', '--payload', '[1]')).code).toBe(2);
+    const nul = await cli('tasks', 'submit', '--payload', '{"sample": {"name": "a\\u0000"}}');
+    expect([nul.code, nul.stderr]).toEqual([2, expect.stringMatching(/payload\.sample\.name holds a NUL/)]);
     expect((await cli('no-such-command')).code).toBe(2);
     const missing = await cli('tasks', 'show', '00000000-0000-4000-8000-000000000000');
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/no task with id/)]);

@@ -76,6 +76,7 @@ const cases: Case[] = [
     field: 'pools[0].runner.env_passthrough[0]',
     message: /GITHUB_TOKEN holds/,
   },
+  { name: 'NUL in a tag', text: variant((c) => (c.pools[0].tags = ['ok', 'a\u0000b'])), field: 'pools[0].tags[1]', message: /NUL/ },
   { name: 'api port out of range', text: variant((c) => (c.api.port = 99_999)), field: 'api.port', message: /65535/ },
   { name: 'log level unknown', text: variant((c) => (c.log.level = 'verbose')), field: 'log.level', message: /info/ },
   { name: 'queue backend unknown', text: variant((c) => (c.queue.backend = 'kafka')), field: 'queue.backend', message: /postgres|redis/ },

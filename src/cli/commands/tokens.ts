@@ -1,7 +1,7 @@
 // `sandfleet tokens create|ls|revoke`: straight against the database (how the first token is made).
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { TOKEN_ROLES, type TokenRole } from '../../db/states.js';
-import { createToken, listTokens, revokeToken } from '../../scheduler/service/tokens.js';
+import { createToken, listTokens, parseLifetime, revokeToken } from '../../scheduler/service/tokens.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { oneOf, uuid } from './arguments.js';
@@ -13,10 +13,11 @@ export function registerTokens(program: Command, config: () => string | undefine
     .description('create a token; it is shown once, only its hash is stored')
     .requiredOption('--role <role>', TOKEN_ROLES.join('|'), oneOf(TOKEN_ROLES))
     .option('--name <name>', 'what the token is for', 'cli')
+    .option('--expires-in <duration>', 'expire after this long: 30d, 12h, 90m (at least 1 minute); default never', lifetime)
     .option('--json', 'print JSON')
-    .action((o: { role: TokenRole; name: string; json?: boolean }) =>
+    .action((o: { role: TokenRole; name: string; expiresIn?: number; json?: boolean }) =>
       withContext(config(), async ({ database }) => {
-        const { token, view } = await createToken(database.db, o.name, o.role);
+        const { token, view } = await createToken(database.db, o.name, o.role, o.expiresIn ?? null);
         emit(o, { ...view, token }, () => {
           console.log(token);
           process.stderr.write(`token ${view.id} (${view.role}) created; it is not shown again\n`);
@@ -30,7 +31,7 @@ export function registerTokens(program: Command, config: () => string | undefine
     .action((o: { json?: boolean }) =>
       withContext(config(), async ({ database }) => {
         const list = await listTokens(database.db);
-        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'created_at', 'last_used_at', 'revoked_at']));
+        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'created_at', 'last_used_at', 'expires_at', 'revoked_at']));
       }),
     );
   tokens
@@ -44,4 +45,10 @@ export function registerTokens(program: Command, config: () => string | undefine
         emit(o, view, () => console.log(`token ${id} revoked`));
       }),
     );
+}
+
+function lifetime(value: string): number {
+  const seconds = parseLifetime(value);
+  if (seconds === null) throw new InvalidArgumentError(`expected a duration such as 30d, 12h or 90m, from 1 minute to 10 years; got "${value}"`);
+  return seconds;
 }

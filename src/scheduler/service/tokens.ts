@@ -16,6 +16,7 @@ export interface TokenView {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  expires_at: string | null;
 }
 
 export const tokenView = (t: ApiTokenRow): TokenView => ({
@@ -25,13 +26,15 @@ export const tokenView = (t: ApiTokenRow): TokenView => ({
   created_at: t.createdAt.toISOString(),
   last_used_at: t.lastUsedAt?.toISOString() ?? null,
   revoked_at: t.revokedAt?.toISOString() ?? null,
+  expires_at: t.expiresAt?.toISOString() ?? null,
 });
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
-export async function createToken(db: Db, name: string, role: TokenRole): Promise<{ token: string; view: TokenView }> {
+/** A new token, shown once; it expires `expiresInS` from now when given, and never otherwise. */
+export async function createToken(db: Db, name: string, role: TokenRole, expiresInS: number | null = null): Promise<{ token: string; view: TokenView }> {
   const token = PREFIX + randomBytes(32).toString('base64url');
-  return { token, view: tokenView(await insertApiToken(db, { id: randomUUID(), name, role, hash: hashOf(token) })) };
+  return { token, view: tokenView(await insertApiToken(db, { id: randomUUID(), name, role, hash: hashOf(token), expiresInS })) };
 }
 
 export async function listTokens(db: Db): Promise<TokenView[]> {
@@ -44,10 +47,22 @@ export async function revokeToken(db: Db, id: string): Promise<TokenView> {
   return tokenView(row);
 }
 
-/** The live token a bearer secret names, or null. A read only: a refused request changes nothing. */
-export async function authenticate(db: Db, secret: string): Promise<ApiTokenRow | null> {
+/** The unrevoked token a bearer secret names and whether it has expired, or null. A read only: a refused request changes nothing. */
+export async function authenticate(db: Db, secret: string): Promise<{ token: ApiTokenRow; expired: boolean } | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
   return liveApiTokenByHash(db, hashOf(secret));
+}
+
+const DURATION_UNITS_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+/** Tokens live at least a minute and at most ten years. */
+export const TOKEN_LIFETIME_S = { min: 60, max: 10 * 365 * 86_400 } as const;
+
+/** `30d`, `12h`, `90m` or `3600s` in seconds, or null when it is none of these or out of range. */
+export function parseLifetime(text: string): number | null {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  if (!match) return null;
+  const seconds = Number(match[1]) * DURATION_UNITS_S[match[2]!]!;
+  return seconds >= TOKEN_LIFETIME_S.min && seconds <= TOKEN_LIFETIME_S.max ? seconds : null;
 }
 
 /** A token's `last_used_at` is at most this stale. */

@@ -1,6 +1,7 @@
 // The daemons' config file. Nothing in it shortens an interval: supervision, reconciling, lease
 // checks, job locks and grace periods are left out so the daemon's defaults apply, exactly as in
-// production. Only sizes are set (pools, run and machine concurrency) and the workload's runner.
+// production. Only sizes are set (pools, run and machine concurrency), the workload's runner, and
+// the submitter token's request limit.
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { RunPlan } from './plan.js';
@@ -10,7 +11,8 @@ export function writeDaemonConfig(file: string, plan: RunPlan, driver: WorkloadD
   const config = {
     cluster: 'fleet',
     queue: { backend: plan.backend },
-    api: { host: '127.0.0.1', port: 0 },
+    // The harness's one submitter token is the whole workload, not a client to hold back.
+    api: { host: '127.0.0.1', port: 0, token_requests_per_minute: 10_000_000 },
     log: { level: 'info' },
     scheduler: { run_concurrency: plan.runConcurrency, machine_concurrency: plan.machineConcurrency },
     pools: plan.pools.map((p) => ({
