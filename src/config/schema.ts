@@ -8,6 +8,9 @@ import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
 import { passthroughName } from '../scheduler/runners/command-runner.js';
 
+/** The cluster a config names when it names none. */
+export const DEFAULT_CLUSTER = 'sandfleet';
+
 const count = z.number().int().min(0);
 const positive = z.number().int().min(1);
 const rateLimit = z.object({ per_second: z.number().positive(), burst: positive }).strict();
@@ -93,7 +96,7 @@ export const poolConfig = z
 export const configSchema = z
   .object({
     /** Tags every cloud resource; daemons of one cluster share pools and work. */
-    cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, at most 31').default('sandfleet'),
+    cluster: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, at most 31').default(DEFAULT_CLUSTER),
     database: z
       // pool_size is a floor: the daemon raises it to what its queues, leader lock and handlers need (src/daemon/pool-size.ts).
       .object({ url: z.string().min(1).optional(), pool_size: positive.max(200).default(20) })

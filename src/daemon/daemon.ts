@@ -2,13 +2,15 @@
 // supervision) → REST API. `stop()` drains: readiness goes 503, running tasks get the shutdown
 // grace to finish, what is left is handed back for another daemon or the next start (startup
 // recovery) to finish, and then the API closes.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { poolDefinition } from '../config/load.js';
 import { errorMessage, migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
-import { syncPools } from '../machinery/index.js';
+import { markDaemonSeen, markDaemonStopped, registerDaemon, syncPools } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
@@ -97,7 +99,11 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     scheduler.agentApiUrl = address;
     scheduler.start();
     scheduler.startSupervising();
-    log.info({ address, docs: `${address}/docs` }, 'ready');
+    const self = { id: randomUUID(), cluster: config.cluster, host: hostname(), pid: process.pid };
+    await registerDaemon(database.db, self);
+    const heartbeat = setInterval(() => void markDaemonSeen(database.db, self.id).catch((error: unknown) => log.warn({ err: error }, 'daemon heartbeat failed')), DAEMON_HEARTBEAT_MS);
+    heartbeat.unref();
+    log.info({ address, docs: `${address}/docs`, daemon_id: self.id }, 'ready');
     const running = scheduler;
     const server = api;
     const leaseNotices = notices;
@@ -118,6 +124,8 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         idle.close();
         await bounded('lease notices', leaseNotices.close());
         await bounded('queues', running.close());
+        clearInterval(heartbeat);
+        await bounded('daemon row', markDaemonStopped(database.db, self.id));
         metrics.close();
         await bounded('database', database.close());
         log.info({}, 'stopped');
@@ -132,6 +140,9 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     throw error;
   }
 }
+
+/** How often a daemon's row says it is alive. */
+const DAEMON_HEARTBEAT_MS = 30_000;
 
 /** Agent heartbeats arriving within this long are answered by one statement. */
 const HEARTBEAT_BATCH_MS = 1000;

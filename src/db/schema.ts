@@ -239,6 +239,20 @@ export const agentKeys = pgTable('agent_keys', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * The daemons that serve this database, each with its cluster: a heartbeat says which are alive,
+ * and tools run without the daemon's config (`sandfleet check`) learn the cluster from here.
+ */
+export const daemons = pgTable('daemons', {
+  id: uuid().primaryKey(),
+  cluster: text().notNull(),
+  host: text().notNull(),
+  pid: integer().notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  seenAt: timestamp('seen_at', { withTimezone: true }).notNull().defaultNow(),
+  stoppedAt: timestamp('stopped_at', { withTimezone: true }),
+});
+
 export type PoolRow = typeof pools.$inferSelect;
 export type MachineRow = typeof machines.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;

@@ -231,8 +231,14 @@ async function stepsNotYetTaken(): Promise<string[]> {
   return ALL_STEPS.filter((e) => !taken.has(e));
 }
 
+// A run's seed is printed; MODEL_SEED=<seed> replays it (fast-check also prints the seed and path
+// of a failing round's counterexample).
+const SEED = process.env.MODEL_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.MODEL_SEED);
+
 describe('model-based interleavings', () => {
   it('keeps I1, I2, I3, I6, I7, I8 after every concurrent step', async () => {
+    expect(Number.isInteger(SEED), `MODEL_SEED must be an integer, got ${process.env.MODEL_SEED}`).toBe(true);
+    console.log(`model test seed ${SEED} (replay: MODEL_SEED=${SEED} npx vitest run test/consistency/model.test.ts)`);
     let steps = 0;
     const property = fc.asyncProperty(fc.commands([batch], { maxCommands: 60, size: 'max' }), async (commands) => {
       const pool = await addPool(t.db, { maxSize: 4, recycle: 'reimage' });
@@ -243,7 +249,7 @@ describe('model-based interleavings', () => {
     // Random runs in rounds until they have taken every transition at least once and enough
     // steps in all; any broken invariant fails the round it happens in.
     for (let round = 0; round < 8; round++) {
-      await fc.assert(property, { numRuns: 20 });
+      await fc.assert(property, { numRuns: 20, seed: SEED + round });
       if (steps > 800 && (await stepsNotYetTaken()).length === 0) break;
     }
     expect(steps).toBeGreaterThan(800);

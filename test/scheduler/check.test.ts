@@ -161,11 +161,11 @@ describe('sandfleet check', () => {
     const env = { DATABASE_URL: url() };
     const ok = await runCli(['check', '--pool', clean, '--orphan-grace-s', '0'], env);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/checked 1 pools, 1 machines, 0 tasks, 1 instances\nno violations/);
+    expect(ok.stdout).toMatch(/checked cluster sandfleet: 1 pools, 1 machines, 0 tasks, 1 instances\nno violations/);
 
     const faulty = (await addPool(t.db, { settings: SIM })).name;
     const stray = await providers.for(await poolRow(faulty)).create({ machineId: randomUUID(), name: 'stray' });
-    // The instance must be older than the (zero) orphan grace on the CLI's clock.
+    // The instance must be older than the (zero) orphan grace by the database's clock.
     await new Promise((r) => setTimeout(r, 20));
     const bad = await runCli(['check', '--pool', faulty, '--orphan-grace-s', '0', '--json'], env);
     expect(bad.code).toBe(1);

@@ -103,6 +103,17 @@ describe('CLI commands', () => {
     expect((await json('config', 'check')).pools).toHaveLength(2);
   });
 
+  it('check without a config finds the cluster the daemon serves, lists its instances and reports no violation', async () => {
+    // No --config and no SANDFLEET_CONFIG: the CLI finds no sandfleet.yaml here, as in a fresh clone.
+    const { SANDFLEET_CONFIG: _config, ...bare } = env();
+    // A short grace, so instances the check could not see (a wrong cluster) would show at once.
+    const ran = await runCli(['check', '--orphan-grace-s', '5', '--json'], bare);
+    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+    const report = JSON.parse(ran.stdout);
+    expect(report).toMatchObject({ ok: true, cluster: 'sandfleet-dev', violations: [] });
+    expect(report.checked.instances).toBeGreaterThan(0);
+  });
+
   it('exits 2 on bad usage and 1 on a failed operation, saying what to do', async () => {
     expect((await cli('tasks', 'show', 'not-a-uuid')).code).toBe(2);
     expect((await cli('tokens', 'create', '--role', 'root')).code).toBe(2);

@@ -1,6 +1,8 @@
 // `sandfleet check`: every invariant violation (I1–I8) with the offending ids; exit 1 if any
 // was found, or if a pool's instances could not be listed (I5 unknown).
 import type { Command } from 'commander';
+import { DEFAULT_CLUSTER } from '../../config/schema.js';
+import { latestCluster } from '../../machinery/index.js';
 import { checkSystem } from '../../scheduler/check.js';
 import { SCHEDULER_DEFAULTS } from '../../scheduler/defaults.js';
 import { optionalConfig, withContext } from '../context.js';
@@ -27,7 +29,10 @@ export function registerCheck(program: Command, config: () => string | undefined
         const settings = optionalConfig(config());
         // The registry pulls in both cloud SDKs; loaded only when a check runs.
         const { ProviderRegistry } = await import('../../scheduler/providers.js');
-        const providers = new ProviderRegistry({ db: database.db, cluster: settings?.cluster ?? 'sandfleet' });
+        // The cluster names the instances to list: the config's, else the one the database's
+        // daemons serve (the quick start's daemon runs on another config than the CLI finds).
+        const cluster = settings?.cluster ?? (await latestCluster(database.db)) ?? DEFAULT_CLUSTER;
+        const providers = new ProviderRegistry({ db: database.db, cluster });
         const report = await checkSystem({
           db: database.db,
           providerFor: (pool) => providers.for(pool),
@@ -35,9 +40,9 @@ export function registerCheck(program: Command, config: () => string | undefined
           orphanGraceS: o.orphanGraceS ?? settings?.scheduler.orphan_grace_s ?? SCHEDULER_DEFAULTS.orphanGraceS,
           pool: o.pool,
         });
-        emit(o, { ok: report.violations.length === 0 && report.unchecked.length === 0, ...report }, () => {
+        emit(o, { ok: report.violations.length === 0 && report.unchecked.length === 0, cluster, ...report }, () => {
           const c = report.checked;
-          console.log(`checked ${c.pools} pools, ${c.machines} machines, ${c.tasks} tasks, ${c.instances} instances`);
+          console.log(`checked cluster ${cluster}: ${c.pools} pools, ${c.machines} machines, ${c.tasks} tasks, ${c.instances} instances`);
           if (report.violations.length > 0) printTable(report.violations.map((v) => ({ ...v, ids: v.ids.join(' ') })), ['invariant', 'detail', 'ids']);
           for (const u of report.unchecked) console.log(`I5 not checked for pool ${u.pool}: ${u.reason}`);
           if (report.violations.length === 0 && report.unchecked.length === 0) console.log('no violations');
