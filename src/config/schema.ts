@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
 import { API_DEFAULTS } from '../api/defaults.js';
-import { SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
+import { RETENTION_DEFAULTS as R, SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
 import { passthroughName } from '../scheduler/runners/command-runner.js';
 
@@ -147,6 +147,11 @@ export const configSchema = z
           .strict()
           .default({}),
       })
+      .strict()
+      .prefault({}),
+    /** Finished tasks (with their events) and old events of machines and tasks gone are deleted after so many days. */
+    retention: z
+      .object({ tasks_days: positive.max(36_500).default(R.tasksDays), events_days: positive.max(36_500).default(R.eventsDays) })
       .strict()
       .prefault({}),
     pools: z.array(poolConfig).min(1, 'declare at least one pool'),

@@ -18,6 +18,7 @@ import { IdleMarks } from '../scheduler/agent/idle-marks.js';
 import { LeaseNotices } from '../scheduler/agent/lease-notices.js';
 import { createMetrics } from './metrics.js';
 import { daemonPoolDemand, planPool } from './pool-size.js';
+import { startRetention } from './retention.js';
 
 export interface RunningDaemon {
   /** The port the API listens on (useful when the config asks for port 0). */
@@ -103,6 +104,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     await registerDaemon(database.db, self);
     const heartbeat = setInterval(() => void markDaemonSeen(database.db, self.id).catch((error: unknown) => log.warn({ err: error }, 'daemon heartbeat failed')), DAEMON_HEARTBEAT_MS);
     heartbeat.unref();
+    const retention = startRetention(database.db, { tasksDays: config.retention.tasks_days, eventsDays: config.retention.events_days }, log.child({ component: 'retention' }));
     log.info({ address, docs: `${address}/docs`, daemon_id: self.id }, 'ready');
     const running = scheduler;
     const server = api;
@@ -125,6 +127,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
         await bounded('lease notices', leaseNotices.close());
         await bounded('queues', running.close());
         clearInterval(heartbeat);
+        await bounded('retention', retention.stop());
         await bounded('daemon row', markDaemonStopped(database.db, self.id));
         metrics.close();
         await bounded('database', database.close());

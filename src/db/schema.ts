@@ -21,6 +21,7 @@ import {
   PROVIDERS,
   RECYCLE_MODES,
   TASK_ACTIVE_STATES,
+  TASK_TERMINAL_STATES,
   TASK_OUTCOMES,
   TASK_STATES,
   TOKEN_ROLES,
@@ -167,6 +168,10 @@ export const tasks = pgTable(
       .on(t.pool, t.priority.desc(), t.createdAt, t.id)
       .where(sql`${t.state} = 'queued'`),
     index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // Retention prunes the oldest finished tasks first.
+    index('tasks_finished_idx')
+      .on(t.finishedAt)
+      .where(sql`${t.state} IN ${list(TASK_TERMINAL_STATES)}`),
     // The leader's watchdog reads a pool's active tasks every tick: never a scan of the whole history.
     index('tasks_active_pool_idx')
       .on(t.pool)

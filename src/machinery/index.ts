@@ -10,6 +10,7 @@ export * from './machines.js';
 export * from './outcome.js';
 export * from './pools.js';
 export * from './release.js';
+export * from './retention.js';
 export * from './task-lifecycle.js';
 export * from './tasks.js';
 export * from './tokens.js';

@@ -23,6 +23,16 @@ export const SCHEDULER_DEFAULTS = {
   cloudCallTimeoutMs: 60_000,
 } as const;
 
+/** How long finished tasks and old events are kept (days), and how the daemon prunes them. */
+export const RETENTION_DEFAULTS = {
+  tasksDays: 30,
+  eventsDays: 90,
+  /** One pass an interval, of batches of this many rows, at most `maxBatches` of each kind, so pruning never holds locks long or crowds out work. */
+  everyMs: 60_000,
+  batch: 500,
+  maxBatches: 20,
+} as const;
+
 /**
  * sandfleet's own request budget per provider account and bucket, shared by every daemon
  * (rate_buckets): the clouds' documented request budgets (src/providers/cloud-budgets.ts) with
