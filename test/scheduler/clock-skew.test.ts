@@ -2,16 +2,13 @@
 // the database wrote (boot timeout, idle drain, stuck machines, leases without a run job) come
 // out as they do with a right clock, because they are measured by the database's clock.
 import { sql } from 'drizzle-orm';
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { databaseNow, idleReadyMachines, leasedTasks, reserveMachines, stuckMachines } from '../../src/machinery/index.js';
 import { DatabaseClock } from '../../src/scheduler/database-clock.js';
-import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
 import { provision } from '../../src/scheduler/lifecycle/provision.js';
 import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
-import { PoolCache } from '../../src/scheduler/pool-cache.js';
-import { ProviderRegistry } from '../../src/scheduler/providers.js';
 import { useTestDatabase } from '../support/database.js';
+import { testLifecycleContext } from '../support/lifecycle.js';
 import { addPool, readyMachines, stoppedWithTask } from '../support/fixtures.js';
 
 const t = useTestDatabase('clock_skew', 8);
@@ -38,15 +35,7 @@ describe.each([
 
   it('boots a machine within its boot timeout', async () => {
     const pool = (await addPool(t.db, { settings: { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 } })).name;
-    const ctx: LifecycleContext = {
-      db: t.db,
-      pools: new PoolCache(t.db),
-      providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }),
-      actor: 'test',
-      clock: new DatabaseClock(() => databaseNow(t.db)),
-      startRuns: () => Promise.resolve(),
-      pollIntervalMs: 5,
-    };
+    const ctx = testLifecycleContext(t.db);
     skew();
     const [m] = (await reserveMachines(t.db, pool, 1)).machines;
     const booting = await provision(ctx, m!);

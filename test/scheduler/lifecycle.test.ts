@@ -1,34 +1,24 @@
 // The machine lifecycle phases on the sim provider: provision, readiness, stop, release, then
 // reimage or delete-until-gone, including the failure paths; nothing is leaked at the cloud.
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { allocate, checkInvariants, databaseNow, drainMachine, finishTask, getMachine, getTask, reserveMachines, settleStopped, startTask } from '../../src/machinery/index.js';
-import { DatabaseClock } from '../../src/scheduler/database-clock.js';
+import { allocate, checkInvariants, drainMachine, finishTask, getMachine, getTask, reserveMachines, settleStopped, startTask } from '../../src/machinery/index.js';
 import { until } from '../support/until.js';
 import type { MachineRow } from '../../src/db/index.js';
-import { PoolCache } from '../../src/scheduler/pool-cache.js';
 import type { LifecycleContext } from '../../src/scheduler/lifecycle/context.js';
 import { converge } from '../../src/scheduler/lifecycle/converge.js';
 import { provision } from '../../src/scheduler/lifecycle/provision.js';
 import { awaitReady } from '../../src/scheduler/lifecycle/readiness.js';
 import { stop } from '../../src/scheduler/lifecycle/teardown.js';
-import { ProviderRegistry } from '../../src/scheduler/providers.js';
+import type { ProviderRegistry } from '../../src/scheduler/providers.js';
 import { useTestDatabase } from '../support/database.js';
+import { testLifecycleContext } from '../support/lifecycle.js';
 import { addPool, queueTasks } from '../support/fixtures.js';
 
 const t = useTestDatabase('lifecycle', 8);
 const fast = { bootDelayMs: 20, stopDelayMs: 5, terminateDelayMs: 5 };
 const readiness = { bootTimeoutMs: 5000 };
-const context = (): LifecycleContext => ({
-  db: t.db,
-  pools: new PoolCache(t.db),
-  providers: new ProviderRegistry({ db: t.db, cluster: `c-${randomUUID().slice(0, 6)}` }),
-  actor: 'test',
-  clock: new DatabaseClock(() => databaseNow(t.db)),
-  startRuns: () => Promise.resolve(),
-  pollIntervalMs: 5,
-});
+const context = (): LifecycleContext => testLifecycleContext(t.db);
 
 /** The machine's row as it is now (phases take rows, as the jobs pass them along). */
 async function row(id: string): Promise<MachineRow> {
