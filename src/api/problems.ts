@@ -24,8 +24,12 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  408: 'Request Timeout',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -49,8 +53,13 @@ export class ValidationFailed extends Error {
   }
 }
 
+/** The status's reason phrase, as problem+json titles and raw status lines carry it. */
+export function titleOf(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
+
 export function problem(status: number, slug: string, detail: string, errors?: FieldError[]): Problem {
-  return { type: `https://sandfleet.dev/problems/${slug}`, title: TITLES[status] ?? 'Error', status, detail, ...(errors ? { errors } : {}) };
+  return { type: `https://sandfleet.dev/problems/${slug}`, title: titleOf(status), status, detail, ...(errors ? { errors } : {}) };
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {

