@@ -28,10 +28,6 @@ export class SecretRedactor {
     return new SecretRedactor(values);
   }
 
-  get size(): number {
-    return this.secrets.length;
-  }
-
   text(value: string): string {
     let out = value;
     for (const secret of this.secrets) if (out.includes(secret)) out = out.replaceAll(secret, REDACTED);

@@ -4,7 +4,7 @@
 // credential of the daemon's, which a pool may not pass through either.
 
 /** Passed to every command. */
-export const BASE_VARIABLES = ['PATH', 'HOME', 'LANG'] as const;
+const BASE_VARIABLES = ['PATH', 'HOME', 'LANG'] as const;
 
 /** The daemon's own credentials, by the names it and the cloud SDKs' credential chains read them from. */
 const DAEMON_SECRET_VARIABLES = new Set([
@@ -32,7 +32,7 @@ const DAEMON_SECRET_VARIABLES = new Set([
 const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|(^|_)(API_?)?KEY$/i;
 
 /** A variable name as the shell writes it. */
-export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Whether a variable holds, or by its name would hold, a credential: never handed to an analysis. */
 export function isSecretVariable(name: string): boolean {
