@@ -7,11 +7,14 @@ import { z } from 'zod';
 import type { ApiTokenRow } from '../db/schema.js';
 import { UNSTORABLE_MESSAGE, unstorablePath } from '../db/storable.js';
 import type { TokenRole } from '../db/states.js';
+import type { Scope } from '../scheduler/service/service.js';
 import { ValidationFailed } from './problems.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     token: ApiTokenRow | null;
+    /** What the token may see and submit as; set with the token. */
+    scope: Scope | null;
   }
   interface FastifyContextConfig {
     /** Least role a route needs; routes without one are public (health, metrics, docs). */

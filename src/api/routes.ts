@@ -27,7 +27,7 @@ export function registerRoutes(app: FastifyInstance, context: Context): void {
 
   app.get('/v1/tasks', { config: { role: 'submitter' }, schema: { tags: ['tasks'], querystring: documented(taskListQuery) } }, async (request) => {
     const q = request.query as z.infer<typeof taskListQuery>;
-    return listTaskPage(context(request), { state: q.state, pool: q.pool, limit: q.limit, cursor: q.cursor });
+    return listTaskPage(context(request), { state: q.state, pool: q.pool, tenant: q.tenant, limit: q.limit, cursor: q.cursor });
   });
 
   app.get('/v1/tasks/:id', { config: { role: 'submitter' }, schema: { tags: ['tasks'], params, querystring: query } }, async (request) =>
@@ -58,7 +58,7 @@ export function registerRoutes(app: FastifyInstance, context: Context): void {
   app.get('/v1/tokens', { config: { role: 'admin' }, schema: { tags: ['tokens'], querystring: query } }, async (request) => listTokens(context(request).db));
   app.post('/v1/tokens', { config: { role: 'admin' }, schema: { tags: ['tokens'], body: documented(tokenBody), querystring: query } }, async (request, reply) => {
     const body = request.body as z.infer<typeof tokenBody>;
-    const { token, view } = await createToken(context(request).db, body.name, body.role, body.expires_in_s ?? null);
+    const { token, view } = await createToken(context(request).db, { name: body.name, role: body.role, tenant: body.tenant, expiresInS: body.expires_in_s });
     return reply.code(201).send({ ...view, token });
   });
   app.post('/v1/tokens/:id/revoke', { config: { role: 'admin' }, schema: { tags: ['tokens'], params, querystring: query } }, async (request) =>

@@ -1,7 +1,7 @@
 // The REST inputs as zod schemas: they validate (unknown fields rejected, no type coercion in
 // bodies) and, converted to JSON Schema, document the API in /openapi.json.
 import { z } from 'zod';
-import { MACHINE_STATES, PLATFORMS, TASK_STATES, TOKEN_ROLES } from '../db/states.js';
+import { MACHINE_STATES, PLATFORMS, TASK_STATES, TENANT_NAME_PATTERN, TOKEN_ROLES } from '../db/states.js';
 import { TOKEN_LIFETIME_S } from '../scheduler/service/tokens.js';
 
 export const PAYLOAD_LIMIT = 64 * 1024;
@@ -20,10 +20,14 @@ export const submitBody = z
 
 export const idParams = z.object({ id: z.uuid('must be a UUID') }).strict();
 
+const tenantName = z.string().regex(TENANT_NAME_PATTERN, 'is not a tenant name (lowercase letters, digits and dashes)');
+
 export const taskListQuery = z
   .object({
     state: z.enum(TASK_STATES).optional(),
     pool: z.string().min(1).max(63).optional(),
+    /** Operators and admins: only this tenant's tasks. A submitter sees its own tenant's only, and may name no other. */
+    tenant: tenantName.optional(),
     limit: z.coerce.number().int('must be an integer').min(1).max(100).default(50),
     cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API returned').optional(),
   })
@@ -39,6 +43,8 @@ export const tokenBody = z
   .object({
     name: z.string().min(1).max(100),
     role: z.enum(TOKEN_ROLES),
+    /** Whose work the token submits and (a submitter) sees; default: the default tenant. */
+    tenant: tenantName.optional(),
     /** The token expires this many seconds after it is made; absent, it never does. */
     expires_in_s: z.number().int().min(TOKEN_LIFETIME_S.min).max(TOKEN_LIFETIME_S.max).optional(),
   })

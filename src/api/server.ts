@@ -6,10 +6,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.js';
 import { errorMessage, isDatabaseBusy } from '../db/errors.js';
-import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
-import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
+import { IdempotencyConflict, TENANT_LIMIT_RETRY_AFTER_S, TenantLimit, Unserviceable } from '../scheduler/submission.js';
+import { InvalidCursor, MachineBusy, NotFound, TenantHidden, UnknownTenant } from '../scheduler/service/errors.js';
 import { authenticate, roleAllows, TokenUse } from '../scheduler/service/tokens.js';
-import type { ServiceContext } from '../scheduler/service/service.js';
+import type { Scope, ServiceContext } from '../scheduler/service/service.js';
+import { DEFAULT_TENANT } from '../db/states.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
 import { API_DEFAULTS } from './defaults.js';
@@ -17,6 +18,9 @@ import { answerClientError, answerExpectations, answerFrameworkError } from './e
 import { limitTokenRequests } from './rate-limit.js';
 import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
+
+/** A request without a token sees no tenant's tasks (no route reaches the service without one). */
+const NO_SCOPE: Scope = { tenant: { name: DEFAULT_TENANT, maxQueued: 0 }, only: '' };
 
 /** What a 503 for a busy database tells the client to wait. */
 const BUSY_RETRY_AFTER_S = 2;
@@ -51,6 +55,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   answerExpectations(app.server);
   app.decorateRequest('token', null);
+  app.decorateRequest('scope', null);
   // JSON only: a text body is refused as 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(zodValidatorCompiler);
@@ -82,6 +87,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     const { token } = found;
     if (!roleAllows(token.role, role)) return sendProblem(reply, problem(403, 'forbidden', `this needs the ${role} role; the token has ${token.role}`));
     request.token = token;
+    request.scope = found.scope;
   });
 
   await limitTokenRequests(app, options.tokenRequestsPerMinute ?? API_DEFAULTS.tokenRequestsPerMinute);
@@ -95,6 +101,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error, request, reply) => {
+    if (error instanceof TenantLimit) {
+      reply.header('retry-after', String(TENANT_LIMIT_RETRY_AFTER_S));
+      return sendProblem(reply, problem(429, 'tenant-limit', error.message));
+    }
     if (!isDatabaseBusy(error)) return sendProblem(reply, toProblem(error, request));
     // Saturation or a database restart, not a bug: the client should come back, not report it.
     request.log.warn({ reason: errorMessage(error).slice(0, 200) }, 'database busy: answered 503');
@@ -117,10 +127,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.agent) registerAgentRoutes(app, options.agent);
   registerRoutes(app, (request) => ({
     db: options.db,
+    // Routes run after authentication, so every routed request has its token's scope.
+    scope: request.scope ?? NO_SCOPE,
     queues: options.queues,
     ...(options.pools ? { pools: options.pools } : {}),
     ...(options.claimLater ? { claimLater: options.claimLater } : {}),
-    actor: `api:${request.token?.name ?? 'anonymous'}`,
+    // The audit trail: every event an API action writes names the token (its name and id).
+    actor: request.token ? `api:${request.token.name}#${request.token.id}` : 'api:anonymous',
   }));
   return app;
 }
@@ -135,6 +148,8 @@ function toProblem(error: unknown, request: FastifyRequest): ReturnType<typeof p
   if (error instanceof MachineBusy) return problem(409, 'machine-busy', error.message);
   if (error instanceof IdempotencyConflict) return problem(409, 'idempotency-conflict', error.message, [{ field: 'header.idempotency-key', message: 'already used with a different body' }]);
   if (error instanceof Unserviceable) return problem(422, 'unserviceable', error.message);
+  if (error instanceof UnknownTenant) return problem(422, 'unknown-tenant', error.message, [{ field: 'body.tenant', message: `no such tenant; tenants: ${error.known.join(', ')}` }]);
+  if (error instanceof TenantHidden) return problem(403, 'tenant-hidden', error.message, [{ field: 'query.tenant', message: 'not this token\'s tenant' }]);
   if (error instanceof InvalidCursor) return problem(400, 'invalid-request', error.message, [{ field: 'query.cursor', message: error.message }]);
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
   switch (fastifyError.code) {

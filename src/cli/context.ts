@@ -4,10 +4,12 @@ import { existsSync } from 'node:fs';
 import { configPath, DEFAULT_DATABASE_URL, loadConfig, type ResolvedConfig } from '../config/load.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type QueueBackend, type RunJob } from '../scheduler/queue.js';
-import type { ServiceContext } from '../scheduler/service/service.js';
+import { OPERATOR_SCOPE, type ServiceContext } from '../scheduler/service/service.js';
 
 export interface CliContext {
   service: ServiceContext;
+  /** The config the command runs with, or null (database from the environment). */
+  config: ResolvedConfig | null;
   database: Database;
   close: () => Promise<void>;
 }
@@ -29,7 +31,9 @@ export function openContext(configFile: string | undefined): CliContext {
   const machines = createQueue<MachineJob>(MACHINE_QUEUE, settings);
   return {
     database,
-    service: { db: database.db, queues: { runs, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
+    config,
+    // The CLI works on the database directly, as an operator: it sees every tenant's tasks.
+    service: { db: database.db, scope: OPERATOR_SCOPE, queues: { runs, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
     close: async () => {
       await Promise.all([runs.close(), machines.close()]);
       await database.close();

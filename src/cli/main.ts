@@ -3,8 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { databaseUrlFromEnv, DatabaseUnavailableError, errorMessage, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
 import { migrateQueueSchema } from '../scheduler/queue.js';
-import { InvalidCursor, MachineBusy, NotFound } from '../scheduler/service/errors.js';
-import { IdempotencyConflict, Unserviceable } from '../scheduler/submission.js';
+import { InvalidCursor, MachineBusy, NotFound, UnknownTenant } from '../scheduler/service/errors.js';
+import { IdempotencyConflict, TenantLimit, Unserviceable } from '../scheduler/submission.js';
 import { CommandFailed } from './commands/arguments.js';
 import { registerCheck } from './commands/check.js';
 import { registerDaemon } from './commands/daemon.js';
@@ -77,6 +77,7 @@ function exitCodeFor(error: unknown): number {
 function explain(error: unknown): string {
   if (error instanceof ConfigError || error instanceof DatabaseUnavailableError || error instanceof CommandFailed) return error.message;
   if (error instanceof NotFound || error instanceof MachineBusy || error instanceof InvalidCursor || error instanceof IdempotencyConflict || error instanceof Unserviceable) return error.message;
+  if (error instanceof UnknownTenant || error instanceof TenantLimit) return error.message;
   // drizzle wraps driver errors ("Failed query: …"); the driver's code is on the cause.
   let e = error as { code?: string; message?: string; cause?: unknown };
   while (!e.code && e.cause) e = e.cause;

@@ -4,11 +4,11 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { UNSTORABLE_MESSAGE, unstorablePath } from '../db/storable.js';
-import type { PoolDefinition } from '../machinery/index.js';
+import type { PoolDefinition, TenantDefinition } from '../machinery/index.js';
 import { awsSettingsSchema } from '../providers/aws/settings.js';
 import { azureSettingsSchema } from '../providers/azure/settings.js';
 import { simSettingsSchema } from '../providers/sim/settings.js';
-import { configSchema, type Config, type PoolConfig } from './schema.js';
+import { configSchema, type Config, type PoolConfig, type TenantConfig } from './schema.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sandfleet';
 
@@ -119,6 +119,11 @@ function secretIssues(text: string): ConfigIssue[] {
 
 function fieldName(path: readonly PropertyKey[]): string {
   return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '') || '(root)';
+}
+
+/** A configured tenant as the table row's definition. */
+export function tenantDefinition(tenant: TenantConfig): TenantDefinition {
+  return { name: tenant.name, weight: tenant.weight, maxQueued: tenant.max_queued ?? null, maxRunning: tenant.max_running ?? null };
 }
 
 /** A configured pool as the table row's definition (runner and readiness in the scheduler's terms). */

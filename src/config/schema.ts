@@ -2,7 +2,7 @@
 // keys are snake_case; a pool's `settings` go to its provider adapter as written, in the
 // adapter's field names, and are validated by the adapter's schema (see src/providers/*/settings.ts).
 import { z } from 'zod';
-import { PLATFORMS, PROVIDERS, RECYCLE_MODES } from '../db/states.js';
+import { PLATFORMS, PROVIDERS, RECYCLE_MODES, TENANT_NAME_PATTERN } from '../db/states.js';
 import { API_DEFAULTS } from '../api/defaults.js';
 import { RETENTION_DEFAULTS as R, SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
@@ -93,6 +93,19 @@ export const poolConfig = z
   .strict()
   .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size', path: ['min_ready'] });
 
+/** A tenant: its share of busy pools and its limits. Tenants not listed get weight 1 and no limits. */
+export const tenantConfig = z
+  .object({
+    name: z.string().regex(TENANT_NAME_PATTERN, 'lowercase letters, digits and dashes, at most 63, starting with a letter or digit'),
+    /** Its share of a busy pool's leases against other tenants with queued work (1-1000). */
+    weight: positive.max(1000).default(1),
+    /** Submissions past this many queued tasks are refused with 429 and Retry-After. */
+    max_queued: count.optional(),
+    /** At most this many of its tasks hold machines at once, over every pool; the rest wait queued. */
+    max_running: count.optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Tags every cloud resource; daemons of one cluster share pools and work. */
@@ -154,9 +167,14 @@ export const configSchema = z
       .object({ tasks_days: positive.max(36_500).default(R.tasksDays), events_days: positive.max(36_500).default(R.eventsDays) })
       .strict()
       .prefault({}),
+    tenants: z
+      .array(tenantConfig)
+      .default([])
+      .refine((list) => new Set(list.map((t) => t.name)).size === list.length, { message: 'tenant names must be unique' }),
     pools: z.array(poolConfig).min(1, 'declare at least one pool'),
   })
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
 export type PoolConfig = z.infer<typeof poolConfig>;
+export type TenantConfig = z.infer<typeof tenantConfig>;

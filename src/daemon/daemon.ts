@@ -8,9 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/server.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { poolDefinition } from '../config/load.js';
+import { poolDefinition, tenantDefinition } from '../config/load.js';
 import { errorMessage, migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
-import { markDaemonSeen, markDaemonStopped, registerDaemon, syncPools } from '../machinery/index.js';
+import { markDaemonSeen, markDaemonStopped, registerDaemon, syncPools, syncTenants } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
@@ -43,6 +43,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
   try {
     if (config.queue.backend === 'postgres') await migrateQueueSchema(database);
     await syncPools(database.db, config.pools.map(poolDefinition));
+    await syncTenants(database.db, config.tenants.map(tenantDefinition));
     const backend: QueueBackend = config.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
     const s = config.scheduler;
     const rates = (given: Record<string, { per_second: number; burst: number } | undefined>) =>

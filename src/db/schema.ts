@@ -9,12 +9,14 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 import {
+  DEFAULT_TENANT,
   MACHINE_HOLDING_STATES,
   MACHINE_STATES,
   PLATFORMS,
@@ -123,10 +125,56 @@ export const machines = pgTable(
   ],
 );
 
+/**
+ * Tenants: whose work a token submits and sees. Declared in the config (`tenants:`) and synced
+ * here by upsert; `default` exists always (tokens and tasks from before tenants belong to it).
+ */
+export const tenants = pgTable(
+  'tenants',
+  {
+    name: text().primaryKey(),
+    // Its share of a pool's leases against other tenants with queued work (weighted round robin).
+    weight: integer().notNull().default(1),
+    // Submissions past this many queued tasks are refused (429); null: no limit.
+    maxQueued: integer('max_queued'),
+    // At most this many of its tasks hold machines at once; the rest wait queued. Null: no limit.
+    maxRunning: integer('max_running'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('tenants_weight_check', sql`${t.weight} BETWEEN 1 AND 1000`),
+    check('tenants_limits_check', sql`coalesce(${t.maxQueued}, 0) >= 0 AND coalesce(${t.maxRunning}, 0) >= 0`),
+  ],
+);
+
+/**
+ * Where each tenant stands in a pool's round robin (start-time fair queueing): the start tag of
+ * its last lease and its finish tag (start + 1/weight). The pool's virtual time is the highest
+ * start tag leased; written only by claims, which hold the pool's claim turn.
+ */
+export const tenantTurns = pgTable(
+  'tenant_turns',
+  {
+    pool: text()
+      .notNull()
+      .references(() => pools.name),
+    tenant: text()
+      .notNull()
+      .references(() => tenants.name),
+    lastStart: doublePrecision('last_start').notNull(),
+    finish: doublePrecision().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pool, t.tenant] })],
+);
+
 export const tasks = pgTable(
   'tasks',
   {
     id: uuid().primaryKey(),
+    tenant: text()
+      .notNull()
+      .default(DEFAULT_TENANT)
+      .references(() => tenants.name),
     idempotencyKey: text('idempotency_key'),
     // Hash of the submitted request, so a replayed key with another body is told apart.
     requestHash: text('request_hash'),
@@ -158,16 +206,23 @@ export const tasks = pgTable(
     heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
   },
   (t) => [
-    uniqueIndex('tasks_idempotency_key_key').on(t.idempotencyKey),
+    // Idempotency keys are a tenant's own: another tenant's key neither collides nor reveals a task.
+    uniqueIndex('tasks_tenant_idempotency_key_key').on(t.tenant, t.idempotencyKey),
     // One active task per machine (I2).
     uniqueIndex('tasks_active_machine_key')
       .on(t.machineId)
       .where(sql`${t.state} IN ${list(TASK_ACTIVE_STATES)}`),
-    // Allocation: queued tasks of a pool by priority, then age.
+    // Allocation: each tenant's queued tasks of a pool by priority, then age.
     index('tasks_queued_idx')
-      .on(t.pool, t.priority.desc(), t.createdAt, t.id)
+      .on(t.pool, t.tenant, t.priority.desc(), t.createdAt, t.id)
       .where(sql`${t.state} = 'queued'`),
     index('tasks_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    // A submitter lists its tenant's tasks, newest first.
+    index('tasks_tenant_created_idx').on(t.tenant, t.createdAt.desc(), t.id.desc()),
+    // Tenant limits count a tenant's queued and active tasks.
+    index('tasks_tenant_open_idx')
+      .on(t.tenant, t.state)
+      .where(sql`${t.state} IN ${list(['queued', ...TASK_ACTIVE_STATES])}`),
     // Retention prunes the oldest finished tasks first.
     index('tasks_finished_idx')
       .on(t.finishedAt)
@@ -224,6 +279,11 @@ export const apiTokens = pgTable(
     id: uuid().primaryKey(),
     name: text().notNull(),
     role: text().notNull(),
+    // A submitter sees and submits only its tenant's work; operators and admins see every tenant's.
+    tenant: text()
+      .notNull()
+      .default(DEFAULT_TENANT)
+      .references(() => tenants.name),
     hash: text().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
@@ -261,5 +321,6 @@ export const daemons = pgTable('daemons', {
 export type PoolRow = typeof pools.$inferSelect;
 export type MachineRow = typeof machines.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
+export type TenantRow = typeof tenants.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;

@@ -41,3 +41,8 @@ export type RecycleMode = (typeof RECYCLE_MODES)[number];
 /** API roles, each including the ones before it: submitter (tasks), operator (+ machines, pools), admin (+ tokens). */
 export const TOKEN_ROLES = ['submitter', 'operator', 'admin'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** The tenant of tokens and tasks that name none (and of everything from before tenants existed). */
+export const DEFAULT_TENANT = 'default';
+/** Tenant names: lowercase letters, digits and dashes, at most 63, starting with a letter or digit. */
+export const TENANT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -1,10 +1,10 @@
-// Allocation (rule 7): queued tasks of a pool, highest priority then oldest first, are paired
-// with its longest-ready machines and leased, all in one statement; both sides are taken with
-// FOR UPDATE SKIP LOCKED, so concurrent claimers never pick the same row and never wait on each
-// other. `allocate` is the one-lease form (a given task, or the pool's next).
+// Allocation (rule 7): queued tasks of a pool are paired with its longest-ready machines and
+// leased, all in one statement, shared between tenants by weighted round robin (priority, then
+// age, within a tenant); both sides are taken with FOR UPDATE SKIP LOCKED, so concurrent claimers
+// never pick the same row and never wait on each other. `allocate` is the one-lease form.
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../db/database.js';
-import { machines, tasks, type MachineRow, type TaskRow } from '../db/schema.js';
+import { machines, tasks, tenants, tenantTurns, type MachineRow, type TaskRow } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
 import { MACHINE_TRANSITIONS } from './machine-lifecycle.js';
 import { markReady } from './machines.js';
@@ -37,6 +37,18 @@ export const LEASE_CHANNEL = 'sandfleet_lease';
 
 /** Names the per-pool claim lock among advisory locks (two-key form: its own key space). */
 const CLAIM_LOCK_CLASS = 0x5f1ee7;
+/** Names the per-tenant running lock: claims that could lease a capped tenant's task take it. */
+const RUNNING_LOCK_CLASS = 0x5f1ee9;
+
+/**
+ * The tenants with `max_running` take turns too, after the pool's turn and in name order (so
+ * claims of two pools never wait on each other in a circle): a claim then counts a capped
+ * tenant's active tasks with everything committed before, and no two pools both lease its last
+ * place. The correlated subquery runs after the pool's lock is granted, never before it.
+ */
+const TENANT_TURNS = (granted: SQL) => sql`
+  CASE WHEN ${granted} THEN (SELECT count(pg_advisory_xact_lock(${RUNNING_LOCK_CLASS}, hashtext(c.name)))
+    FROM (SELECT name FROM ${tenants} WHERE max_running IS NOT NULL ORDER BY name) c) END`;
 
 /**
  * Leases up to `limit` ready machines of `pool` to its queued tasks in one statement, inside the
@@ -51,7 +63,9 @@ const CLAIM_LOCK_CLASS = 0x5f1ee7;
  */
 export async function claimLeases(tx: Tx, pool: string, limit: number, actor = 'allocator'): Promise<Lease[]> {
   if (limit <= 0) return [];
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool}))`);
+  await tx.execute(sql`
+    SELECT ${TENANT_TURNS(sql`t.granted IS NOT NULL`)}
+    FROM (SELECT pg_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool}))::text AS granted OFFSET 0) t`);
   return claimInTurn(tx, pool, limit, actor);
 }
 
@@ -67,27 +81,51 @@ export type ClaimTurn = 'wait' | 'try';
 /** claimLeases, or with `try` null when the turn is busy (nothing claimed; claim again after the commit). */
 export async function claimLeasesIn(tx: Tx, pool: string, limit: number, actor: string, turn: ClaimTurn): Promise<Lease[] | null> {
   if (turn === 'wait' || limit <= 0) return claimLeases(tx, pool, limit, actor);
-  const taken = await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool})) AS taken`);
+  const taken = await tx.execute(sql`
+    SELECT t.taken, ${TENANT_TURNS(sql`t.taken`)}
+    FROM (SELECT pg_try_advisory_xact_lock(${CLAIM_LOCK_CLASS}, hashtext(${pool})) AS taken OFFSET 0) t`);
   return taken.rows[0]?.taken === true ? claimInTurn(tx, pool, limit, actor) : null;
 }
 
+/**
+ * Which queued tasks lease: leases are shared between the pool's tenants by weighted round robin
+ * (start-time fair queueing), by priority then age within a tenant. A tenant's k-th candidate
+ * starts at max(its finish tag, the pool's virtual time) + (k - 1) / weight; the lowest start
+ * tags lease first. So a tenant that has had many leases waits behind one that comes new, by at
+ * most the lease in progress, and weights share a busy pool in proportion. Each tenant offers at
+ * most as many candidates as there are ready machines, and a tenant with `max_running` no more
+ * than its free places (its active tasks in every pool count).
+ */
 async function claimInTurn(tx: Tx, pool: string, limit: number, actor: string): Promise<Lease[]> {
   const lease = MACHINE_TRANSITIONS.lease;
   const assign = TASK_TRANSITIONS.assign;
   const result = await tx.execute(sql`
-    WITH queued AS (
-      SELECT id, priority, created_at FROM ${tasks}
-      WHERE ${tasks.pool} = ${pool} AND ${tasks.state} = ANY(${sql.param([...assign.from])}::text[])
-      ORDER BY ${tasks.priority} DESC, ${tasks.createdAt}, ${tasks.id}
-      LIMIT ${limit} FOR UPDATE SKIP LOCKED
-    ), ready AS (
+    WITH ready AS (
       SELECT id, state_changed_at FROM ${machines}
       WHERE ${machines.pool} = ${pool} AND ${machines.state} = ANY(${sql.param([...lease.from])}::text[])
       ORDER BY ${machines.stateChangedAt}, ${machines.id}
       LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), supply AS (
+      SELECT count(*)::int AS n FROM ready
+    ), clock AS (
+      SELECT coalesce(max(last_start), 0) AS v FROM ${tenantTurns} WHERE pool = ${pool}
+    ), candidates AS (
+      SELECT c.id, c.created_at, c.priority, tn.name AS tenant, tn.weight,
+        greatest(coalesce(tt.finish, 0), clock.v) + (c.k - 1)::float8 / tn.weight AS start_tag
+      FROM ${tenants} tn CROSS JOIN supply CROSS JOIN clock
+      LEFT JOIN ${tenantTurns} tt ON tt.pool = ${pool} AND tt.tenant = tn.name
+      CROSS JOIN LATERAL (
+        SELECT own.*, row_number() OVER (ORDER BY own.priority DESC, own.created_at, own.id) AS k FROM (
+          SELECT id, priority, created_at FROM ${tasks}
+          WHERE ${tasks.pool} = ${pool} AND ${tasks.tenant} = tn.name AND ${tasks.state} = ANY(${sql.param([...assign.from])}::text[])
+          ORDER BY ${tasks.priority} DESC, ${tasks.createdAt}, ${tasks.id}
+          LIMIT CASE WHEN tn.max_running IS NULL THEN supply.n
+            ELSE least(supply.n, greatest(0, tn.max_running - (SELECT count(*) FROM ${tasks} a WHERE a.tenant = tn.name AND a.state IN ('assigned', 'running')))) END
+          FOR UPDATE SKIP LOCKED) own
+      ) c
     ), pairs AS (
-      SELECT q.id AS task_id, r.id AS machine_id
-      FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, created_at, id) AS k FROM queued) q
+      SELECT q.id AS task_id, q.tenant, q.weight, q.start_tag, r.id AS machine_id
+      FROM (SELECT *, row_number() OVER (ORDER BY start_tag, priority DESC, created_at, id) AS k FROM candidates) q
       JOIN (SELECT id, row_number() OVER (ORDER BY state_changed_at, id) AS k FROM ready) r USING (k)
     ), leased AS (
       UPDATE ${machines} m SET state = ${lease.to}, prev_state = m.state, version = m.version + 1, state_changed_at = now(),
@@ -99,6 +137,10 @@ async function claimInTurn(tx: Tx, pool: string, limit: number, actor: string): 
         ${sql.join(ASSIGN_SET(sql`p.machine_id`), sql`, `)}
       FROM pairs p WHERE t.id = p.task_id AND t.state = ANY(${sql.param([...assign.from])}::text[])
       RETURNING t.*
+    ), turned AS (
+      INSERT INTO ${tenantTurns} (pool, tenant, last_start, finish)
+      SELECT ${pool}, p.tenant, max(p.start_tag), max(p.start_tag) + 1.0 / min(p.weight) FROM pairs p GROUP BY p.tenant
+      ON CONFLICT (pool, tenant) DO UPDATE SET last_start = EXCLUDED.last_start, finish = EXCLUDED.finish
     ), logged AS (
       INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
       SELECT 'machine', id, pool, prev_state, state, ${actor}, NULL FROM leased
@@ -143,7 +185,11 @@ export function becomeReady(db: Db, machineId: string, ip: string | null, claimL
   });
 }
 
-/** Leases a ready machine to a queued task, or answers null when either is not available now. */
+/**
+ * Leases a ready machine to a queued task, or answers null when either is not available now. The
+ * `taskId` form leases that task whatever its tenant's turn or limit (tests and tools that need a
+ * given lease); the `pool` form is a claim like any other.
+ */
 export function allocate(db: Db, target: AllocationTarget, actor = 'allocator'): Promise<Lease | null> {
   if ('pool' in target) return withTransaction(db, async (tx) => (await claimLeases(tx, target.pool, 1, actor))[0] ?? null);
   return withTransaction(db, async (tx) => {

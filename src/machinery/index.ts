@@ -17,3 +17,4 @@ export * from './tokens.js';
 export * from './transition-table.js';
 export { observeTransitions, transitionMachine, transitionTask, type TransitionObservation, type TransitionOptions } from './transition.js';
 export * from './rate-buckets.js';
+export * from './tenants.js';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/database.js';
 import { machines, tasks, type TaskRow } from '../db/schema.js';
-import { TASK_TERMINAL_STATES, type Platform, type TaskState } from '../db/states.js';
+import { DEFAULT_TENANT, TASK_TERMINAL_STATES, type Platform, type TaskState } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
 import { beginStop } from './machines.js';
 import type { Outcome } from './outcome.js';
@@ -15,6 +15,8 @@ export { getTask };
 
 export interface NewTask {
   pool: string;
+  /** Whose task it is; without it, the default tenant's. */
+  tenant?: string;
   platform?: Platform | null;
   tags?: string[];
   payload: Record<string, unknown>;
@@ -38,13 +40,14 @@ export interface Submission {
  */
 export async function submitTask(ex: Executor, input: NewTask, options: TransitionOptions): Promise<Submission> {
   const id = randomUUID();
+  const tenant = input.tenant ?? DEFAULT_TENANT;
   const inserted = await ex.execute(sql`
     WITH created AS (
-      INSERT INTO ${tasks} (id, idempotency_key, request_hash, pool, platform, tags, payload, priority, timeout_s, max_attempts, state)
-      VALUES (${id}, ${input.idempotencyKey ?? null}, ${input.requestHash ?? null}, ${input.pool}, ${input.platform ?? null},
+      INSERT INTO ${tasks} (id, tenant, idempotency_key, request_hash, pool, platform, tags, payload, priority, timeout_s, max_attempts, state)
+      VALUES (${id}, ${tenant}, ${input.idempotencyKey ?? null}, ${input.requestHash ?? null}, ${input.pool}, ${input.platform ?? null},
               ${sql.param(input.tags ?? [])}::text[], ${JSON.stringify(input.payload)}::jsonb, ${input.priority ?? 50},
               ${input.timeoutS ?? 3600}, ${input.maxAttempts ?? 3}, 'queued')
-      ON CONFLICT (idempotency_key) DO NOTHING
+      ON CONFLICT (tenant, idempotency_key) DO NOTHING
       RETURNING *
     ), logged AS (
       INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
@@ -54,7 +57,7 @@ export async function submitTask(ex: Executor, input: NewTask, options: Transiti
   const row = inserted.rows[0];
   if (row) return { task: taskEntity.map(row), created: true };
   // The key exists. ON CONFLICT waited for its inserter to commit, so this new statement sees it.
-  const existing = await ex.execute(sql`SELECT * FROM ${tasks} WHERE ${tasks.idempotencyKey} = ${input.idempotencyKey ?? null}`);
+  const existing = await ex.execute(sql`SELECT * FROM ${tasks} WHERE ${tasks.tenant} = ${tenant} AND ${tasks.idempotencyKey} = ${input.idempotencyKey ?? null}`);
   const found = existing.rows[0];
   if (!found) throw new Error(`task with idempotency key ${input.idempotencyKey} vanished`);
   return { task: taskEntity.map(found), created: false };
@@ -132,6 +135,7 @@ export function isTerminal(state: string): boolean {
 
 export interface TaskFilter {
   pool?: string | undefined;
+  tenant?: string | undefined;
   state?: TaskState | undefined;
   limit?: number | undefined;
   /** Keyset pagination: only tasks after this one in the newest-first order. */
@@ -141,6 +145,7 @@ export interface TaskFilter {
 export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<TaskRow[]> {
   const conditions = [sql`true`];
   if (filter.pool !== undefined) conditions.push(sql`${tasks.pool} = ${filter.pool}`);
+  if (filter.tenant !== undefined) conditions.push(sql`${tasks.tenant} = ${filter.tenant}`);
   if (filter.state !== undefined) conditions.push(sql`${tasks.state} = ${filter.state}`);
   if (filter.after !== undefined) conditions.push(sql`(${tasks.createdAt}, ${tasks.id}) < (SELECT created_at, id FROM ${tasks} WHERE id = ${filter.after})`);
   const result = await ex.execute(sql`

@@ -4,16 +4,16 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.js';
 import { rowMapper } from '../db/rows.js';
-import { apiTokens, type ApiTokenRow } from '../db/schema.js';
+import { apiTokens, tenants, type ApiTokenRow } from '../db/schema.js';
 import type { TokenRole } from '../db/states.js';
 
 const mapToken = rowMapper(apiTokens);
 
 /** A new token; one that expires does so `expiresInS` after now by the database's clock. */
-export async function insertApiToken(ex: Executor, token: { id: string; name: string; role: TokenRole; hash: string; expiresInS: number | null }): Promise<ApiTokenRow> {
+export async function insertApiToken(ex: Executor, token: { id: string; name: string; role: TokenRole; tenant: string; hash: string; expiresInS: number | null }): Promise<ApiTokenRow> {
   const result = await ex.execute(sql`
-    INSERT INTO ${apiTokens} (id, name, role, hash, expires_at)
-    VALUES (${token.id}, ${token.name}, ${token.role}, ${token.hash}, now() + make_interval(secs => ${token.expiresInS}::float8))
+    INSERT INTO ${apiTokens} (id, name, role, tenant, hash, expires_at)
+    VALUES (${token.id}, ${token.name}, ${token.role}, ${token.tenant}, ${token.hash}, now() + make_interval(secs => ${token.expiresInS}::float8))
     RETURNING *`);
   return mapToken(result.rows[0]!);
 }
@@ -32,11 +32,13 @@ export async function revokeApiToken(ex: Executor, id: string): Promise<ApiToken
   return row ? mapToken(row) : null;
 }
 
-/** The token with this hash, unless it is revoked, and whether it has expired by the database's clock. */
-export async function liveApiTokenByHash(ex: Executor, hash: string): Promise<{ token: ApiTokenRow; expired: boolean } | null> {
-  const result = await ex.execute(sql`SELECT *, coalesce(expires_at <= now(), false) AS expired FROM ${apiTokens} WHERE hash = ${hash} AND revoked_at IS NULL`);
+/** The token with this hash, unless it is revoked, whether it has expired by the database's clock, and its tenant's queue limit. */
+export async function liveApiTokenByHash(ex: Executor, hash: string): Promise<{ token: ApiTokenRow; expired: boolean; tenantMaxQueued: number | null } | null> {
+  const result = await ex.execute(sql`SELECT t.*, t.expires_at <= now() AS expired, n.max_queued AS n_max FROM ${apiTokens} t
+    JOIN ${tenants} n ON n.name = t.tenant WHERE t.hash = ${hash} AND t.revoked_at IS NULL`);
   const row = result.rows[0];
-  return row ? { token: mapToken(row), expired: row.expired === true } : null;
+  if (!row) return null;
+  return { token: mapToken(row), expired: row.expired === true, tenantMaxQueued: row.n_max === null ? null : Number(row.n_max) };
 }
 
 /** Notes that a token served a request, at most once a minute (one conditional statement). */

@@ -232,7 +232,7 @@ export class Scheduler {
         deadlineGraceS: this.options.deadlineGraceS ?? D.deadlineGraceS,
         policyFor: (row) => this.options.autoscalePolicy ?? this.policies.for(row),
       });
-      if (scaled.created + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool, ...scaled }, 'pool scaled');
+      if (scaled.created + scaled.dispatched + scaled.drained + scaled.timedOut > 0) this.deps.log.info({ pool, ...scaled }, 'pool scaled');
       if (Date.now() - (this.reconciledAt.get(pool) ?? 0) >= (this.options.reconcileEveryMs ?? D.reconcileEveryS * 1000)) {
         this.reconciledAt.set(pool, Date.now());
         const report = await reconcile(this.deps, pool, options);

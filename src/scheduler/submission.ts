@@ -2,11 +2,11 @@
 // same transaction, let queued tasks of the pool claim its ready machines; the leases made get
 // their run jobs. A request no active pool can serve is refused here, never left queued.
 import { createHash } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import type { PoolRow, TaskRow } from '../db/schema.js';
-import type { Platform } from '../db/states.js';
+import { DEFAULT_TENANT, type Platform } from '../db/states.js';
 import { withTransaction } from '../db/transaction.js';
-import { claimLeasesIn, listPools, submitTask, type Lease } from '../machinery/index.js';
+import { claimLeasesIn, listPools, submitTask, tenantQueue, type Lease } from '../machinery/index.js';
 import { startRuns } from './dispatcher.js';
 import type { JobSink, RunJob } from './queue.js';
 
@@ -36,6 +36,20 @@ export class IdempotencyConflict extends Error {
   }
 }
 
+/** The tenant already has `max_queued` tasks queued: nothing was written; retry once some have leased. */
+export class TenantLimit extends Error {
+  override readonly name = 'TenantLimit';
+  constructor(
+    readonly tenant: string,
+    readonly maxQueued: number,
+  ) {
+    super(`tenant "${tenant}" has ${maxQueued} tasks queued, its max_queued; submit again once some have started`);
+  }
+}
+
+/** What a client should wait before retrying a submission refused by its tenant's queue limit. */
+export const TENANT_LIMIT_RETRY_AFTER_S = 10;
+
 export interface SubmitResult {
   task: TaskRow;
   /** False for a replay of the same key and request, which returns the existing task. */
@@ -50,16 +64,29 @@ export interface PoolSource {
 /** A submission claims at most this many leases for its pool (its own task, or older ones first). */
 const CLAIMS_PER_SUBMISSION = 16;
 
+export interface SubmitOptions {
+  idempotencyKey?: string | undefined;
+  actor?: string;
+  /** Whose task it is and its queue limit; without it, the default tenant's, unlimited. */
+  tenant?: { name: string; maxQueued: number | null };
+  pools?: PoolSource | undefined;
+  /** A daemon's claims after commit (see DeferredClaims). */
+  claimLater?: ((pool: PoolRow) => Promise<readonly Lease[]>) | undefined;
+}
+
 /**
  * Records a task and claims for its pool in the same transaction. With `claimLater` (a daemon)
  * a busy claim turn is not waited for inside the transaction: the claim is made right after the
  * commit (folded with others', DeferredClaims), and the answer says what it gave this task.
  */
-export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitRequest, idempotencyKey?: string, actor = 'api', pools?: PoolSource, claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>): Promise<SubmitResult> {
+export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitRequest, options: SubmitOptions = {}): Promise<SubmitResult> {
+  const { idempotencyKey, actor = 'api', pools, claimLater } = options;
+  const tenant = options.tenant ?? { name: DEFAULT_TENANT, maxQueued: null };
   const pool = choosePool(await (pools ? pools.all() : listPools(db)), request);
   const requestHash = hashRequest(request);
   const { submission, leases } = await withTransaction(db, async (tx) => {
-    const submission = await submitTask(tx, taskInput(pool, request, idempotencyKey, requestHash), { actor });
+    if (tenant.maxQueued !== null) await admit(tx, tenant.name, tenant.maxQueued, idempotencyKey ?? null);
+    const submission = await submitTask(tx, { ...taskInput(pool, request, idempotencyKey, requestHash), tenant: tenant.name }, { actor });
     if (!submission.created && submission.task.requestHash !== requestHash) throw new IdempotencyConflict(idempotencyKey ?? '', submission.task.id);
     // Also on a replay: a queued task is offered the pool's ready machines again.
     const leases = submission.task.state === 'queued' ? await claimLeasesIn(tx, pool.name, CLAIMS_PER_SUBMISSION, 'allocator', claimLater ? 'try' : 'wait') : [];
@@ -70,6 +97,12 @@ export async function submit(db: Db, runs: JobSink<RunJob>, request: SubmitReque
   const claimed = leases ?? (claimLater ? await claimLater(pool) : []);
   const own = claimed.find((l) => l.task.id === submission.task.id);
   return { task: own ? own.task : submission.task, created: submission.created };
+}
+
+/** Refuses a new task past the tenant's queue limit (a replay of a key is never refused). */
+async function admit(tx: Tx, tenant: string, maxQueued: number, idempotencyKey: string | null): Promise<void> {
+  const queue = await tenantQueue(tx, tenant, idempotencyKey);
+  if (!queue.replay && queue.queued >= maxQueued) throw new TenantLimit(tenant, maxQueued);
 }
 
 function taskInput(pool: PoolRow, request: SubmitRequest, idempotencyKey: string | undefined, requestHash: string) {

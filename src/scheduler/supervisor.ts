@@ -1,15 +1,17 @@
-// What the leader of a pool does on every tick: scale the pool, and end tasks past their
-// deadline (their machines are then torn down by the run job, or by a resume job if the run
+// What the leader of a pool does on every tick: scale the pool, claim for work that waits beside
+// ready machines (a tenant below its max_running again), and end tasks past their deadline (their machines are then torn down by the run job, or by a resume job if the run
 // job died with its process).
 import type { PoolRow, TaskRow } from '../db/schema.js';
 import { finishTask, poolLoad, retireRecycling, taskAlarms, timeOutTask } from '../machinery/index.js';
 import { agentSettingsOf } from './pool-settings.js';
 import { decide, drainIdle, type AutoscalePolicy } from './autoscaler.js';
+import { dispatch } from './dispatcher.js';
 import type { SchedulerDependencies } from './dependencies.js';
 import { addJobs, machineJob, type JobSink, type MachineJob } from './queue.js';
 
 export interface SupervisionResult {
   created: number;
+  dispatched: number;
   drained: number;
   timedOut: number;
 }
@@ -21,7 +23,11 @@ export async function supervise(
 ): Promise<SupervisionResult> {
   const { db, actor } = deps.lifecycle;
   const pool = await deps.lifecycle.pools.get(poolName);
-  const decision = await decide(db, pool, await poolLoad(db, pool), new Date(), options.policyFor(pool));
+  const load = await poolLoad(db, pool);
+  const decision = await decide(db, pool, load, new Date(), options.policyFor(pool));
+  // Claims happen where work meets capacity; a tenant freed of its running limit by a task that
+  // ended elsewhere is the one case no write of this pool announces.
+  const dispatched = load.queued > 0 && load.ready > 0 ? (await dispatch(db, deps.queues.runs, pool, actor)).length : 0;
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
   if (decision.retireMore) await retireRecycling(db, pool.name, decision.retire, { actor, reason: 'beyond what the scaling policy keeps: deleted rather than reimaged' });
@@ -36,7 +42,7 @@ export async function supervise(
     if (task.machineId) await enqueueMachine(deps, 'resume', task.machineId);
   }
   if (agent) await endQuietLeases(deps, pool.name, alarms.quiet, agent.heartbeatTimeoutS);
-  return { created, drained: drained.length, timedOut };
+  return { created, dispatched, drained: drained.length, timedOut };
 }
 
 /** Agent leases silent past the pool's heartbeat timeout end like a lost machine: requeued while attempts remain. */

@@ -38,7 +38,7 @@ export async function measureLatency(backendName: BackendName, tasks: number): P
       await untilReady(db, pool, MACHINES);
       const runs = scheduler.deps.queues.runs;
       for (let i = 0; i < tasks; i++) {
-        const { task } = await submit(db, scheduler.deps.queues.runs, { pool, payload: {} }, undefined, 'bench');
+        const { task } = await submit(db, scheduler.deps.queues.runs, { pool, payload: {} }, { actor: 'bench' });
         await finished.wait(task.id, TASK_TIMEOUT_MS);
         // Let the run job end (its last act is a dispatch, which could lease the next task
         // before its own job does) and the machine come back, so the next task meets a quiet pool.

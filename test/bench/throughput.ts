@@ -33,7 +33,7 @@ export async function measureThroughput(backendName: BackendName, recycling: Rec
       // Measure the steady state, not the pool's first boot.
       await untilReady(db, pool, machines);
       for (let i = 0; i < tasks; i += IN_FLIGHT) {
-        const batch = Array.from({ length: Math.min(IN_FLIGHT, tasks - i) }, () => submit(db, scheduler.deps.queues.runs, { pool, payload: {} }, undefined, 'bench'));
+        const batch = Array.from({ length: Math.min(IN_FLIGHT, tasks - i) }, () => submit(db, scheduler.deps.queues.runs, { pool, payload: {} }, { actor: 'bench' }));
         await Promise.all(batch);
       }
       const ended = async () => Number((await db.execute(sql`SELECT count(*)::int AS n FROM tasks WHERE finished_at IS NOT NULL`)).rows[0]?.n ?? 0);

@@ -153,7 +153,7 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
   const row: Row = { scenario: scenario.name, backend, rounds: 0, tasks: 0, violations: 0, lost: 0, stuck: 0, leaked: 0 };
   const seen = new Set<string>();
   try {
-    const token = (await createToken(database.db, 'chaos', 'submitter')).token;
+    const token = (await createToken(database.db, { name: 'chaos', role: 'submitter' })).token;
     for (let round = 1; round <= rounds; round++) {
       const started = Date.now();
       const result = await runRound(chaos, scenario, { token, pools: specs.map((p) => p.name), providerFor, random });

@@ -95,7 +95,7 @@ describe.each(QUEUE_BACKENDS)('cost per task on %s', (backendName, backend) => {
   });
 
   // As the daemon's API submits: pool rows from the scheduler's cache.
-  const submitTo = (pool: string, i: number) => submit(t.db, scheduler.deps.queues.runs, { pool, payload: { i } }, undefined, 'api', scheduler.deps.lifecycle.pools);
+  const submitTo = (pool: string, i: number) => submit(t.db, scheduler.deps.queues.runs, { pool, payload: { i } }, { pools: scheduler.deps.lifecycle.pools });
 
   async function poolWithReady(recycle: 'reimage' | 'delete', machines: number): Promise<string> {
     const pool = (await addPool(t.db, { maxSize: machines, recycle, settings: { bootDelayMs: 0, stopDelayMs: 0, terminateDelayMs: 0 } })).name;

@@ -49,7 +49,7 @@ describe('deferred claims', () => {
     await taken;
 
     resetCounts();
-    const submissions = [0, 1, 2].map((i) => submit(t.db, queue, { pool, payload: { i } }, undefined, 'test', undefined, (p) => claims.request(p)));
+    const submissions = [0, 1, 2].map((i) => submit(t.db, queue, { pool, payload: { i } }, { actor: 'test', claimLater: (p) => claims.request(p) }));
     // Committed (queued) while the turn is still held: none of them waits in it.
     await until(async () => Number((await t.db.execute(sql`SELECT count(*)::int AS n FROM tasks WHERE pool = ${pool} AND state = 'queued'`)).rows[0]?.n) === 3, 10_000);
     free();

@@ -47,11 +47,11 @@ describe.each(QUEUE_BACKENDS)('submission on %s', (_, backend) => {
 
   it('returns the same task for a replayed key and request, and refuses the key with another body', async () => {
     const key = `k-${randomUUID()}`;
-    const first = await submit(t.db, queue, { pool: linux, payload: { sample: 'b' } }, key);
-    const replay = await submit(t.db, queue, { payload: { sample: 'b' }, pool: linux }, key);
+    const first = await submit(t.db, queue, { pool: linux, payload: { sample: 'b' } }, { idempotencyKey: key });
+    const replay = await submit(t.db, queue, { payload: { sample: 'b' }, pool: linux }, { idempotencyKey: key });
     expect(replay).toMatchObject({ created: false, task: { id: first.task.id } });
     const before = await countTasks();
-    await expect(submit(t.db, queue, { pool: linux, payload: { sample: 'c' } }, key)).rejects.toBeInstanceOf(IdempotencyConflict);
+    await expect(submit(t.db, queue, { pool: linux, payload: { sample: 'c' } }, { idempotencyKey: key })).rejects.toBeInstanceOf(IdempotencyConflict);
     expect(await countTasks()).toBe(before);
   });
 
@@ -74,7 +74,7 @@ describe.each(QUEUE_BACKENDS)('submission on %s', (_, backend) => {
     const { hashRequest } = await import('../../src/scheduler/submission.js');
     const orphan = await submitTask(t.db, { pool, payload: request.payload, idempotencyKey: key, requestHash: hashRequest(request), maxAttempts: 3, timeoutS: 3600, priority: 50, tags: [] }, { actor: 'api' });
     const [machine] = await readyMachines(t.db, pool, 1);
-    const retried = await submit(t.db, queue, request, key);
+    const retried = await submit(t.db, queue, request, { idempotencyKey: key });
     expect(retried).toMatchObject({ created: false, task: { id: orphan.task.id, state: 'assigned', machineId: machine!.id } });
     expect(await queue.getJob(runJobId(orphan.task.id, 1))).toBeDefined();
     expect((await getTask(t.db, orphan.task.id))?.state).toBe('assigned');

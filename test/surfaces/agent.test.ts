@@ -43,7 +43,7 @@ beforeAll(async () => {
   daemon = await startDaemon(config, createLogger('silent', { cluster: 'agent-test' }));
   base = `http://127.0.0.1:${daemon.port}`;
   const { createToken } = await import('../../src/scheduler/service/tokens.js');
-  submitter = (await createToken(t.db, 'agent-test', 'submitter')).token;
+  submitter = (await createToken(t.db, { name: 'agent-test', role: 'submitter' })).token;
   await until(async () => (await count(sql`SELECT count(*)::int AS n FROM machines WHERE state = 'ready'`)) === 2, 30_000);
 });
 afterAll(async () => {

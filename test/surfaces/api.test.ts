@@ -33,7 +33,7 @@ beforeAll(async () => {
   };
   app = await buildApi({ db: t.db, queues, ready: () => Promise.resolve({ ok: true, checks: { database: 'ok' } }), metrics: () => Promise.resolve({ contentType: 'text/plain', body: 'sandfleet_up 1\n' }) });
   base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
-  for (const role of ['submitter', 'operator', 'admin'] as const) tokens[role] = (await createToken(t.db, role, role)).token;
+  for (const role of ['submitter', 'operator', 'admin'] as const) tokens[role] = (await createToken(t.db, { name: role, role })).token;
   await addPool(t.db, { name: pool, platform: 'linux', tags: ['sandbox'], pricePerHour: 0.096 });
 });
 afterAll(async () => {
@@ -208,7 +208,7 @@ describe('endpoints', () => {
   });
 
   it('costs a token one read per request: its last use is written once a minute at most', async () => {
-    const { token } = await createToken(t.db, 'busy', 'submitter');
+    const { token } = await createToken(t.db, { name: 'busy', role: 'submitter' });
     resetCounts();
     for (let i = 0; i < 5; i++) expect((await call('POST', '/v1/tasks', { token, body: { pool, payload: { i } } })).status).toBe(201);
     const onTokens = (verb: string) => topStatements(100).filter(([text]) => text.startsWith(verb) && text.includes('api_tokens')).reduce((n, [, c]) => n + c, 0);

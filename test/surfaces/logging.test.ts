@@ -33,7 +33,7 @@ describe('daemon logs', () => {
     const base = `http://127.0.0.1:${daemon.port}`;
     const secrets = [PASSWORD];
     try {
-      const admin = (await createToken(daemon.database.db, 'logging-admin', 'admin')).token;
+      const admin = (await createToken(daemon.database.db, { name: 'logging-admin', role: 'admin' })).token;
       secrets.push(admin);
       const call = async (method: string, route: string, token: string, body?: unknown) => {
         const response = await fetch(`${base}${route}`, {

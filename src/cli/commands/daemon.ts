@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
 import { createLogger } from '../../daemon/logger.js';
-import { submitTask, poolSummaries, type ServiceContext } from '../../scheduler/service/service.js';
+import { OPERATOR_SCOPE, submitTask, poolSummaries, type ServiceContext } from '../../scheduler/service/service.js';
 import { emit, printJson, table } from '../output.js';
 import { integer } from './arguments.js';
 
@@ -59,7 +59,7 @@ export function registerDaemon(program: Command, config: () => string | undefine
       const resolved = loadConfig(configPath(config() ?? 'sandfleet.example.yaml'));
       const { startDaemon } = await loadDaemon();
       const daemon = await startDaemon({ ...resolved, api: { ...resolved.api, port: 0 } }, createLogger('warn', { cluster: resolved.cluster }));
-      const service: ServiceContext = { db: daemon.database.db, queues: daemon.scheduler.deps.queues, pools: daemon.scheduler.deps.lifecycle.pools, actor: 'demo' };
+      const service: ServiceContext = { db: daemon.database.db, scope: OPERATOR_SCOPE, queues: daemon.scheduler.deps.queues, pools: daemon.scheduler.deps.lifecycle.pools, actor: 'demo' };
       const started = Date.now();
       try {
         const pools = resolved.pools.map((p) => p.name);

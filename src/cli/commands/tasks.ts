@@ -1,15 +1,15 @@
 // `sandfleet tasks submit|ls|show|cancel|wait`.
 import { InvalidArgumentError, type Command } from 'commander';
-import { PLATFORMS, TASK_STATES, type Platform, type TaskState } from '../../db/states.js';
+import { DEFAULT_TENANT, PLATFORMS, TASK_STATES, type Platform, type TaskState } from '../../db/states.js';
 import { UNSTORABLE_MESSAGE, unstorablePath } from '../../db/storable.js';
-import { cancel, listTaskPage, showTask, submitTask } from '../../scheduler/service/service.js';
+import { cancel, listTaskPage, operatorScopeAs, showTask, submitTask } from '../../scheduler/service/service.js';
 import type { TaskView } from '../../scheduler/service/views.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { CommandFailed, integer, oneOf, uuid } from './arguments.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'timed_out', 'canceled']);
-const COLUMNS = ['id', 'state', 'pool', 'priority', 'attempts', 'created_at', 'finished_at'];
+const COLUMNS = ['id', 'tenant', 'state', 'pool', 'priority', 'attempts', 'created_at', 'finished_at'];
 
 interface SubmitOptions {
   pool?: string;
@@ -20,6 +20,7 @@ interface SubmitOptions {
   timeout?: number;
   maxAttempts?: number;
   idempotencyKey?: string;
+  tenant: string;
   json?: boolean;
 }
 
@@ -37,11 +38,12 @@ export function registerTasks(program: Command, config: () => string | undefined
     .option('--timeout <seconds>', 'the task timeout (default 3600)', integer(1, 86_400))
     .option('--max-attempts <n>', 'attempts when machines are lost (default 3)', integer(1, 10))
     .option('--idempotency-key <key>', 'resubmitting with the same key returns the same task')
+    .option('--tenant <name>', 'whose task it is (default: default); the tenant\'s max_queued applies', DEFAULT_TENANT)
     .option('--json', 'print JSON')
     .action((o: SubmitOptions) =>
       withContext(config(), async ({ service }) => {
         const { task, created } = await submitTask(
-          service,
+          { ...service, scope: await operatorScopeAs(service.db, o.tenant) },
           { pool: o.pool, platform: o.platform, tags: o.tag, payload: o.payload, priority: o.priority, timeoutS: o.timeout, maxAttempts: o.maxAttempts },
           o.idempotencyKey,
         );
@@ -54,12 +56,13 @@ export function registerTasks(program: Command, config: () => string | undefined
     .description('list tasks, newest first')
     .option('--state <state>', TASK_STATES.join('|'), oneOf(TASK_STATES))
     .option('--pool <name>', 'only this pool')
+    .option('--tenant <name>', 'only this tenant\'s tasks')
     .option('--limit <n>', 'page size (1-100, default 50)', integer(1, 100), 50)
     .option('--cursor <cursor>', 'the next_cursor of the previous page')
     .option('--json', 'print JSON ({ items, next_cursor })')
-    .action((o: { state?: TaskState; pool?: string; limit: number; cursor?: string; json?: boolean }) =>
+    .action((o: { state?: TaskState; pool?: string; tenant?: string; limit: number; cursor?: string; json?: boolean }) =>
       withContext(config(), async ({ service }) => {
-        const page = await listTaskPage(service, { state: o.state, pool: o.pool, limit: o.limit, cursor: o.cursor });
+        const page = await listTaskPage(service, { state: o.state, pool: o.pool, tenant: o.tenant, limit: o.limit, cursor: o.cursor });
         emit(o, page, () => {
           printTable(page.items as unknown as Record<string, unknown>[], COLUMNS);
           if (page.next_cursor) console.log(`more: --cursor ${page.next_cursor}`);

@@ -2,6 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { TOKEN_ROLES, type TokenRole } from '../../db/states.js';
 import { createToken, listTokens, parseLifetime, revokeToken } from '../../scheduler/service/tokens.js';
+import { tenantDefinition } from '../../config/load.js';
+import { syncTenants } from '../../machinery/index.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { oneOf, uuid } from './arguments.js';
@@ -13,14 +15,17 @@ export function registerTokens(program: Command, config: () => string | undefine
     .description('create a token; it is shown once, only its hash is stored')
     .requiredOption('--role <role>', TOKEN_ROLES.join('|'), oneOf(TOKEN_ROLES))
     .option('--name <name>', 'what the token is for', 'cli')
+    .option('--tenant <name>', 'whose work it submits and (a submitter) sees; declared under tenants: in the config (default: default)')
     .option('--expires-in <duration>', 'expire after this long: 30d, 12h, 90m (at least 1 minute); default never', lifetime)
     .option('--json', 'print JSON')
-    .action((o: { role: TokenRole; name: string; expiresIn?: number; json?: boolean }) =>
-      withContext(config(), async ({ database }) => {
-        const { token, view } = await createToken(database.db, o.name, o.role, o.expiresIn ?? null);
+    .action((o: { role: TokenRole; name: string; tenant?: string; expiresIn?: number; json?: boolean }) =>
+      withContext(config(), async ({ database, config: loaded }) => {
+        // The config's tenants reach the table here too, so a token can be made before the daemon first starts.
+        if (loaded) await syncTenants(database.db, loaded.tenants.map(tenantDefinition));
+        const { token, view } = await createToken(database.db, { name: o.name, role: o.role, tenant: o.tenant, expiresInS: o.expiresIn });
         emit(o, { ...view, token }, () => {
           console.log(token);
-          process.stderr.write(`token ${view.id} (${view.role}) created; it is not shown again\n`);
+          process.stderr.write(`token ${view.id} (${view.role}, tenant ${view.tenant}) created; it is not shown again\n`);
         });
       }),
     );
@@ -31,7 +36,7 @@ export function registerTokens(program: Command, config: () => string | undefine
     .action((o: { json?: boolean }) =>
       withContext(config(), async ({ database }) => {
         const list = await listTokens(database.db);
-        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'created_at', 'last_used_at', 'expires_at', 'revoked_at']));
+        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'tenant', 'created_at', 'last_used_at', 'expires_at', 'revoked_at']));
       }),
     );
   tokens

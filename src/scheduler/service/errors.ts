@@ -31,3 +31,22 @@ export class InvalidCursor extends Error {
     super('cursor is not one this API returned (use next_cursor from the previous page)');
   }
 }
+
+/** A submitter asked for another tenant's tasks by name. */
+export class TenantHidden extends Error {
+  override readonly name = 'TenantHidden';
+  constructor(readonly tenant: string) {
+    super(`this token sees only its own tenant's tasks, not tenant "${tenant}"`);
+  }
+}
+
+/** A token was asked for a tenant that is not declared. */
+export class UnknownTenant extends Error {
+  override readonly name = 'UnknownTenant';
+  constructor(
+    readonly tenant: string,
+    readonly known: string[],
+  ) {
+    super(`no tenant named "${tenant}" (tenants: ${known.join(', ')}); declare it under \`tenants:\` in the config, which the daemon and \`sandfleet tokens create --config FILE\` sync`);
+  }
+}

@@ -1,24 +1,43 @@
 // The operations people and programs perform, shared by the REST API and the CLI (which runs
 // them straight against Postgres, daemon or not). Every read and write goes through src/machinery.
 import type { Queue } from 'bullmq';
-import type { PoolRow } from '../../db/schema.js';
+import type { PoolRow, TaskRow } from '../../db/schema.js';
 import type { Db } from '../../db/database.js';
-import type { MachineState, TaskState } from '../../db/states.js';
-import { cancelTask, getMachine, getPool, getTask, listMachines, listPools, listTasks, machineCounts, machineEvents, poolLoad, type Lease } from '../../machinery/index.js';
+import { DEFAULT_TENANT, type MachineState, type TaskState } from '../../db/states.js';
+import { cancelTask, getMachine, getPool, getTask, getTenant, listMachines, listPools, listTasks, listTenants, machineCounts, machineEvents, poolLoad, type Lease } from '../../machinery/index.js';
 import { desiredSize } from '../autoscaler.js';
 import { drain } from '../drain.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { JobSink, MachineJob, RunJob } from '../queue.js';
 import { submit, type PoolSource, type SubmitRequest } from '../submission.js';
-import { InvalidCursor, MachineBusy, NotFound } from './errors.js';
+import { InvalidCursor, MachineBusy, NotFound, TenantHidden, UnknownTenant } from './errors.js';
 import { eventView, machineView, poolView, taskView, type EventView, type MachineView, type PoolView, type TaskView } from './views.js';
+
+/** Whose work a caller submits and which tasks it may see. */
+export interface Scope {
+  /** The tenant its submissions belong to, with that tenant's queue limit (null: none). */
+  tenant: { name: string; maxQueued: number | null };
+  /** Only this tenant's tasks exist for the caller (a submitter token); null: every tenant's. */
+  only: string | null;
+}
+
+/** Every tenant's tasks, submitting as `default`: the CLI on the database and operator tokens' view. */
+export const OPERATOR_SCOPE: Scope = { tenant: { name: DEFAULT_TENANT, maxQueued: null }, only: null };
+
+/** Submitting as the named tenant under its queue limit, seeing every tenant's tasks (the CLI). */
+export async function operatorScopeAs(db: Db, tenant: string): Promise<Scope> {
+  const row = await getTenant(db, tenant);
+  if (!row) throw new UnknownTenant(tenant, (await listTenants(db)).map((t) => t.name));
+  return { tenant: { name: row.name, maxQueued: row.maxQueued }, only: null };
+}
 
 export interface ServiceContext {
   db: Db;
+  scope: Scope;
   queues: { runs: JobSink<RunJob>; machines: Queue<MachineJob> };
   /** Pool rows from the daemon's cache; without it, from the table. */
   pools?: PoolSource;
-  /** Who acts, in the event log: `api:<token name>`, `cli`. */
+  /** Who acts, in the event log: `api:<token name>#<token id>`, `cli:<user>`. */
   actor: string;
   /** A daemon's claims after commit (see DeferredClaims); without it a submission waits for its pool's claim turn. */
   claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>;
@@ -32,23 +51,34 @@ export interface TaskPage {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function submitTask(ctx: ServiceContext, request: SubmitRequest, idempotencyKey?: string): Promise<{ task: TaskView; created: boolean }> {
-  const { task, created } = await submit(ctx.db, ctx.queues.runs, request, idempotencyKey, ctx.actor, ctx.pools, ctx.claimLater);
+  const { task, created } = await submit(ctx.db, ctx.queues.runs, request, { idempotencyKey, actor: ctx.actor, tenant: ctx.scope.tenant, pools: ctx.pools, claimLater: ctx.claimLater });
   return { task: taskView(task), created };
 }
 
 export async function showTask(ctx: ServiceContext, id: string): Promise<TaskView> {
-  const task = UUID.test(id) ? await getTask(ctx.db, id) : null;
-  if (!task) throw new NotFound('task', id);
-  return taskView(task);
+  return taskView(await visibleTask(ctx, id));
 }
 
-export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskState; pool?: string; limit: number; cursor?: string }): Promise<TaskPage> {
+/** The task, if it exists for this caller: another tenant's task is as absent as one never made. */
+async function visibleTask(ctx: ServiceContext, id: string): Promise<TaskRow> {
+  const task = UUID.test(id) ? await getTask(ctx.db, id) : null;
+  if (!task || !sees(ctx.scope, task.tenant)) throw new NotFound('task', id);
+  return task;
+}
+
+const sees = (scope: Scope, tenant: string) => scope.only === null || scope.only === tenant;
+
+/** A page of tasks, newest first; a submitter's pages hold its tenant's tasks only, and asking for another tenant's is refused. */
+export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskState; pool?: string; tenant?: string; limit: number; cursor?: string }): Promise<TaskPage> {
+  if (filter.tenant !== undefined && !sees(ctx.scope, filter.tenant)) throw new TenantHidden(filter.tenant);
   let after: string | undefined;
   if (filter.cursor !== undefined) {
     after = Buffer.from(filter.cursor, 'base64url').toString('utf8');
-    if (!UUID.test(after) || !(await getTask(ctx.db, after))) throw new InvalidCursor();
+    const from = UUID.test(after) ? await getTask(ctx.db, after) : null;
+    if (!from || !sees(ctx.scope, from.tenant)) throw new InvalidCursor();
   }
-  const rows = await listTasks(ctx.db, { state: filter.state, pool: filter.pool, limit: filter.limit + 1, after });
+  const tenant = ctx.scope.only ?? filter.tenant;
+  const rows = await listTasks(ctx.db, { state: filter.state, pool: filter.pool, tenant, limit: filter.limit + 1, after });
   const items = rows.slice(0, filter.limit).map(taskView);
   const last = items.at(-1);
   return { items, next_cursor: rows.length > filter.limit && last ? Buffer.from(last.id).toString('base64url') : null };
@@ -56,7 +86,8 @@ export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskSt
 
 /** Idempotent: a terminal task comes back unchanged. A running task's machine begins to stop at once. */
 export async function cancel(ctx: ServiceContext, id: string): Promise<TaskView> {
-  const result = UUID.test(id) ? await cancelTask(ctx.db, id, { actor: ctx.actor, reason: 'canceled' }) : { kind: 'not_found' as const };
+  await visibleTask(ctx, id);
+  const result = await cancelTask(ctx.db, id, { actor: ctx.actor, reason: 'canceled' });
   if (result.kind === 'not_found') throw new NotFound('task', id);
   // The machine it ran on begins to stop; its teardown is queued here, since an agent pool has
   // no run job in the daemon to notice (for the others this repeats what the run job does).
@@ -93,7 +124,7 @@ export async function poolSummaries(ctx: ServiceContext): Promise<PoolView[]> {
   for (const pool of await listPools(ctx.db)) {
     const byState = Object.fromEntries(counts.filter((c) => c.pool === pool.name).map((c) => [c.state, c.count]));
     const load = await poolLoad(ctx.db, pool);
-    views.push(poolView(pool, byState, load.queued, desiredSize(pool, load)));
+    views.push(poolView(pool, byState, load.queued + (load.held ?? 0), desiredSize(pool, load)));
   }
   return views;
 }

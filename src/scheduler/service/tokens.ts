@@ -3,9 +3,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import type { ApiTokenRow } from '../../db/schema.js';
-import { TOKEN_ROLES, type TokenRole } from '../../db/states.js';
-import { insertApiToken, listApiTokens, liveApiTokenByHash, markApiTokenUsed, revokeApiToken } from '../../machinery/index.js';
-import { NotFound } from './errors.js';
+import { DEFAULT_TENANT, TOKEN_ROLES, type TokenRole } from '../../db/states.js';
+import { getTenant, insertApiToken, listApiTokens, listTenants, liveApiTokenByHash, markApiTokenUsed, revokeApiToken } from '../../machinery/index.js';
+import { NotFound, UnknownTenant } from './errors.js';
+import type { Scope } from './service.js';
 
 const PREFIX = 'sf_';
 
@@ -13,6 +14,7 @@ export interface TokenView {
   id: string;
   name: string;
   role: TokenRole;
+  tenant: string;
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
@@ -23,6 +25,7 @@ export const tokenView = (t: ApiTokenRow): TokenView => ({
   id: t.id,
   name: t.name,
   role: t.role as TokenRole,
+  tenant: t.tenant,
   created_at: t.createdAt.toISOString(),
   last_used_at: t.lastUsedAt?.toISOString() ?? null,
   revoked_at: t.revokedAt?.toISOString() ?? null,
@@ -31,10 +34,22 @@ export const tokenView = (t: ApiTokenRow): TokenView => ({
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
-/** A new token, shown once; it expires `expiresInS` from now when given, and never otherwise. */
-export async function createToken(db: Db, name: string, role: TokenRole, expiresInS: number | null = null): Promise<{ token: string; view: TokenView }> {
+export interface NewToken {
+  name: string;
+  role: TokenRole;
+  /** Its tenant, which must exist (declared in the config); default: the default tenant. */
+  tenant?: string | undefined;
+  /** It expires so long after now; never without it. */
+  expiresInS?: number | null | undefined;
+}
+
+/** A new token, shown once. */
+export async function createToken(db: Db, request: NewToken): Promise<{ token: string; view: TokenView }> {
+  const tenant = request.tenant ?? DEFAULT_TENANT;
+  if (!(await getTenant(db, tenant))) throw new UnknownTenant(tenant, (await listTenants(db)).map((t) => t.name));
   const token = PREFIX + randomBytes(32).toString('base64url');
-  return { token, view: tokenView(await insertApiToken(db, { id: randomUUID(), name, role, hash: hashOf(token), expiresInS })) };
+  const row = await insertApiToken(db, { id: randomUUID(), name: request.name, role: request.role, tenant, hash: hashOf(token), expiresInS: request.expiresInS ?? null });
+  return { token, view: tokenView(row) };
 }
 
 export async function listTokens(db: Db): Promise<TokenView[]> {
@@ -47,10 +62,18 @@ export async function revokeToken(db: Db, id: string): Promise<TokenView> {
   return tokenView(row);
 }
 
-/** The unrevoked token a bearer secret names and whether it has expired, or null. A read only: a refused request changes nothing. */
-export async function authenticate(db: Db, secret: string): Promise<{ token: ApiTokenRow; expired: boolean } | null> {
+/**
+ * The unrevoked token a bearer secret names, whether it has expired, and what it may see and
+ * submit as, or null. A read only: a refused request changes nothing.
+ */
+export async function authenticate(db: Db, secret: string): Promise<{ token: ApiTokenRow; expired: boolean; scope: Scope } | null> {
   if (!secret.startsWith(PREFIX) || secret.length > 200) return null;
-  return liveApiTokenByHash(db, hashOf(secret));
+  const found = await liveApiTokenByHash(db, hashOf(secret));
+  if (!found) return null;
+  const { token } = found;
+  // Submitters see their tenant's tasks only; operators and admins every tenant's.
+  const scope = { tenant: { name: token.tenant, maxQueued: found.tenantMaxQueued }, only: token.role === 'submitter' ? token.tenant : null };
+  return { token, expired: found.expired, scope };
 }
 
 const DURATION_UNITS_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };

@@ -4,6 +4,7 @@ import { autoscalePolicyName } from '../policies/registry.js';
 
 export interface TaskView {
   id: string;
+  tenant: string;
   state: string;
   pool: string;
   platform: string | null;
@@ -78,6 +79,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export function taskView(t: TaskRow): TaskView {
   return {
     id: t.id,
+    tenant: t.tenant,
     state: t.state,
     pool: t.pool,
     platform: t.platform,

@@ -211,7 +211,7 @@ export async function replay(database: Database, submitter: Database, options: R
               await submit(submitter.db, scheduler.deps.queues.runs, {
                 pool: p.name,
                 payload: { trace: { i: task.i, at: task.at, runS: task.runS }, sim: { durationMs: Math.round(wall(task.runS)) } },
-              }, undefined, 'economics');
+              }, { actor: 'economics' });
             } catch (e) {
               if (errors.length < 50) errors.push(`submit: ${String(e)}`);
             }
