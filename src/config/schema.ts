@@ -170,7 +170,13 @@ export const configSchema = z
     tenants: z
       .array(tenantConfig)
       .default([])
-      .refine((list) => new Set(list.map((t) => t.name)).size === list.length, { message: 'tenant names must be unique' }),
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((tenant, i) => {
+          if (seen.has(tenant.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `tenant "${tenant.name}" is declared twice` });
+          seen.add(tenant.name);
+        });
+      }),
     pools: z.array(poolConfig).min(1, 'declare at least one pool'),
   })
   .strict();

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.js';
 import { openDatabase } from '../../src/db/index.js';
-import { getMachine } from '../../src/machinery/index.js';
+import { getMachine, upsertTenant } from '../../src/machinery/index.js';
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type RunJob } from '../../src/scheduler/queue.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
 import type { Queue } from 'bullmq';
@@ -229,6 +229,71 @@ async function raw(text: string): Promise<{ status: number; type: string; body: 
   const [head = '', body = ''] = received.split('\r\n\r\n');
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), type: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '', body };
 }
+
+describe('tenants', () => {
+  const digest = async () => (await t.db.execute(sql`SELECT (SELECT count(*) FROM tasks)::int AS tasks, (SELECT count(*) FROM events)::int AS events`)).rows[0];
+
+  it('a submitter sees, cancels and lists only its tenant\'s tasks (others\' answer 404); operators see all, with a tenant filter', async () => {
+    await upsertTenant(t.db, { name: 'team-red', weight: 1, maxQueued: null, maxRunning: null });
+    await upsertTenant(t.db, { name: 'team-blue', weight: 1, maxQueued: null, maxRunning: null });
+    const red = (await createToken(t.db, { name: 'red-bot', role: 'submitter', tenant: 'team-red' })).token;
+    const blue = (await createToken(t.db, { name: 'blue-bot', role: 'submitter', tenant: 'team-blue' })).token;
+    const redTask = (await call('POST', '/v1/tasks', { token: red, body: { pool, payload: { team: 'red' } }, headers: { 'idempotency-key': 'same-key' } })).json;
+    const blueTask = await call('POST', '/v1/tasks', { token: blue, body: { pool, payload: { team: 'blue' } }, headers: { 'idempotency-key': 'same-key' } });
+    // The same key in another tenant is another task, not a conflict that would name red's.
+    expect(blueTask.status).toBe(201);
+    expect(redTask.tenant).toBe('team-red');
+
+    for (const [method, path] of [['GET', `/v1/tasks/${redTask.id}`], ['POST', `/v1/tasks/${redTask.id}/cancel`]] as const) {
+      const refused = await call(method, path, { token: blue });
+      expect(refused.status).toBe(404);
+      expect(refused.json.detail).toBe(`no task with id ${redTask.id}`);
+    }
+    expect((await call('GET', `/v1/tasks/${redTask.id}`, { token: red })).json.state).toBe('queued');
+    const blueList = (await call('GET', '/v1/tasks?limit=100', { token: blue })).json.items as { tenant: string }[];
+    expect(blueList.length).toBeGreaterThan(0);
+    expect(new Set(blueList.map((i) => i.tenant))).toEqual(new Set(['team-blue']));
+    const peek = await call('GET', '/v1/tasks?tenant=team-red', { token: blue });
+    expect(peek.status).toBe(403);
+    expect(peek.type).toContain('application/problem+json');
+    // A cursor taken from another tenant's task is not one this token was given.
+    const foreignCursor = Buffer.from(redTask.id).toString('base64url');
+    expect((await call('GET', `/v1/tasks?cursor=${foreignCursor}`, { token: blue })).status).toBe(400);
+
+    const all = (await call('GET', '/v1/tasks?limit=100', { token: 'role:operator' })).json.items as { tenant: string }[];
+    expect(new Set(all.map((i) => i.tenant))).toEqual(new Set(['default', 'team-red', 'team-blue']));
+    const onlyRed = (await call('GET', '/v1/tasks?tenant=team-red', { token: 'role:operator' })).json.items as { id: string }[];
+    expect(onlyRed.map((i) => i.id)).toEqual([redTask.id]);
+    expect((await call('POST', `/v1/tasks/${redTask.id}/cancel`, { token: red })).json.state).toBe('canceled');
+  });
+
+  it('refuses a submission past max_queued with 429 and Retry-After, writing nothing', async () => {
+    await upsertTenant(t.db, { name: 'team-small', weight: 1, maxQueued: 2, maxRunning: null });
+    const small = (await createToken(t.db, { name: 'small-bot', role: 'submitter', tenant: 'team-small' })).token;
+    for (let i = 0; i < 2; i++) expect((await call('POST', '/v1/tasks', { token: small, body: { pool, payload: { i } } })).status).toBe(201);
+    const before = await digest();
+    const refused = await call('POST', '/v1/tasks', { token: small, body: { pool, payload: { i: 2 } } });
+    expect(refused.status).toBe(429);
+    expect(refused.type).toContain('application/problem+json');
+    expect(refused.json.detail).toContain('max_queued');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await digest()).toEqual(before);
+  });
+
+  it('makes tokens for a declared tenant only (422 naming the tenants), and names the token in the events its actions write', async () => {
+    const unknown = await call('POST', '/v1/tokens', { body: { name: 'x', role: 'submitter', tenant: 'team-nobody' } });
+    expect(unknown.status).toBe(422);
+    expect(unknown.json.detail).toContain('team-nobody');
+    expect(unknown.json.detail).toContain('default');
+    const made = await call('POST', '/v1/tokens', { body: { name: 'audited', role: 'submitter', tenant: 'team-red' } });
+    expect(made.status).toBe(201);
+    expect(made.json.tenant).toBe('team-red');
+    const task = (await call('POST', '/v1/tasks', { token: made.json.token, body: { pool, payload: {} } })).json;
+    await call('POST', `/v1/tasks/${task.id}/cancel`, { token: made.json.token });
+    const actors = (await t.db.execute(sql`SELECT actor FROM events WHERE entity_id = ${task.id} ORDER BY id`)).rows.map((r) => r.actor);
+    expect(actors).toEqual([`api:audited#${made.json.id}`, `api:audited#${made.json.id}`]);
+  });
+});
 
 describe('refusals before any route', () => {
   it.each([

@@ -103,6 +103,19 @@ describe('CLI commands', () => {
     expect((await json('config', 'check')).pools).toHaveLength(2);
   });
 
+  it('tokens and tasks of a tenant: tokens create --tenant, tasks submit --tenant, tasks ls --tenant; an undeclared tenant is named', async () => {
+    const token = await json('tokens', 'create', '--role', 'submitter', '--tenant', 'research', '--name', 'research-bot');
+    expect(token.tenant).toBe('research');
+    expect((await json('tokens', 'ls')).find((t: { id: string }) => t.id === token.id)).toMatchObject({ tenant: 'research' });
+    const task = await json('tasks', 'submit', '--pool', 'windows-reimage', '--tenant', 'research', '--payload', '{"sim":{"durationMs":1}}');
+    expect(task.tenant).toBe('research');
+    const page = await json('tasks', 'ls', '--tenant', 'research');
+    expect(page.items.map((t: { id: string }) => t.id)).toContain(task.id);
+    expect(new Set(page.items.map((t: { tenant: string }) => t.tenant))).toEqual(new Set(['research']));
+    const unknown = await cli('tokens', 'create', '--role', 'submitter', '--tenant', 'nobody');
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/no tenant named "nobody" \(tenants: default, research\); declare it under `tenants:`/)]);
+  });
+
   it('check without a config finds the cluster the daemon serves, lists its instances and reports no violation', async () => {
     // No --config and no SANDFLEET_CONFIG: the CLI finds no sandfleet.yaml here, as in a fresh clone.
     const { SANDFLEET_CONFIG: _config, ...bare } = env();

@@ -9,7 +9,7 @@ import { emit, printTable } from '../output.js';
 import { CommandFailed, integer, oneOf, uuid } from './arguments.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'timed_out', 'canceled']);
-const COLUMNS = ['id', 'tenant', 'state', 'pool', 'priority', 'attempts', 'created_at', 'finished_at'];
+const COLUMNS = ['id', 'state', 'pool', 'tenant', 'priority', 'attempts', 'created_at', 'finished_at'];
 
 interface SubmitOptions {
   pool?: string;
