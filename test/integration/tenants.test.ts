@@ -155,7 +155,7 @@ describe('tenant limits', () => {
     );
     const refused = outcomes.filter((o) => o.status === 'rejected');
     expect(outcomes.length - refused.length).toBe(5);
-    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TenantLimit);
+    for (const r of refused) expect((r).reason).toBeInstanceOf(TenantLimit);
     const queued = await t.db.execute(sql`SELECT idempotency_key FROM tasks WHERE tenant = ${limited}`);
     expect(queued.rows).toHaveLength(5);
     expect(Number((await t.db.execute(sql`SELECT count(*)::int AS n FROM events`)).rows[0]?.n) - eventsBefore).toBe(5);
