@@ -5,7 +5,7 @@
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import type { ApiTokenRow } from '../db/schema.js';
-import { UNSTORABLE_MESSAGE, unstorablePath } from '../db/storable.js';
+import { findUnstorable } from '../db/storable.js';
 import type { TokenRole } from '../db/states.js';
 import type { Scope } from '../scheduler/service/service.js';
 import { ValidationFailed } from './problems.js';
@@ -33,15 +33,15 @@ export function documented(schema: z.ZodType): Record<string, unknown> {
 
 /**
  * Fastify's validator compiler for documented() schemas: zod validates, a failure names its
- * fields. Text PostgreSQL cannot store (NUL, lone surrogates) is refused first, wherever it is.
+ * fields. What PostgreSQL cannot store (NUL, lone surrogates, nesting too deep) is refused first, wherever it is.
  */
 export const zodValidatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema, httpPart }) => {
   const zod = schemas.get(schema);
   if (!zod) throw new Error(`route schema for ${httpPart ?? 'input'} was not built with documented()`);
   const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'input');
   return (data: unknown) => {
-    const unstorable = unstorablePath(data);
-    if (unstorable) return { error: new ValidationFailed([{ field: [part, ...unstorable].join('.'), message: UNSTORABLE_MESSAGE }]) };
+    const unstorable = findUnstorable(data);
+    if (unstorable) return { error: new ValidationFailed([{ field: [part, ...unstorable.path].join('.'), message: unstorable.message }]) };
     const parsed = zod.safeParse(data);
     return parsed.success ? { value: parsed.data } : { error: ValidationFailed.fromZod(part, parsed.error) };
   };

@@ -68,6 +68,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The least role of each operation goes into the OpenAPI document (`x-sandfleet-role`), so a
+  // client, and the contract fuzzer, can tell which token an operation takes without our source.
+  app.addHook('onRoute', (route) => {
+    const role = route.config?.role;
+    // @fastify/swagger copies a route schema's `x-` keys into the operation; FastifySchema has no type for them.
+    if (role && route.schema) route.schema = { ...route.schema, ['x-sandfleet-role' as string]: role, description: route.schema.description ?? `Needs a token with the ${role} role; roles nest (admin > operator > submitter).` };
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const role = request.routeOptions.config.role;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { UNSTORABLE_MESSAGE, unstorablePath } from '../db/storable.js';
+import { findUnstorable } from '../db/storable.js';
 import type { PoolDefinition, TenantDefinition } from '../machinery/index.js';
 import { awsSettingsSchema } from '../providers/aws/settings.js';
 import { azureSettingsSchema } from '../providers/azure/settings.js';
@@ -56,8 +56,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   const issues: ConfigIssue[] = [];
   const raw = applyEnvironment(document.toJS() ?? {}, env, issues);
-  const unstorable = unstorablePath(raw);
-  if (unstorable) issues.push({ field: fieldName(unstorable), message: UNSTORABLE_MESSAGE });
+  const unstorable = findUnstorable(raw);
+  if (unstorable) issues.push({ field: fieldName(unstorable.path), message: unstorable.message });
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ field: fieldName(i.path), message: i.message })));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(source, issues);

@@ -356,6 +356,8 @@ describe('malformed requests', () => {
     ['NUL in a payload key', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"a\\u0000": 1}}` }, 400, /body\.payload\.a.*NUL/],
     ['lone surrogate in the payload', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"s": ["ok", "\\ud800"]}}` }, 400, /body\.payload\.s\.1.*surrogate/],
     ['reversed surrogates in the pool', 'POST', () => '/v1/tasks', { raw: `{"pool": "\\udc00\\ud800", "payload": {}}` }, 400, /body\.pool.*surrogate/],
+    // Found by the fuzzer: this overflowed the storable walk's stack (500).
+    ['payload nested 100,000 deep', 'POST', () => '/v1/tasks', { raw: `{"pool": "${pool}", "payload": {"a": ${'['.repeat(100_000)}${']'.repeat(100_000)}}}` }, 400, /body\.payload\.a\.0\.0.*levels deep/],
     ['encoded NUL in a query', 'GET', () => '/v1/machines?pool=%00', {}, 400, /query\.pool.*NUL/],
     ['body as text/plain', 'POST', () => '/v1/tasks', { raw: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /application\/json/],
     ['body over 1 MiB', 'POST', () => '/v1/tasks', { body: { pool, payload: { big } } }, 413, /1 MiB/],

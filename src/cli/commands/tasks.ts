@@ -1,7 +1,7 @@
 // `sandfleet tasks submit|ls|show|cancel|wait`.
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_TENANT, PLATFORMS, TASK_STATES, type Platform, type TaskState } from '../../db/states.js';
-import { UNSTORABLE_MESSAGE, unstorablePath } from '../../db/storable.js';
+import { findUnstorable } from '../../db/storable.js';
 import { cancel, listTaskPage, operatorScopeAs, showTask, submitTask } from '../../scheduler/service/service.js';
 import type { TaskView } from '../../scheduler/service/views.js';
 import { withContext } from '../context.js';
@@ -133,7 +133,7 @@ function jsonObject(value: string): Record<string, unknown> {
     throw new InvalidArgumentError('not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON object');
-  const unstorable = unstorablePath(parsed);
-  if (unstorable) throw new InvalidArgumentError(`payload.${unstorable.join('.')} ${UNSTORABLE_MESSAGE}`);
+  const unstorable = findUnstorable(parsed);
+  if (unstorable) throw new InvalidArgumentError(`payload.${unstorable.path.join('.')} ${unstorable.message}`);
   return parsed as Record<string, unknown>;
 }
