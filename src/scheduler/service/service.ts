@@ -21,7 +21,7 @@ export interface Scope {
   only: string | null;
 }
 
-/** Every tenant's tasks, submitting as `default`: the CLI on the database and operator tokens' view. */
+/** Every tenant's tasks, submitting as `default`: the CLI, which works on the database as an operator, and the demo. */
 export const OPERATOR_SCOPE: Scope = { tenant: { name: DEFAULT_TENANT, maxQueued: null }, only: null };
 
 /** Submitting as the named tenant under its queue limit, seeing every tenant's tasks (the CLI). */
