@@ -2,6 +2,7 @@ export * from './agents.js';
 export * from './allocation.js';
 export * from './capacity.js';
 export * from './daemons.js';
+export * from './capped-violations.js';
 export * from './clock.js';
 export * from './fleet-stats.js';
 export * from './invariants.js';

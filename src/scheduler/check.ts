@@ -2,9 +2,12 @@
 // database invariants (I1, I2, I3, I6, I7, I8, from src/machinery), plus the two that need the
 // clock and the clouds: I4 (no active task past its deadline plus the grace) and I5 (no
 // instance without a row past the orphan grace, no ready or leased row without its instance).
+// Memory: the database invariants are bounded by their batch and the per-invariant limit (see
+// src/machinery/invariants.ts); I4 reads the overdue active tasks and I5 a pool's machine rows
+// and its instance list: bounded by the fleet (rows alive, tasks running), never by history.
 import type { Db } from '../db/database.js';
 import type { PoolRow } from '../db/schema.js';
-import { checkInvariants, databaseNow, listMachines, listPools, overdueTasks, rowCounts, type InvariantId } from '../machinery/index.js';
+import { CappedViolations, databaseNow, findViolations, listMachines, listPools, overdueTasks, rowCounts, VIOLATION_LIMIT, type InvariantId } from '../machinery/index.js';
 import { isProviderError } from '../providers/errors.js';
 import type { Instance, Provider } from '../providers/types.js';
 
@@ -18,18 +21,22 @@ export interface SystemViolation {
 
 export interface CheckOptions {
   db: Db;
-  /** The adapter of a pool (a ProviderRegistry's `for`). */
-  providerFor: (pool: PoolRow) => Provider;
+  /** The adapter of a pool (a ProviderRegistry's `for`); asked for only once the database checks are done. */
+  providerFor: (pool: PoolRow) => Provider | Promise<Provider>;
   /** I4: an active task may run this long past started_at + timeout_s before it counts. */
   deadlineGraceS: number;
   /** I5: how long an instance may live without a row, or a row without its instance. */
   orphanGraceS: number;
   pool?: string | undefined;
   now?: Date;
+  /** At most this many violations of each invariant are listed (VIOLATION_LIMIT); the rest are counted in `omitted`. */
+  limit?: number;
 }
 
 export interface CheckReport {
   violations: SystemViolation[];
+  /** Per invariant, the violations found past the limit: counted, not listed. */
+  omitted: Partial<Record<SystemInvariant, number>>;
   /** Pools whose instances could not be listed: I5 is unknown for them. */
   unchecked: { pool: string; reason: string }[];
   checked: { pools: number; machines: number; tasks: number; instances: number };
@@ -39,22 +46,26 @@ export async function checkSystem(options: CheckOptions): Promise<CheckReport> {
   // Deadlines and graces are the database's: its timestamps are what they are measured from.
   const now = options.now ?? (await databaseNow(options.db));
   const pools = (await listPools(options.db)).filter((p) => options.pool === undefined || p.name === options.pool);
-  const report: CheckReport = { violations: [], unchecked: [], checked: { pools: pools.length, machines: 0, tasks: 0, instances: 0 } };
-  report.violations.push(...(await checkInvariants(options.db, { pool: options.pool })));
-  report.violations.push(...(await pastDeadline(options.db, options.deadlineGraceS, now, options.pool)));
+  const found = new CappedViolations<SystemInvariant, SystemViolation>(options.limit ?? VIOLATION_LIMIT);
+  const unchecked: CheckReport['unchecked'] = [];
+  const checked = { pools: pools.length, machines: 0, tasks: 0, instances: 0 };
+  const database = await findViolations(options.db, { pool: options.pool }, { limit: found.limit });
+  for (const v of database.violations) found.add(v);
+  for (const [invariant, n] of Object.entries(database.omitted) as [InvariantId, number][]) found.omit(invariant, n);
+  for (const v of await pastDeadline(options.db, options.deadlineGraceS, now, options.pool)) found.add(v);
   for (const pool of pools) {
-    const instances = await listInstances(options.providerFor(pool));
+    const instances = await listInstances(await options.providerFor(pool));
     if (!Array.isArray(instances)) {
-      report.unchecked.push({ pool: pool.name, reason: instances.reason });
+      unchecked.push({ pool: pool.name, reason: instances.reason });
       continue;
     }
-    report.checked.instances += instances.length;
-    report.violations.push(...(await instanceLeaks(options.db, pool.name, instances, options.orphanGraceS * 1000, now)));
+    checked.instances += instances.length;
+    for (const v of await instanceLeaks(options.db, pool.name, instances, options.orphanGraceS * 1000, now)) found.add(v);
   }
   const counts = await rowCounts(options.db, options.pool);
-  report.checked.machines = counts.machines;
-  report.checked.tasks = counts.tasks;
-  return report;
+  checked.machines = counts.machines;
+  checked.tasks = counts.tasks;
+  return { violations: found.violations, omitted: found.omitted, unchecked, checked };
 }
 
 /** I4: assigned or running past (started_at, else assigned_at) + timeout_s + grace. */

@@ -143,6 +143,15 @@ describe('checkSystem', () => {
     ]);
   });
 
+  it('lists at most `limit` violations of an invariant and counts the rest', async () => {
+    const pool = (await addPool(t.db, { settings: SIM })).name;
+    const provider = providers.for(await poolRow(pool));
+    const strays = await Promise.all([1, 2, 3].map((i) => provider.create({ machineId: randomUUID(), name: `stray-${i}` })));
+    const report = await checkSystem({ db: t.db, providerFor: async (p) => Promise.resolve(providers.for(p)), deadlineGraceS: 30, orphanGraceS: 0, pool, now: new Date(Date.now() + 1000), limit: 1 });
+    expect(report.violations).toEqual([expect.objectContaining({ invariant: 'I5', ids: [expect.toBeOneOf(strays.map((s) => s.providerId))] })]);
+    expect(report.omitted).toEqual({ I5: 2 });
+  });
+
   it('reports a lease broken behind the machinery under I1 with both ids', async () => {
     const pool = (await addPool(t.db, { settings: SIM })).name;
     await readyWithInstances(pool, 1);
