@@ -58,7 +58,7 @@ describe('database errors', () => {
     log.error({ err: error }, 'request failed');
     log.error({ err: new Error('supervision failed', { cause: error }) }, 'supervision failed');
     expect(lines).toHaveLength(2);
-    expect(JSON.parse(lines[0]!).err).toMatchObject({ type: 'DatabaseQueryError', code: '23505', operation: 'UPDATE', constraint: 'tasks_idempotency_key_key' });
+    expect(JSON.parse(lines[0]!).err).toMatchObject({ type: 'DatabaseQueryError', code: '23505', operation: 'UPDATE', constraint: 'tasks_tenant_idempotency_key_key' });
     for (const line of lines) expect(line).not.toContain(secret);
   });
 
