@@ -33,6 +33,11 @@ describe('retention', () => {
     const gone = randomUUID();
     await t.db.execute(sql`INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor) VALUES ('machine', ${gone}, ${pool}, 'deleting', 'deleted', 'test')`);
     await t.db.execute(sql`UPDATE events SET at = now() - interval '91 days' WHERE pool = ${pool}`);
+    // A machine gone whose history began long ago but ended recently keeps it whole.
+    const partly = randomUUID();
+    await t.db.execute(sql`INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, at) VALUES
+      ('machine', ${partly}, 'elsewhere', NULL, 'provisioning', 'test', now() - interval '200 days'),
+      ('machine', ${partly}, 'elsewhere', 'deleting', 'deleted', 'test', now() - interval '1 day')`);
     const machineEvents = await Promise.all([...old, recent].map((o) => eventsOf(o.machine.id)));
     expect(Math.min(...machineEvents)).toBeGreaterThan(0);
 
@@ -41,6 +46,7 @@ describe('retention', () => {
     expect(await count(sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${sql.param(oldIds)}::uuid[])`)).toBe(0);
     for (const id of oldIds) expect(await eventsOf(id)).toBe(0);
     expect(await eventsOf(gone)).toBe(0);
+    expect(await eventsOf(partly)).toBe(2);
     // Kept: the recent task, the waiting one, and every live machine's whole history.
     expect(await eventsOf(recent.task.id)).toBeGreaterThan(0);
     expect(await eventsOf(waiting.id)).toBeGreaterThan(0);
