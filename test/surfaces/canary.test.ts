@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { databaseUrlFromEnv, dropDatabase, openDatabase } from '../../src/db/index.js';
 import { Ec2Emulator } from '../emulators/ec2/server.js';
 import { until } from '../support/until.js';
+import { createToken } from '../../src/scheduler/service/tokens.js';
 import { freePort, runCli, startDaemonProcess, waitReady, type Ran } from './process.js';
 
 const name = `sf_test_canary_${randomBytes(4).toString('hex')}`;
@@ -150,21 +151,19 @@ describe('canaries', () => {
       return ran;
     };
 
-    const migrated = await runCli(['migrate'], env);
-    expect(migrated.code, migrated.stderr).toBe(0);
-    const database = openDatabase({ url: url.toString(), max: 2 });
-    // Real constraints for real database errors: a submission the database refuses (a 500 and a
-    // failing CLI command) and a result it refuses (the run job fails; BullMQ keeps why).
-    await database.pool.query("ALTER TABLE tasks ADD CONSTRAINT canary_refused_payload CHECK (NOT payload ? 'refuse')");
-    await database.pool.query("ALTER TABLE tasks ADD CONSTRAINT canary_refused_result CHECK (result IS NULL OR NOT result ? 'refused')");
-    const created = await runCli(['tokens', 'create', '--role', 'submitter', '--tenant', 'alpha', '--name', 'owner', '--json'], env);
-    expect(created.code, created.stderr).toBe(0);
-    C.token = (JSON.parse(created.stdout) as { token: string }).token;
-    const other = (JSON.parse((await runCli(['tokens', 'create', '--role', 'submitter', '--tenant', 'beta', '--name', 'other', '--json'], env)).stdout) as { token: string }).token;
-
+    // The daemon creates and migrates the database; the constraints and tokens come once it is up.
     const daemon = startDaemonProcess([], env);
+    const database = openDatabase({ url: url.toString(), max: 2 });
+
+    let cliRuns: Promise<unknown> = Promise.resolve();
     try {
       await waitReady(port, 60_000, daemon.output);
+      // Real constraints for real database errors: a submission the database refuses (a 500 and
+      // a failing CLI command) and a result it refuses (the run job fails; BullMQ keeps why).
+      await database.pool.query("ALTER TABLE tasks ADD CONSTRAINT canary_refused_payload CHECK (NOT payload ? 'refuse')");
+      await database.pool.query("ALTER TABLE tasks ADD CONSTRAINT canary_refused_result CHECK (result IS NULL OR NOT result ? 'refused')");
+      C.token = (await createToken(database.db, { name: 'owner', role: 'submitter', tenant: 'alpha' })).token;
+      const other = (await createToken(database.db, { name: 'other', role: 'submitter', tenant: 'beta' })).token;
       const call = async (audience: Answer['audience'], what: string, route: string, init: { method?: string; token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
         const token = init.token === undefined ? C.token : init.token;
         const body = init.raw ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
@@ -207,6 +206,23 @@ describe('canaries', () => {
       expect((await call('owner', 'database refuses', '/v1/tasks', { body: { pool: 'cmd', payload: { value: C.payload, refuse: true } }, headers: { 'idempotency-key': `${C.key}-refused` } })).status).toBe(500);
       for (const route of ['/healthz', '/readyz', '/metrics', '/openapi.json']) await call('other', route, route, { token: null });
 
+      // CLI failures, with the password in DATABASE_URL, run while the daemon works on the tasks
+      // below: the database refuses the row, the key reused, the database unreachable or
+      // missing, bad usage.
+      const unreachable = new URL(url);
+      unreachable.port = String(deadPort);
+      const missing = new URL(url);
+      missing.pathname = `/${name}_missing`;
+      cliRuns = Promise.all([
+        cli('database refuses', ['tasks', 'submit', '--pool', 'cmd', '--payload', JSON.stringify({ value: C.payload, refuse: true }), '--idempotency-key', `${C.key}-cli`]),
+        cli('idempotency conflict', ['tasks', 'submit', '--pool', 'cmd', '--tenant', 'alpha', '--payload', JSON.stringify({ value: C.payload, cli: true }), '--idempotency-key', C.key]),
+        cli('bad payload', ['tasks', 'submit', '--pool', 'cmd', '--payload', `{"value":"${C.payload}" x`]),
+        cli('database unreachable', ['tasks', 'submit', '--pool', 'cmd', '--payload', JSON.stringify({ value: C.payload }), '--idempotency-key', C.key], { DATABASE_URL: unreachable.toString() }),
+        cli('no such database', ['tasks', 'ls'], { DATABASE_URL: missing.toString() }),
+        cli('migrate unreachable', ['migrate'], { DATABASE_URL: unreachable.toString() }),
+        cli('revoke no token', ['tokens', 'revoke', C.key]),
+      ]);
+
       // A failed analysis, and a run job failing on a database error (the result refused).
       const failing = await call('owner', 'submit failing', '/v1/tasks', { body: { pool: 'cmd', payload: { value: C.payload, mode: 'fail' } } });
       const refused = await call('owner', 'submit refused', '/v1/tasks', { body: { pool: 'cmd', payload: { value: C.payload, mode: 'refused' }, max_attempts: 1 } });
@@ -222,23 +238,13 @@ describe('canaries', () => {
       await until(async () => (await providerErrors()).length === 2, 60_000, providerErrors);
       expect(ec2.calls.some((c) => c.status === 401)).toBe(true);
 
-      // CLI failures, with the password in DATABASE_URL: the database refuses the row, the key
-      // reused, no such pool, the database unreachable or missing, bad usage.
-      await cli('database refuses', ['tasks', 'submit', '--pool', 'cmd', '--payload', JSON.stringify({ value: C.payload, refuse: true }), '--idempotency-key', `${C.key}-cli`]);
-      await cli('idempotency conflict', ['tasks', 'submit', '--pool', 'cmd', '--tenant', 'alpha', '--payload', JSON.stringify({ value: C.payload, cli: true }), '--idempotency-key', C.key]);
-      await cli('no pool', ['tasks', 'submit', '--pool', 'nowhere', '--payload', JSON.stringify({ value: C.payload }), '--idempotency-key', C.key]);
-      await cli('bad payload', ['tasks', 'submit', '--pool', 'cmd', '--payload', `{"value":"${C.payload}" x`]);
-      const unreachable = new URL(url);
-      unreachable.port = String(deadPort);
-      await cli('database unreachable', ['tasks', 'ls'], { DATABASE_URL: unreachable.toString() });
-      await cli('database unreachable, submitting', ['tasks', 'submit', '--pool', 'cmd', '--payload', JSON.stringify({ value: C.payload }), '--idempotency-key', C.key], { DATABASE_URL: unreachable.toString() });
-      const missing = new URL(url);
-      missing.pathname = `/${name}_missing`;
-      await cli('no such database', ['tasks', 'ls'], { DATABASE_URL: missing.toString() });
-      await cli('migrate unreachable', ['migrate'], { DATABASE_URL: unreachable.toString() });
-      await cli('revoke no token', ['tokens', 'revoke', C.key]);
+      await cliRuns;
       for (const { what, ran } of failures) expect(ran.code, `${what}: ${ran.stdout}${ran.stderr}`).not.toBe(0);
+    } catch (error) {
+      await database.close();
+      throw error;
     } finally {
+      await cliRuns;
       daemon.child.kill('SIGTERM');
       await daemon.exited;
       await ec2.stop();
