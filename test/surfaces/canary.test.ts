@@ -6,7 +6,7 @@
 // output and stored row (every column of every table, BullMQ's schema included) is searched:
 // each canary is only where it belongs.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -248,6 +248,7 @@ describe('canaries', () => {
       daemon.child.kill('SIGTERM');
       await daemon.exited;
       await ec2.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
 
     try {
