@@ -59,7 +59,8 @@ export async function submitTask(ex: Executor, input: NewTask, options: Transiti
   // The key exists. ON CONFLICT waited for its inserter to commit, so this new statement sees it.
   const existing = await ex.execute(sql`SELECT * FROM ${tasks} WHERE ${tasks.tenant} = ${tenant} AND ${tasks.idempotencyKey} = ${input.idempotencyKey ?? null}`);
   const found = existing.rows[0];
-  if (!found) throw new Error(`task with idempotency key ${input.idempotencyKey} vanished`);
+  // Said without the key: this error is logged (the API's "request failed"), and keys stay in tasks.idempotency_key.
+  if (!found) throw new Error(`the task of tenant ${tenant} holding this idempotency key vanished between its insert and its read`);
   return { task: taskEntity.map(found), created: false };
 }
 

@@ -25,14 +25,18 @@ export class Unserviceable extends Error {
   override readonly name = 'Unserviceable';
 }
 
-/** The idempotency key names a task submitted with a different request. */
+/**
+ * The idempotency key names a task submitted with a different request. The message names the
+ * task, not the key: answers and CLI errors end up in clients' logs, and the key is the
+ * client's to keep (it is stored in tasks.idempotency_key only).
+ */
 export class IdempotencyConflict extends Error {
   override readonly name = 'IdempotencyConflict';
   constructor(
     readonly key: string,
     readonly taskId: string,
   ) {
-    super(`idempotency key ${key} was already used for task ${taskId} with a different request`);
+    super(`the idempotency key was already used for task ${taskId} with a different request`);
   }
 }
 
