@@ -11,6 +11,8 @@ export interface PoolLoad {
   queued: number;
   /** Queued tasks held back by their tenant's `max_running` (not demand until it has free places). */
   held?: number;
+  /** Queued tasks whose tenant has a `max_running`, held or not. */
+  limited?: number;
   leased: number;
   ready: number;
   /** Machines on their way to ready: provisioning, booting, reimaging, and (reimage pools) being recycled. */
@@ -28,7 +30,7 @@ export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recyc
   const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
   const result = await ex.execute(sql`
     WITH waiting AS (
-      SELECT q.n, CASE WHEN tn.max_running IS NULL THEN q.n
+      SELECT q.n, tn.max_running IS NOT NULL AS limited, CASE WHEN tn.max_running IS NULL THEN q.n
         ELSE least(q.n, greatest(0, tn.max_running - (SELECT count(*) FROM tasks a WHERE a.tenant = q.tenant AND a.state IN ('assigned', 'running')))) END AS free
       FROM (SELECT tenant, count(*) AS n FROM tasks WHERE pool = ${pool.name} AND state = 'queued' GROUP BY tenant) q
       JOIN tenants tn ON tn.name = q.tenant
@@ -36,6 +38,7 @@ export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recyc
     SELECT
       (SELECT coalesce(sum(free), 0) FROM waiting)::int AS queued,
       (SELECT coalesce(sum(n - free), 0) FROM waiting)::int AS held,
+      (SELECT coalesce(sum(n) FILTER (WHERE limited), 0) FROM waiting)::int AS limited,
       count(*) FILTER (WHERE state = 'leased')::int AS leased,
       count(*) FILTER (WHERE state = 'ready')::int AS ready,
       count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
@@ -46,7 +49,7 @@ export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recyc
   const r = result.rows[0] ?? {};
   const n = (v: unknown) => Number(v ?? 0);
   const bootingForS = r.booting_for_s === null || r.booting_for_s === undefined ? null : Math.max(0, Number(r.booting_for_s));
-  return { queued: n(r.queued), held: n(r.held), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling), retiring: n(r.retiring), bootingForS };
+  return { queued: n(r.queued), held: n(r.held), limited: n(r.limited), leased: n(r.leased), ready: n(r.ready), coming: n(r.coming), recycling: n(r.recycling), retiring: n(r.retiring), bootingForS };
 }
 
 export interface MachineCount {

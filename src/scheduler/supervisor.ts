@@ -26,8 +26,9 @@ export async function supervise(
   const load = await poolLoad(db, pool);
   const decision = await decide(db, pool, load, new Date(), options.policyFor(pool));
   // Claims happen where work meets capacity; a tenant freed of its running limit by a task that
-  // ended elsewhere is the one case no write of this pool announces.
-  const dispatched = load.queued > 0 && load.ready > 0 ? (await dispatch(db, deps.queues.runs, pool, actor)).length : 0;
+  // ended elsewhere is the one case no write of this pool announces. Only then does the tick claim
+  // (elsewhere a queued task beside a ready machine is a claim deferred a moment, already coming).
+  const dispatched = (load.limited ?? 0) > 0 && load.queued > 0 && load.ready > 0 ? (await dispatch(db, deps.queues.runs, pool, actor)).length : 0;
   const created = decision.create > 0 ? await options.provision(pool.name, decision.create) : 0;
   const drained = await drainIdle(db, decision.drain, actor);
   if (decision.retireMore) await retireRecycling(db, pool.name, decision.retire, { actor, reason: 'beyond what the scaling policy keeps: deleted rather than reimaged' });
