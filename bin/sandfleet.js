@@ -1,28 +1,13 @@
 #!/usr/bin/env node
-// Runs the compiled bundle (`npm run build`: dist/cli/main.js) when it is at least as new as every
-// source file, else the TypeScript sources through tsx's loader: a checkout works with no build
-// step, and a stale bundle is never run. The bundle saves tsx's ~80 MiB and its start-up time.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Runs the compiled build (dist/cli/main.js). When it is missing or a source file is newer (a
+// checkout just edited), it is rebuilt first: the source is never silently out of date, and no
+// TypeScript loader is needed at run time.
+import { build, bundleIsFresh, BUNDLE } from '../scripts/build.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bundle = path.join(root, 'dist', 'cli', 'main.js');
-
-function bundleIsFresh() {
-  if (!existsSync(bundle)) return false;
-  const built = statSync(bundle).mtimeMs;
-  const src = path.join(root, 'src');
-  return readdirSync(src, { recursive: true }).every((file) => statSync(path.join(src, String(file))).mtimeMs <= built);
+if (!bundleIsFresh()) {
+  process.stderr.write('sandfleet: building dist/cli from src/ (missing or older than the sources) ...\n');
+  await build();
 }
-
-let main;
-if (bundleIsFresh()) {
-  process.setSourceMapsEnabled(true);
-  ({ main } = await import(bundle));
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  ({ main } = await import('../src/cli/main.ts'));
-}
+process.setSourceMapsEnabled(true);
+const { main } = await import(BUNDLE);
 process.exitCode = await main(process.argv);

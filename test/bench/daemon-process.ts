@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { percentile } from './figures.js';
-import { BIN, ROOT } from './sandfleet-bin.js';
+import { ROOT, sandfleetArgs, type Runtime } from './sandfleet-bin.js';
 
 const READY_TIMEOUT_MS = 120_000;
 const SAMPLE_EVERY_MS = 500;
@@ -18,12 +18,12 @@ export interface DaemonMemory {
   startMs: number;
 }
 
-export async function daemonMemory(configFile: string, databaseUrl: string, seconds: number): Promise<DaemonMemory> {
+export async function daemonMemory(configFile: string, databaseUrl: string, seconds: number, runtime: Runtime = 'dist'): Promise<DaemonMemory> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, SANDFLEET_LOG_LEVEL: 'info' };
   // The config's port 0 (any free port) must win: several benchmarks or daemons may be running.
   delete env.SANDFLEET_PORT;
   const started = performance.now();
-  const child = spawn(process.execPath, [BIN, '--config', configFile, 'daemon'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, sandfleetArgs(runtime, ['--config', configFile, 'daemon']), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = watchLog(child);
   try {
     await log.ready;

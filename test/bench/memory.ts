@@ -1,7 +1,8 @@
 // (d) Daemon RSS holding 10k machines and 100k tasks: the real daemon, supervising (scaling,
 // deadline watch, reconciling every 5 s: every machine row and sim instance read) a database
 // seeded with that many rows, against the same daemon on an empty database (the baseline: the
-// same imports and connections, no data).
+// same imports and connections, no data); each on the compiled build and, as before it, on the
+// sources through tsx.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { sql } from 'drizzle-orm';
 import { parseConfig, poolDefinition } from '../../src/config/load.js';
 import { syncPools } from '../../src/machinery/index.js';
 import { daemonMemory, buildDaemon, type DaemonMemory } from './daemon-process.js';
+import type { Runtime } from './sandfleet-bin.js';
 import { withBenchDatabase } from './database.js';
 import { INSTANT_SIM } from './pools.js';
 import { seedFleet } from './seed.js';
@@ -25,8 +27,8 @@ export interface MemoryOptions {
 }
 
 export interface MemoryResult {
-  loaded: DaemonMemory;
-  baseline: DaemonMemory;
+  loaded: Record<Runtime, DaemonMemory>;
+  baseline: Record<Runtime, DaemonMemory>;
   pools: number;
   /** Ready machines after the daemon stopped: the seeded fleet must be left as it was. */
   readyAfter: number;
@@ -39,7 +41,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
     await buildDaemon();
     const baseline = await withBenchDatabase('memory_idle', { max: 2 }, async ({ url }) => {
       const file = await writeConfig(dir, 'idle.json', cluster, 0, options.machines / POOLS);
-      return daemonMemory(file, url, options.seconds);
+      return { dist: await daemonMemory(file, url, options.seconds, 'dist'), tsx: await daemonMemory(file, url, options.seconds, 'tsx') };
     });
     return await withBenchDatabase('memory', { max: 2 }, async ({ db, url }) => {
       const perPool = Math.ceil(options.machines / POOLS);
@@ -48,7 +50,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
       const config = parseConfig(await readFile(file, 'utf8'), file, {});
       const pools = await syncPools(db, config.pools.map(poolDefinition));
       await seedFleet(db, cluster, pools.map((p) => p.name), { machines: perPool * POOLS, tasks: options.tasks });
-      const loaded = await daemonMemory(file, url, options.seconds);
+      const loaded = { dist: await daemonMemory(file, url, options.seconds, 'dist'), tsx: await daemonMemory(file, url, options.seconds, 'tsx') };
       const after = await db.execute(sql`SELECT count(*)::int AS n FROM machines WHERE state = 'ready'`);
       return { loaded, baseline, pools: POOLS, readyAfter: Number(after.rows[0]?.n ?? 0) };
     });
@@ -92,21 +94,39 @@ export function memorySteps(o: BenchOptions): Step[] {
         const how = (m: DaemonMemory) => `peak ${m.peakMiB.toFixed(0)} MiB, ready ${(m.startMs / 1000).toFixed(1)} s after spawn`;
         return [
           {
-            key: 'daemon.rss.idle',
-            label: 'daemon RSS on an empty database (same config, no data)',
-            value: r.baseline.rssMiB,
+            key: 'daemon.rss.idle.tsx',
+            label: 'daemon RSS on an empty database, the sources through tsx (before the compiled build)',
+            value: r.baseline.tsx.rssMiB,
             unit: 'MiB',
             better: 'lower',
-            detail: `\`node bin/sandfleet.js daemon\`, ${r.pools} sim pools with min_ready 0; median VmRSS over the last half of ${o.memorySeconds} s; ${how(r.baseline)}`,
+            detail: `\`node --import tsx\` on src/cli/main.ts, as bin/sandfleet.js ran it before dist/; ${how(r.baseline.tsx)}`,
+          },
+          {
+            key: 'daemon.rss.idle',
+            label: 'daemon RSS on an empty database (same config, no data)',
+            value: r.baseline.dist.rssMiB,
+            unit: 'MiB',
+            better: 'lower',
+            limit: 'daemon.rss.idle.tsx',
+            detail: `\`node bin/sandfleet.js daemon\` (dist/), ${r.pools} sim pools with min_ready 0; median VmRSS over the last half of ${o.memorySeconds} s; ${how(r.baseline.dist)}`,
           },
           {
             key: 'daemon.rss',
             label: `daemon RSS holding ${o.memoryMachines} machines and ${o.memoryTasks} tasks`,
-            value: r.loaded.rssMiB,
+            value: r.loaded.dist.rssMiB,
             unit: 'MiB',
             better: 'lower',
             limit: 'daemon.rss.idle',
-            detail: `${r.pools} sim pools of ${o.memoryMachines / r.pools} ready machines (min_ready = max_size) with their sim instances, ${o.memoryTasks} completed tasks; supervising every 500 ms, reconciling every 5 s; median VmRSS over the last half of ${o.memorySeconds} s; ${how(r.loaded)}; ${r.readyAfter} machines still ready afterwards`,
+            detail: `${r.pools} sim pools of ${o.memoryMachines / r.pools} ready machines (min_ready = max_size) with their sim instances, ${o.memoryTasks} completed tasks; supervising every 500 ms, reconciling every 5 s; median VmRSS over the last half of ${o.memorySeconds} s; ${how(r.loaded.dist)}; ${r.readyAfter} machines still ready afterwards`,
+          },
+          {
+            key: 'daemon.rss.tsx',
+            label: `daemon RSS holding ${o.memoryMachines} machines and ${o.memoryTasks} tasks, the sources through tsx (before)`,
+            value: r.loaded.tsx.rssMiB,
+            unit: 'MiB',
+            better: 'lower',
+            limit: 'daemon.rss',
+            detail: `the same database and config as daemon.rss; ${how(r.loaded.tsx)}`,
           },
         ];
       },

@@ -10,12 +10,13 @@ import { latencySteps } from './latency.js';
 import { limitSteps } from './limits.js';
 import { describeMachine, loadAverage } from './machine.js';
 import { memorySteps } from './memory.js';
+import { startupSteps } from './startup.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { markdown, ratioLines, rowsOf, table, type Failure } from './report.js';
 import { throughputSteps } from './throughput.js';
 
 function stepsOf(o: BenchOptions): Step[] {
-  const all = [...limitSteps(o), ...throughputSteps(o), ...latencySteps(o), ...memorySteps(o)];
+  const all = [...limitSteps(o), ...throughputSteps(o), ...latencySteps(o), ...memorySteps(o), ...startupSteps(o)];
   return all.filter((s) => o.sections.has(s.section));
 }
 
