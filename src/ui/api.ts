@@ -1,6 +1,6 @@
 // The dashboard's calls to the /v1 API: the bearer token in the Authorization header (never in
 // a URL), JSON in, problem+json refusals turned into ApiError.
-import type { Page, Problem } from './api-types.js';
+import type { Problem } from './api-types.js';
 
 /** A refusal or failure from the API, with its problem+json body when it sent one. */
 export class ApiError extends Error {
@@ -48,33 +48,4 @@ export function createApi(token: string, onUnauthorized: (error: ApiError) => vo
       return response.text();
     },
   };
-}
-
-/** A list endpoint's items, whether it answers a bare array (GET /v1/machines today) or a page. */
-export function itemsOf<T>(body: T[] | Page<T>): { items: T[]; next: string | null } {
-  return Array.isArray(body) ? { items: body, next: null } : { items: body.items, next: body.next_cursor };
-}
-
-/** Pages followed for one view, at most: a fleet larger than this is shown in part, and says so. */
-export const MAX_PAGES = 20;
-
-/** Every item of a list endpoint, following `next_cursor` when it pages, up to MAX_PAGES pages. */
-export async function listAll<T>(api: Api, path: string, signal?: AbortSignal): Promise<{ items: T[]; complete: boolean }> {
-  const items: T[] = [];
-  let cursor: string | null = null;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const url: string = cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path;
-    const { items: more, next } = itemsOf(await api.get<T[] | Page<T>>(url, signal));
-    items.push(...more);
-    if (!next) return { items, complete: true };
-    cursor = next;
-  }
-  return { items, complete: false };
-}
-
-/** The path with the given query parameters, the empty ones left out. */
-export function withQuery(path: string, params: Record<string, string | undefined>): string {
-  const query = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => Boolean(entry[1])));
-  const text = query.toString();
-  return text ? `${path}?${text}` : path;
 }

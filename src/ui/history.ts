@@ -2,7 +2,8 @@
 // `events` of the machine's own view, or the events endpoints (`/v1/tasks/{id}/events`,
 // `/v1/machines/{id}/events`, which also answer for a machine already deleted), asked only where
 // the API's OpenAPI document lists them (features.ts). Null: no history to show.
-import { ApiError, itemsOf, type Api } from './api.js';
+import { ApiError, type Api } from './api.js';
+import { itemsOf } from './lists.js';
 import type { Page, StateEvent } from './api-types.js';
 import { features, type Features } from './features.js';
 

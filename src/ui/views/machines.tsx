@@ -1,6 +1,7 @@
 // Machines, filtered by pool and state, with a drain button on each machine that can take one:
 // a ready machine drains now, a leased one after its task.
-import { listAll, withQuery, type Api } from '../api.js';
+import type { Api } from '../api.js';
+import { listAll, withQuery } from '../lists.js';
 import { MACHINE_STATES, type Machine, type Pool } from '../api-types.js';
 import { href, type Route } from '../route.js';
 import { useAction } from '../use-action.js';

@@ -1,6 +1,7 @@
 // Pools: how many machines each has against what its work needs and its cap, its machines by
 // state, its queue, and how long its tasks waited to start.
-import { listAll, type Api } from '../api.js';
+import type { Api } from '../api.js';
+import { listAll } from '../lists.js';
 import { MACHINE_STATES, type Pool } from '../api-types.js';
 import { seconds } from '../format.js';
 import { href } from '../route.js';

@@ -1,6 +1,7 @@
 // Tasks, newest first, filtered by state and pool, a page at a time, with a cancel button on each
 // task that has not ended. Every role sees this view: a submitter its own tenant's tasks.
-import { itemsOf, listAll, withQuery, type Api } from '../api.js';
+import type { Api } from '../api.js';
+import { itemsOf, listAll, withQuery } from '../lists.js';
 import { FINAL_TASK_STATES, TASK_STATES, type Page, type Pool, type Task } from '../api-types.js';
 import { shortId } from '../format.js';
 import { href, type Route } from '../route.js';

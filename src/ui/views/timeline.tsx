@@ -8,8 +8,8 @@ export function Timeline({ events, now, ended }: { events: readonly StateEvent[]
   if (events.length === 0) return <p class="muted">No recorded transitions.</p>;
   return (
     <ol class="timeline" data-view="timeline">
-      {stays(events, now).map(({ event, ms, current }) => (
-        <li key={`${event.at}-${event.to}`} data-state={event.to}>
+      {stays(events, now).map(({ event, ms, current }, i) => (
+        <li key={`${i}-${event.at}-${event.to}`} data-state={event.to}>
           <StateBadge state={event.to} />
           <span class="muted">
             {' '}
