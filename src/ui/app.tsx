@@ -5,6 +5,7 @@ import { ApiError, createApi } from './api.js';
 import { probeReach, type Reach } from './role.js';
 import { useRoute, type Route } from './route.js';
 import { session } from './session.js';
+import { POLL_MS } from './use-poll.js';
 import { Loading } from './views/common.js';
 import { MachineView } from './views/machine.js';
 import { MachinesView } from './views/machines.js';
@@ -92,11 +93,26 @@ export function App() {
   const api = useMemo(() => (token ? createApi(token, (error) => signOut(why(error))) : null), [token]);
   const route = useRoute(reach === 'submitter' ? 'tasks' : 'pools');
 
-  // A token kept from earlier in this tab is checked again: it may have been revoked since.
+  // A token kept from earlier in this tab is checked again: it may have been revoked since. Only
+  // the API's refusal signs out; an unreachable daemon (restarting, say) is asked again.
+  const [unreachable, setUnreachable] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     if (!api || reach) return;
-    probeReach(api).then(setReach, (error: unknown) => signOut(why(error)));
-  }, [api, reach]);
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    probeReach(api).then(
+      (found) => {
+        setUnreachable(null);
+        setReach(found);
+      },
+      (error: unknown) => {
+        if (error instanceof ApiError && error.status === 401) return; // createApi's callback signed out
+        setUnreachable(why(error));
+        retry = setTimeout(() => setAttempt((n) => n + 1), POLL_MS);
+      },
+    );
+    return () => clearTimeout(retry);
+  }, [api, reach, attempt]);
 
   const signIn = async (candidate: string): Promise<string | null> => {
     try {
@@ -112,7 +128,7 @@ export function App() {
   };
 
   if (!token || !api) return <SignIn onSignIn={signIn} reason={reason} />;
-  if (!reach) return <Loading>Checking the token…</Loading>;
+  if (!reach) return <Loading>{unreachable ? `${unreachable} Trying again…` : 'Checking the token…'}</Loading>;
   return (
     <>
       <Nav reach={reach} route={route} onSignOut={() => signOut(null)} />

@@ -278,6 +278,12 @@ describe('the dashboard', () => {
       await slow.locator('.state', { hasText: /^leased$/ }).waitFor();
       await slow.locator('.state', { hasText: /^(draining|stopping)$/ }).waitFor();
       await tab.page.locator('tr[data-pool="quick"] td', { hasText: /^\d[\d.]* s \/ \d[\d.]* s$/ }).waitFor();
+      // Machines against desired size and cap, as the API reports them (polled until both agree).
+      await until(async () => {
+        const pool = (await api('GET', '/v1/pools', tokens.operator)).json.find((p: any) => p.name === 'slow');
+        const count = Object.values(pool.machines as Record<string, number>).reduce((a, b) => a + b, 0);
+        return (await slow.locator('.size').textContent())?.trim() === `${count} / ${pool.desired_size} / ${pool.max_size}`;
+      }, 30_000);
       // Cropped to the table (the full page grows past a short viewport).
       await tab.page.setViewportSize({ width: 1280, height: 320 });
       await tab.page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -9,16 +9,8 @@ import { usePoll } from '../use-poll.js';
 import { waitTimesByPool, type WaitTimes } from '../wait-times.js';
 import { Failure, isRefusal, Loading, StateBadge } from './common.js';
 
-interface PoolsData {
-  pools: Pool[];
-  /** Null when /metrics could not be read: the pools show without wait times. */
-  waits: Map<string, WaitTimes> | null;
-}
-
-async function readPools(api: Api, signal: AbortSignal): Promise<PoolsData> {
-  const [pools, metrics] = await Promise.all([listAll<Pool>(api, '/v1/pools', signal), api.text('/metrics', signal).catch(() => null)]);
-  return { pools: pools.items, waits: metrics === null ? null : waitTimesByPool(metrics) };
-}
+/** Wait times move slowly, and /metrics costs the daemon a few queries: read it less often. */
+const METRICS_EVERY_MS = 10_000;
 
 function machineCount(pool: Pool): number {
   return Object.values(pool.machines).reduce((a, b) => a + b, 0);
@@ -41,7 +33,9 @@ function ByState({ machines, pool }: { machines: Record<string, number>; pool: s
 }
 
 export function PoolsView({ api }: { api: Api }) {
-  const { data, error } = usePoll((signal) => readPools(api, signal), 'pools');
+  const { data, error } = usePoll((signal) => listAll<Pool>(api, '/v1/pools', signal), 'pools');
+  // Without /metrics (a proxy may keep it private) the pools show without wait times.
+  const waits = usePoll(async (signal): Promise<Map<string, WaitTimes>> => waitTimesByPool(await api.text('/metrics', signal)), 'waits', METRICS_EVERY_MS);
   if (isRefusal(error)) return <Failure error={error} what="pools" />;
   return (
     <section>
@@ -64,8 +58,8 @@ export function PoolsView({ api }: { api: Api }) {
               </tr>
             </thead>
             <tbody>
-              {data.pools.map((pool) => {
-                const wait = data.waits?.get(pool.name);
+              {data.items.map((pool) => {
+                const wait = waits.data?.get(pool.name);
                 const count = machineCount(pool);
                 return (
                   <tr key={pool.name} data-pool={pool.name}>
