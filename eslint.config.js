@@ -28,6 +28,8 @@ export default tseslint.config(
   },
   { files: ['src/db/**'], rules: forbid('machinery', 'providers', 'scheduler', 'api', 'cli', 'daemon', 'config') },
   { files: ['src/machinery/**'], rules: forbid('providers', 'scheduler', 'api', 'cli', 'daemon') },
+  // The dashboard runs in the browser and knows the server only through the REST API.
+  { files: ['src/ui/**'], rules: forbid('db', 'machinery', 'providers', 'scheduler', 'api', 'cli', 'daemon', 'config') },
   {
     // Reads and writes of the tables live in the repository (src/machinery) and src/db, not in SQL above them.
     files: ['src/scheduler/**', 'src/api/**', 'src/cli/**', 'src/daemon/**'],

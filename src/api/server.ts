@@ -13,6 +13,7 @@ import type { Scope, ServiceContext } from '../scheduler/service/service.js';
 import { DEFAULT_TENANT } from '../db/states.js';
 import { problem, sendProblem, ValidationFailed } from './problems.js';
 import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
+import { registerDashboard } from './dashboard.js';
 import { API_DEFAULTS } from './defaults.js';
 import { answerClientError, answerExpectations, answerFrameworkError } from './edge-errors.js';
 import { limitTokenRequests } from './rate-limit.js';
@@ -130,6 +131,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     return reply.type(contentType).send(body);
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
+  registerDashboard(app);
 
   if (options.agent) registerAgentRoutes(app, options.agent);
   registerRoutes(app, (request) => ({

@@ -106,7 +106,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     const heartbeat = setInterval(() => void markDaemonSeen(database.db, self.id).catch((error: unknown) => log.warn({ err: error }, 'daemon heartbeat failed')), DAEMON_HEARTBEAT_MS);
     heartbeat.unref();
     const retention = startRetention(database.db, { tasksDays: config.retention.tasks_days, eventsDays: config.retention.events_days }, log.child({ component: 'retention' }));
-    log.info({ address, docs: `${address}/docs`, daemon_id: self.id }, 'ready');
+    log.info({ address, docs: `${address}/docs`, dashboard: `${address}/ui`, daemon_id: self.id }, 'ready');
     const running = scheduler;
     const server = api;
     const leaseNotices = notices;

@@ -1,5 +1,6 @@
 // No module under src/ imports itself through others. Every relative import counts, type-only
 // and dynamic ones included: a type shared by two modules belongs in a third that both import.
+// The dashboard's browser code (src/ui, .ts and .tsx) is held to the same rule.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -11,7 +12,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = path.join(dir, e.name);
     if (e.isDirectory()) return sources(full);
-    return e.name.endsWith('.ts') ? [full] : [];
+    return /\.tsx?$/.test(e.name) ? [full] : [];
   });
 }
 
@@ -31,10 +32,11 @@ function importsOf(file: string): string[] {
   };
   visit(source);
   return specifiers
-    .filter((s) => s.startsWith('.'))
+    // A stylesheet the dashboard imports for its bundle is no module of the graph.
+    .filter((s) => s.startsWith('.') && !s.endsWith('.css'))
     .map((s) => {
-      const target = path.resolve(path.dirname(file), s).replace(/\.js$/, '.ts');
-      return existsSync(target) ? target : path.join(target.replace(/\.ts$/, ''), 'index.ts');
+      const base = path.resolve(path.dirname(file), s).replace(/\.js$/, '');
+      return [`${base}.ts`, `${base}.tsx`].find((target) => existsSync(target)) ?? path.join(base, 'index.ts');
     });
 }
 

@@ -1,0 +1,41 @@
+// A machine's or task's history from the API, whichever way this API version offers it: the
+// `events` of the machine's own view, or the events endpoints (`/v1/tasks/{id}/events`,
+// `/v1/machines/{id}/events`, which also answer for a machine already deleted), asked only where
+// the API's OpenAPI document lists them (features.ts). Null: no history to show.
+import { ApiError, type Api } from './api.js';
+import { itemsOf } from './lists.js';
+import type { Page, StateEvent } from './api-types.js';
+import { features, type Features } from './features.js';
+
+const ENDPOINTS: Record<'tasks' | 'machines', { path: (id: string) => string; offered: (f: Features) => boolean }> = {
+  tasks: { path: (id) => `/v1/tasks/${id}/events`, offered: (f) => f.taskEvents },
+  machines: { path: (id) => `/v1/machines/${id}/events`, offered: (f) => f.machineEvents },
+};
+
+export async function eventsOf(api: Api, kind: 'tasks' | 'machines', id: string, signal: AbortSignal): Promise<StateEvent[] | null> {
+  const endpoint = ENDPOINTS[kind];
+  if (!endpoint.offered(await features())) return null;
+  try {
+    return itemsOf(await api.get<StateEvent[] | Page<StateEvent>>(endpoint.path(id), signal)).items;
+  } catch (error) {
+    // Nothing known of it (its history pruned, or never there).
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+export interface Stay {
+  event: StateEvent;
+  /** How long the entity stayed in the state this event entered; up to `now` for the last. */
+  ms: number;
+  current: boolean;
+}
+
+/** Each event with how long its state lasted, oldest first. */
+export function stays(events: readonly StateEvent[], now: number): Stay[] {
+  const sorted = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  return sorted.map((event, i) => {
+    const next = sorted[i + 1];
+    return { event, ms: (next ? Date.parse(next.at) : now) - Date.parse(event.at), current: !next };
+  });
+}
