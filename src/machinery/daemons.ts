@@ -85,15 +85,15 @@ export async function listDaemonPage(ex: Executor, page: { limit: number; before
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     )
-    SELECT d.*, ${exactTime(sql`d.started_at`)} AS page_at, ${ALIVE} AS alive,
+    SELECT daemons.*, ${exactTime(sql`daemons.started_at`)} AS page_at, ${ALIVE} AS alive,
       ARRAY(
         SELECT p.name FROM ${pools} p
-        CROSS JOIN LATERAL (SELECT hashtextextended(${LEADER_LOCK_PREFIX} || d.cluster || ':' || p.name, 0) AS k) key
-        WHERE EXISTS (SELECT 1 FROM held h WHERE h.application_name = ${DAEMON_SESSION_PREFIX} || d.id
+        CROSS JOIN LATERAL (SELECT hashtextextended(${LEADER_LOCK_PREFIX} || daemons.cluster || ':' || p.name, 0) AS k) key
+        WHERE EXISTS (SELECT 1 FROM held h WHERE h.application_name = ${DAEMON_SESSION_PREFIX} || daemons.id
           AND h.high = (key.k >> 32) & 4294967295 AND h.low = key.k & 4294967295)
         ORDER BY p.name) AS leads
-    FROM ${daemons} d
-    WHERE ${afterKey(sql`d.started_at`, sql`d.id`, page.before, 'desc')}
-    ORDER BY d.started_at DESC, d.id DESC LIMIT ${page.limit}`);
+    FROM ${daemons}
+    WHERE ${afterKey(sql`daemons.started_at`, sql`daemons.id`, page.before, 'desc')}
+    ORDER BY daemons.started_at DESC, daemons.id DESC LIMIT ${page.limit}`);
   return result.rows.map((r) => ({ row: { ...mapDaemon(r), alive: r.alive === true, leads: (r.leads as string[] | null) ?? [] }, key: timeKeyOf(r) }));
 }
