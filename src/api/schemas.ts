@@ -2,6 +2,7 @@
 // bodies) and, converted to JSON Schema, document the API in /openapi.json.
 import { z } from 'zod';
 import { MACHINE_STATES, PLATFORMS, TASK_STATES, TENANT_NAME_PATTERN, TOKEN_ROLES } from '../db/states.js';
+import { PAGE_LIMIT } from '../scheduler/service/pages.js';
 import { TOKEN_LIFETIME_S } from '../scheduler/service/tokens.js';
 
 export const PAYLOAD_LIMIT = 64 * 1024;
@@ -22,18 +23,26 @@ export const idParams = z.object({ id: z.uuid('must be a UUID') }).strict();
 
 const tenantName = z.string().regex(TENANT_NAME_PATTERN, 'is not a tenant name (lowercase letters, digits and dashes)');
 
+/** Every list's paging (docs/api.md §1): how many items, and the `next_cursor` of the page before. */
+const paging = {
+  limit: z.coerce.number().int('must be an integer').min(1).max(PAGE_LIMIT.max).default(PAGE_LIMIT.default),
+  cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API returned').optional(),
+};
+
 export const taskListQuery = z
   .object({
     state: z.enum(TASK_STATES).optional(),
     pool: z.string().min(1).max(63).optional(),
     /** Operators and admins: only this tenant's tasks. A submitter sees its own tenant's only, and may name no other. */
     tenant: tenantName.optional(),
-    limit: z.coerce.number().int('must be an integer').min(1).max(100).default(50),
-    cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor this API returned').optional(),
+    ...paging,
   })
   .strict();
 
-export const machineListQuery = z.object({ pool: z.string().min(1).max(63).optional(), state: z.enum(MACHINE_STATES).optional() }).strict();
+export const machineListQuery = z.object({ pool: z.string().min(1).max(63).optional(), state: z.enum(MACHINE_STATES).optional(), ...paging }).strict();
+
+/** A list with nothing to filter by: pools, tokens, daemons, a history's events. */
+export const pageQuery = z.object(paging).strict();
 
 export const drainQuery = z.object({ after_task: z.enum(['true', 'false']).default('false') }).strict();
 

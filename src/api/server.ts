@@ -34,6 +34,8 @@ export interface ApiOptions {
   /** Pool rows from the scheduler's cache (submissions choose a pool on every request). */
   pools?: ServiceContext['pools'];
   claimLater?: ServiceContext['claimLater'];
+  /** `scheduler.max_machines_total`, so waiting reasons can say `global-cap`. */
+  maxMachinesTotal?: number;
   /** Database and queue reachable, and not shutting down. */
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -141,6 +143,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     queues: options.queues,
     ...(options.pools ? { pools: options.pools } : {}),
     ...(options.claimLater ? { claimLater: options.claimLater } : {}),
+    ...(options.maxMachinesTotal ? { maxMachinesTotal: options.maxMachinesTotal } : {}),
     // The audit trail: every event an API action writes names the token (its name and id).
     actor: request.token ? `api:${request.token.name}#${request.token.id}` : 'api:anonymous',
   }));

@@ -33,7 +33,13 @@ export function openContext(configFile: string | undefined): CliContext {
     database,
     config,
     // The CLI works on the database directly, as an operator: it sees every tenant's tasks.
-    service: { db: database.db, scope: OPERATOR_SCOPE, queues: { runs, machines }, actor: `cli:${process.env.USER ?? 'unknown'}` },
+    service: {
+      db: database.db,
+      scope: OPERATOR_SCOPE,
+      queues: { runs, machines },
+      actor: `cli:${process.env.USER ?? 'unknown'}`,
+      ...(config?.scheduler.max_machines_total ? { maxMachinesTotal: config.scheduler.max_machines_total } : {}),
+    },
     close: async () => {
       await Promise.all([runs.close(), machines.close()]);
       await database.close();

@@ -8,6 +8,7 @@ import { IdempotencyConflict, TenantLimit, Unserviceable } from '../scheduler/su
 import { CommandFailed } from './commands/arguments.js';
 import { registerCheck } from './commands/check.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerDaemons } from './commands/daemons.js';
 import { registerMachines } from './commands/machines.js';
 import { registerSimAgents } from './commands/sim-agents.js';
 import { registerTasks } from './commands/tasks.js';
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDaemon(program, config);
   registerTasks(program, config);
   registerMachines(program, config);
+  registerDaemons(program, config);
   registerTokens(program, config);
   registerCheck(program, config);
   registerSimAgents(program, config);

@@ -10,7 +10,7 @@ import { buildApi } from '../api/server.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { poolDefinition, tenantDefinition } from '../config/load.js';
 import { errorMessage, migrateDatabase, openDatabase, ping, redactUrl, type Database } from '../db/index.js';
-import { markDaemonSeen, markDaemonStopped, registerDaemon, syncPools, syncTenants } from '../machinery/index.js';
+import { DAEMON_HEARTBEAT_MS, daemonSessionName, markDaemonSeen, markDaemonStopped, registerDaemon, syncPools, syncTenants } from '../machinery/index.js';
 import { migrateQueueSchema, type QueueBackend } from '../scheduler/queue.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { HeartbeatBatcher } from '../scheduler/agent/heartbeats.js';
@@ -21,6 +21,8 @@ import { daemonPoolDemand, planPool } from './pool-size.js';
 import { startRetention } from './retention.js';
 
 export interface RunningDaemon {
+  /** Its row in the daemons table. */
+  id: string;
   /** The port the API listens on (useful when the config asks for port 0). */
   port: number;
   scheduler: Scheduler;
@@ -35,7 +37,9 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
   // Sized from what the process runs (queue listeners, the leader lock, every handler), never below database.pool_size.
   const poolPlan = planPool(daemonPoolDemand(config));
   log.info({ pool_size: poolPlan.size, needed: poolPlan.needed, configured: poolPlan.configured }, poolPlan.summary);
-  const database = openDatabase({ url: config.databaseUrl, max: poolPlan.size, applicationName: `sandfleet-daemon-${config.cluster}` });
+  // Its sessions carry its id, so `sandfleet daemons ls` can tell which pools' leader locks are its.
+  const self = { id: randomUUID(), cluster: config.cluster, host: hostname(), pid: process.pid };
+  const database = openDatabase({ url: config.databaseUrl, max: poolPlan.size, applicationName: daemonSessionName(self.id) });
   let api: FastifyInstance | null = null;
   let scheduler: Scheduler | null = null;
   let notices: LeaseNotices | null = null;
@@ -85,6 +89,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
       agent: { context: agentContext, credentials: scheduler.credentials, onRefused: (reason) => metrics.agentRefused(reason) },
       pools: scheduler.deps.lifecycle.pools,
       claimLater: (pool) => claims.request(pool),
+      ...(s.max_machines_total ? { maxMachinesTotal: s.max_machines_total } : {}),
       logger: log.child({ component: 'api' }),
       bodyLimit: config.api.body_limit_bytes,
       tokenRequestsPerMinute: config.api.token_requests_per_minute,
@@ -101,7 +106,6 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     scheduler.agentApiUrl = address;
     scheduler.start();
     scheduler.startSupervising();
-    const self = { id: randomUUID(), cluster: config.cluster, host: hostname(), pid: process.pid };
     await registerDaemon(database.db, self);
     const heartbeat = setInterval(() => void markDaemonSeen(database.db, self.id).catch((error: unknown) => log.warn({ err: error }, 'daemon heartbeat failed')), DAEMON_HEARTBEAT_MS);
     heartbeat.unref();
@@ -111,6 +115,7 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     const server = api;
     const leaseNotices = notices;
     return {
+      id: self.id,
       port,
       scheduler: running,
       database,
@@ -144,9 +149,6 @@ export async function startDaemon(config: ResolvedConfig, log: Logger): Promise<
     throw error;
   }
 }
-
-/** How often a daemon's row says it is alive. */
-const DAEMON_HEARTBEAT_MS = 30_000;
 
 /** Agent heartbeats arriving within this long are answered by one statement. */
 const HEARTBEAT_BATCH_MS = 1000;

@@ -253,6 +253,13 @@ export const events = pgTable(
     actor: text().notNull(),
     reason: text(),
     at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    // The other side of a lease, written by the claim: on a task's event the machine it was
+    // assigned, on a machine's event the task it was leased to. Later events of the lease name
+    // neither; reads carry it forward (src/machinery/histories.ts).
+    peerId: uuid('peer_id'),
+    // What a machine's deletion event keeps of the row it removes (name, provider id, uses, last
+    // error), so a deleted machine can still be shown from its history.
+    detail: jsonb().$type<Record<string, unknown>>(),
   },
   (t) => [
     index('events_entity_idx').on(t.entityId, t.id),

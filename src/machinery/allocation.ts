@@ -142,10 +142,10 @@ async function claimInTurn(tx: Tx, pool: string, limit: number, actor: string): 
       SELECT ${pool}, p.tenant, max(p.start_tag), max(p.start_tag) + 1.0 / min(p.weight) FROM pairs p GROUP BY p.tenant
       ON CONFLICT (pool, tenant) DO UPDATE SET last_start = EXCLUDED.last_start, finish = EXCLUDED.finish
     ), logged AS (
-      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
-      SELECT 'machine', id, pool, prev_state, state, ${actor}, NULL FROM leased
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason, peer_id)
+      SELECT 'machine', id, pool, prev_state, state, ${actor}, NULL, task_id FROM leased
       UNION ALL
-      SELECT 'task', id, pool, prev_state, state, ${actor}, NULL FROM assigned
+      SELECT 'task', id, pool, prev_state, state, ${actor}, NULL, machine_id FROM assigned
     ), notified AS (
       SELECT pg_notify(${LEASE_CHANNEL}, id::text) FROM leased
     )
@@ -197,8 +197,8 @@ export function allocate(db: Db, target: AllocationTarget, actor = 'allocator'):
     if (!task) return null;
     const machineId = await lockReadyMachine(tx, task.pool);
     if (!machineId) return null;
-    const leased = await transitionMachine(tx, machineId, 'lease', { actor }, { set: LEASE_SET.machine(sql`${task.id}`) });
-    const assigned = await transitionTask(tx, task.id, 'assign', { actor }, { set: ASSIGN_SET(sql`${machineId}`) });
+    const leased = await transitionMachine(tx, machineId, 'lease', { actor, peer: task.id }, { set: LEASE_SET.machine(sql`${task.id}`) });
+    const assigned = await transitionTask(tx, task.id, 'assign', { actor, peer: machineId }, { set: ASSIGN_SET(sql`${machineId}`) });
     // Both rows are locked by this transaction, so neither transition can lose.
     if (!leased.ok || !assigned.ok) throw new InvariantBreach(`locked rows changed under allocation of task ${task.id}`);
     return { task: assigned.row, machine: leased.row };

@@ -1,7 +1,7 @@
 // Capacity reservation (rule 2): counting a pool's machines and inserting the `provisioning`
 // rows that count allows happen in one transaction under the pool row's lock, so concurrent
 // scalers (in one daemon or several) can never take a pool past max_size.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import { machines, pools, type MachineRow } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
@@ -26,6 +26,9 @@ export interface ReserveOptions {
  * EC2's per-account instance burst (1,000).
  */
 export const MAX_LAUNCH_SIZE = 100;
+
+/** SQL: a machine's name, made from its pool and id (`sf-<pool>-<12 hex digits of the id>`). */
+export const machineName = (pool: SQL, id: SQL) => sql`'sf-' || ${pool} || '-' || left(replace(${id}::text, '-', ''), 12)`;
 
 /** Names the cluster-wide capacity lock among advisory locks. */
 const GLOBAL_CAPACITY_LOCK = 0x5a4dcafe;
@@ -59,7 +62,7 @@ export async function reserveMachines(db: Db, pool: string, count: number, optio
         SELECT launch, gen_random_uuid() AS launch_id, count(*)::int AS launch_size FROM fresh GROUP BY launch
       ), created AS (
         INSERT INTO ${machines} (id, name, pool, state, launch_id, launch_index, launch_size)
-        SELECT id, 'sf-' || ${pool} || '-' || left(replace(id::text, '-', ''), 12), ${pool}, 'provisioning', launch_id, launch_index, launch_size
+        SELECT id, ${machineName(sql`${pool}`, sql`id`)}, ${pool}, 'provisioning', launch_id, launch_index, launch_size
         FROM fresh JOIN launches USING (launch)
         RETURNING *
       ), logged AS (

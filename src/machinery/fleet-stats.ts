@@ -25,9 +25,16 @@ export interface PoolLoad {
   bootingForS?: number | null;
 }
 
+/** Machines on their way to ready in any pool. */
+export const MACHINES_COMING = ['provisioning', 'booting', 'reimaging'] as const satisfies readonly MachineState[];
+/** Machines on their way back from a task to ready, in a pool that reimages (they count as coming there). */
+export const MACHINES_RECYCLING = ['stopping', 'stopped', 'released', 'reimaging'] as const satisfies readonly MachineState[];
+/** `'a', 'b'` for an IN list; the lists are constants, never input. */
+const inList = (states: readonly string[]) => sql.raw(states.map((s) => `'${s}'`).join(', '));
+
 /** The load of one pool, in one statement: its queued tasks and its machines by what they are good for. */
 export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recycle'>): Promise<PoolLoad> {
-  const recycling = pool.recycle === 'reimage' ? sql`'stopping', 'stopped', 'released', 'reimaging'` : sql`NULL`;
+  const recycling = pool.recycle === 'reimage' ? inList(MACHINES_RECYCLING) : sql`NULL`;
   const result = await ex.execute(sql`
     WITH waiting AS (
       SELECT q.n, tn.max_running IS NOT NULL AS limited, CASE WHEN tn.max_running IS NULL THEN q.n
@@ -41,7 +48,7 @@ export async function poolLoad(ex: Executor, pool: Pick<PoolRow, 'name' | 'recyc
       (SELECT coalesce(sum(n) FILTER (WHERE limited), 0) FROM waiting)::int AS limited,
       count(*) FILTER (WHERE state = 'leased')::int AS leased,
       count(*) FILTER (WHERE state = 'ready')::int AS ready,
-      count(*) FILTER (WHERE state IN ('provisioning', 'booting', 'reimaging') OR state IN (${recycling}))::int AS coming,
+      count(*) FILTER (WHERE state IN (${inList(MACHINES_COMING)}) OR state IN (${recycling}))::int AS coming,
       count(*) FILTER (WHERE state IN (${recycling}))::int AS recycling,
       count(*) FILTER (WHERE state IN (${recycling}) AND state IN ('stopping', 'stopped') AND retire_requested)::int AS retiring,
       extract(epoch FROM now() - min(created_at) FILTER (WHERE state IN ('provisioning', 'booting')))::float8 AS booting_for_s

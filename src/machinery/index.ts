@@ -19,3 +19,6 @@ export * from './transition-table.js';
 export { observeTransitions, transitionMachine, transitionTask, type TransitionObservation, type TransitionOptions } from './transition.js';
 export * from './rate-buckets.js';
 export * from './tenants.js';
+export * from './histories.js';
+export * from './keyset.js';
+export * from './waiting-reasons.js';

@@ -2,16 +2,14 @@
 // transition (or the one finalizer that deletes a row).
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db/database.js';
-import { rowMapper } from '../db/rows.js';
-import { events, machines, type EventRow, type MachineRow } from '../db/schema.js';
+import { machines, type MachineRow } from '../db/schema.js';
 import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES } from './machine-lifecycle.js';
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
 import { ago } from './clock.js';
+import { afterKey, exactTime, timeKeyOf, type Keyed, type TimeKey } from './keyset.js';
 
 export { getMachine };
-
-const mapEvent = rowMapper(events);
 
 /** The provider accepted the create: remember its resource id beside ours (rule 8). */
 export function markBooting(
@@ -127,8 +125,9 @@ export async function finalizeDelete(ex: Executor, id: string, options: Transiti
       WHERE ${machines.id} = ${id} AND ${machines.state} = ${MACHINE_DELETABLE_STATE} AND ${machines.taskId} IS NULL
       RETURNING *
     ), logged AS (
-      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
-      SELECT 'machine', id, pool, state, ${MACHINE_DELETED}, ${options.actor}, ${options.reason ?? null} FROM gone
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason, detail)
+      SELECT 'machine', id, pool, state, ${MACHINE_DELETED}, ${options.actor}, ${options.reason ?? null},
+        jsonb_build_object('name', name, 'provider_id', provider_id, 'ip', ip, 'uses', uses, 'last_error', last_error) FROM gone
     )
     SELECT * FROM gone`);
   const row = result.rows[0];
@@ -194,12 +193,19 @@ export async function stuckMachines(ex: Executor, pool: string, forMs: number): 
   return result.rows.map(machineEntity.map);
 }
 
-/**
- * A machine's latest `limit` events, oldest first. The log outlives the row: a deleted machine
- * still has its history.
- */
-export async function machineEvents(ex: Executor, machineId: string, limit = 50): Promise<EventRow[]> {
+export interface MachinePageFilter extends MachineFilter {
+  limit: number;
+  /** Only machines after this key in the oldest-first order. */
+  after?: TimeKey | undefined;
+}
+
+/** A page of machines, oldest first (`created_at`, then `id`), each with its page key. */
+export async function listMachinePage(ex: Executor, filter: MachinePageFilter): Promise<Keyed<MachineRow>[]> {
+  const conditions = [afterKey(machines.createdAt, machines.id, filter.after, 'asc')];
+  if (filter.pool !== undefined) conditions.push(sql`${machines.pool} = ${filter.pool}`);
+  if (filter.states) conditions.push(sql`${machines.state} = ANY(${sql.param([...filter.states])}::text[])`);
   const result = await ex.execute(sql`
-    SELECT * FROM (SELECT * FROM ${events} WHERE ${events.entityId} = ${machineId} ORDER BY ${events.id} DESC LIMIT ${limit}) recent ORDER BY id`);
-  return result.rows.map(mapEvent);
+    SELECT *, ${exactTime(machines.createdAt)} AS page_at FROM ${machines} WHERE ${sql.join(conditions, sql` AND `)}
+    ORDER BY ${machines.createdAt}, ${machines.id} LIMIT ${filter.limit}`);
+  return result.rows.map((raw) => ({ row: machineEntity.map(raw), key: timeKeyOf(raw) }));
 }

@@ -75,3 +75,11 @@ export async function listPools(ex: Executor): Promise<PoolRow[]> {
   const result = await ex.execute(sql`SELECT * FROM ${pools} ORDER BY ${pools.name}`);
   return result.rows.map(mapPool);
 }
+
+/** A page of pools by name, after the pool named `after`. */
+export async function listPoolPage(ex: Executor, page: { limit: number; after?: string | undefined }): Promise<PoolRow[]> {
+  const result = await ex.execute(sql`
+    SELECT * FROM ${pools} WHERE ${page.after === undefined ? sql`true` : sql`${pools.name} > ${page.after}`}
+    ORDER BY ${pools.name} LIMIT ${page.limit}`);
+  return result.rows.map(mapPool);
+}

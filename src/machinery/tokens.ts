@@ -6,6 +6,7 @@ import type { Executor } from '../db/database.js';
 import { rowMapper } from '../db/rows.js';
 import { apiTokens, tenants, type ApiTokenRow } from '../db/schema.js';
 import type { TokenRole } from '../db/states.js';
+import { afterKey, exactTime, timeKeyOf, type Keyed, type TimeKey } from './keyset.js';
 
 const mapToken = rowMapper(apiTokens);
 
@@ -18,10 +19,13 @@ export async function insertApiToken(ex: Executor, token: { id: string; name: st
   return mapToken(result.rows[0]!);
 }
 
-/** Every token, revoked ones included, oldest first. */
-export async function listApiTokens(ex: Executor): Promise<ApiTokenRow[]> {
-  const result = await ex.execute(sql`SELECT * FROM ${apiTokens} ORDER BY created_at, id`);
-  return result.rows.map(mapToken);
+/** A page of tokens, revoked ones included, oldest first (`created_at`, then `id`), each with its page key. */
+export async function listApiTokenPage(ex: Executor, page: { limit: number; after?: TimeKey | undefined }): Promise<Keyed<ApiTokenRow>[]> {
+  const result = await ex.execute(sql`
+    SELECT *, ${exactTime(apiTokens.createdAt)} AS page_at FROM ${apiTokens}
+    WHERE ${afterKey(apiTokens.createdAt, apiTokens.id, page.after, 'asc')}
+    ORDER BY created_at, id LIMIT ${page.limit}`);
+  return result.rows.map((raw) => ({ row: mapToken(raw), key: timeKeyOf(raw) }));
 }
 
 /** Revokes a token (revoking again keeps the first time); null if there is no such token. */

@@ -17,6 +17,8 @@ export interface TransitionOptions {
   reason?: string | undefined;
   /** Optimistic check for callers holding an earlier copy: fail unless the row is still at it. */
   expectVersion?: number | undefined;
+  /** The other side of a lease, logged with the event (a lease names its task, an assignment its machine). */
+  peer?: string | undefined;
 }
 
 /** What a repository function adds to a transition: extra columns to set, extra conditions. */
@@ -107,8 +109,8 @@ async function applyTransition<S extends string, Row>(
       WHERE ${sql.join(conditions, sql` AND `)}
       RETURNING *
     ), logged AS (
-      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason)
-      SELECT ${entity.kind}, id, pool, prev_state, state, ${options.actor}, ${options.reason ?? null} FROM changed
+      INSERT INTO events (entity, entity_id, pool, from_state, to_state, actor, reason, peer_id)
+      SELECT ${entity.kind}, id, pool, prev_state, state, ${options.actor}, ${options.reason ?? null}, ${options.peer ?? null}::uuid FROM changed
     )
     SELECT * FROM changed`);
   const changed = result.rows[0];

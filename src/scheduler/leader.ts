@@ -12,6 +12,7 @@
 // frees its locks, only after this process has stopped believing it leads.
 import type pg from 'pg';
 import type { Database } from '../db/database.js';
+import { leaderLockName } from '../machinery/daemons.js';
 
 export interface LeaderLeaseOptions {
   /** A lease counts for this long after the lock session last answered. Default 10 s. */
@@ -47,7 +48,7 @@ export class LeaderLeases {
     if (this.client && Date.now() - this.confirmedAt >= this.stepMs) await this.verify();
     if (this.leads(pool)) return true;
     const client = await this.connection();
-    const [row] = await this.ask<{ ok: boolean }>(client, 'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`sandfleet:${this.cluster}:${pool}`]);
+    const [row] = await this.ask<{ ok: boolean }>(client, 'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [leaderLockName(this.cluster, pool)]);
     if (row?.ok && this.client === client) this.held.add(pool);
     return this.leads(pool);
   }

@@ -99,15 +99,16 @@ describe('endpoints', () => {
     const [m1, m2] = await readyMachines(t.db, pool, 2);
     const list = await call('GET', `/v1/machines?pool=${pool}&state=ready`, { token: tokens.operator });
     expect(list.status).toBe(200);
-    expect(list.json.map((m: any) => m.id).sort()).toEqual([m1!.id, m2!.id].sort());
-    expect(list.json[0]).toMatchObject({ pool, provider: 'sim', state: 'ready', uses: 0, task_id: null });
+    expect(list.json.next_cursor).toBeNull();
+    expect(list.json.items.map((m: any) => m.id).sort()).toEqual([m1!.id, m2!.id].sort());
+    expect(list.json.items[0]).toMatchObject({ pool, provider: 'sim', state: 'ready', uses: 0, task_id: null });
     const one = await call('GET', `/v1/machines/${m1!.id}`, { token: tokens.operator });
     expect(one.json.events.map((e: any) => e.to)).toEqual(['provisioning', 'booting', 'ready']);
     const drained = await call('POST', `/v1/machines/${m1!.id}/drain`, { token: tokens.operator });
     expect([drained.status, drained.json.state]).toEqual([200, 'draining']);
     expect(await queues.machines.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
     const pools = await call('GET', '/v1/pools', { token: tokens.operator });
-    const mine = pools.json.find((p: any) => p.name === pool);
+    const mine = pools.json.items.find((p: any) => p.name === pool);
     expect(mine).toMatchObject({ machines: { ready: 1, draining: 1 }, max_size: 10, price_per_hour: 0.096, cost_per_hour: 0.192 });
     expect(mine.queued_tasks).toBeGreaterThan(0);
   });
@@ -143,7 +144,7 @@ describe('endpoints', () => {
     expect(created.json.token).toMatch(/^sf_/);
     const stored = await t.db.execute(sql`SELECT hash FROM api_tokens WHERE id = ${created.json.id}`);
     expect(stored.rows[0]?.hash).not.toContain(created.json.token);
-    expect((await call('GET', '/v1/tokens')).json.some((x: any) => x.id === created.json.id && !('token' in x) && !('hash' in x))).toBe(true);
+    expect((await call('GET', '/v1/tokens?limit=100')).json.items.some((x: any) => x.id === created.json.id && !('token' in x) && !('hash' in x))).toBe(true);
     expect((await call('GET', '/v1/tasks', { token: created.json.token })).status).toBe(200);
     const used = await t.db.execute(sql`SELECT last_used_at FROM api_tokens WHERE id = ${created.json.id}`);
     expect(used.rows[0]?.last_used_at).not.toBeNull();
@@ -383,6 +384,14 @@ describe('malformed requests', () => {
     ['drain unknown machine', 'POST', () => `/v1/machines/${id()}/drain`, {}, 404, /no machine/],
     ['drain after_task=yes', 'POST', () => `/v1/machines/${id()}/drain?after_task=yes`, {}, 400, /query\.after_task/],
     ['machine state unknown', 'GET', () => '/v1/machines?state=asleep', {}, 400, /query\.state/],
+    ['machines limit 101', 'GET', () => '/v1/machines?limit=101', {}, 400, /query\.limit/],
+    ['machines cursor of another list', 'GET', () => `/v1/machines?cursor=${Buffer.from(id()).toString('base64url')}`, {}, 400, /query\.cursor|cursor/],
+    ['pools cursor decoding to a control character', 'GET', () => `/v1/pools?cursor=${Buffer.from('a\u0001').toString('base64url')}`, {}, 400, /cursor/],
+    ['tokens cursor garbage', 'GET', () => '/v1/tokens?cursor=!!', {}, 400, /query\.cursor/],
+    ['events cursor not an event id', 'GET', () => `/v1/machines/${id()}/events?cursor=${Buffer.from('0').toString('base64url')}`, {}, 400, /cursor/],
+    ['events of a machine that never was', 'GET', () => `/v1/machines/${id()}/events`, {}, 404, /no machine with id/],
+    ['events of an unknown task', 'GET', () => `/v1/tasks/${id()}/events`, {}, 404, /no task with id/],
+    ['submitter lists daemons', 'GET', () => '/v1/daemons', { token: 'role:submitter' }, 403, /operator role/],
     ['token role unknown', 'POST', () => '/v1/tokens', { body: { name: 'x', role: 'root' } }, 400, /body\.role/],
     ['token without name', 'POST', () => '/v1/tokens', { body: { role: 'admin' } }, 400, /body\.name/],
     ['revoke unknown token', 'POST', () => `/v1/tokens/${id()}/revoke`, {}, 404, /no token/],

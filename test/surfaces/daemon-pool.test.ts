@@ -12,6 +12,7 @@ import { startDaemon } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/daemon/logger.js';
 import { daemonPoolDemand, planPool } from '../../src/daemon/pool-size.js';
 import { databaseUrlFromEnv, dropDatabase } from '../../src/db/index.js';
+import { daemonSessionName } from '../../src/machinery/index.js';
 import { ROOT } from './process.js';
 
 const name = `sf_test_daemon_pool_${randomBytes(4).toString('hex')}`;
@@ -42,7 +43,7 @@ describe('the daemon\'s database pool', () => {
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       const held = await daemon.database.db.execute(sql`
         SELECT application_name FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name <> ${`sandfleet-daemon-${config.cluster}`}`);
+        WHERE datname = current_database() AND application_name <> ${daemonSessionName(daemon.id)}`);
       const queues = daemonPoolDemand(config).workers.map((w) => `sandfleet-${w.queue}`);
       expect(held.rows.map((r) => r.application_name).sort()).toEqual(queues.sort());
       expect(workers).toHaveLength(plan.listeners);

@@ -6,12 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrlFromEnv, dropDatabase } from '../../src/db/index.js';
 import { freePort, runCli, startDaemonProcess, waitReady } from './process.js';
+import { until } from '../support/until.js';
 
 const name = `sf_test_quickstart_${randomBytes(4).toString('hex')}`;
 const url = new URL(databaseUrlFromEnv());
 url.pathname = `/${name}`;
 let daemon: ReturnType<typeof startDaemonProcess>;
 let port = 0;
+/** The quick start's task, completed: later tests read its history. */
+let completedTask = '';
 const env = () => ({ DATABASE_URL: url.toString(), SANDFLEET_PORT: String(port), SANDFLEET_LOG_LEVEL: 'warn', SANDFLEET_CONFIG: 'sandfleet.example.yaml' });
 const cli = (...args: string[]) => runCli(args, env());
 const json = async (...args: string[]) => {
@@ -43,6 +46,7 @@ describe('quick start', () => {
     expect(task).toMatchObject({ state: expect.stringMatching(/^(queued|assigned)$/), pool: 'linux-sandbox', created: true });
     const waited = await cli('tasks', 'wait', task.id, '--timeout', '60');
     expect(waited.code).toBe(0);
+    completedTask = task.id;
     expect(waited.stderr).toMatch(/completed/);
     // The same token works against the REST API.
     const response = await fetch(`http://127.0.0.1:${port}/v1/tasks/${task.id}`, { headers: { authorization: `Bearer ${token.token}` } });
@@ -67,10 +71,11 @@ describe('CLI commands', () => {
 
   it('machines ls/show (with history)/drain and pools ls', async () => {
     const pools = await json('pools', 'ls');
-    expect(pools.map((p: { name: string }) => p.name).sort()).toEqual(['linux-sandbox', 'windows-reimage']);
+    expect(pools.items.map((p: { name: string }) => p.name).sort()).toEqual(['linux-sandbox', 'windows-reimage']);
+    expect([pools.next_cursor, pools.live_daemons]).toEqual([null, 1]);
     let ready: { id: string }[] = [];
     for (let i = 0; i < 100 && ready.length === 0; i++) {
-      ready = await json('machines', 'ls', '--pool', 'linux-sandbox', '--state', 'ready');
+      ready = (await json('machines', 'ls', '--pool', 'linux-sandbox', '--state', 'ready')).items;
       if (ready.length === 0) await new Promise((r) => setTimeout(r, 300));
     }
     expect(ready.length).toBeGreaterThan(0);
@@ -88,16 +93,38 @@ describe('CLI commands', () => {
       gone = (await cli('machines', 'drain', ready[0]!.id)).code === 1;
     }
     expect(gone).toBe(true);
+    // Its row is gone; its history is not.
+    const deleted = await json('machines', 'show', ready[0]!.id);
+    expect(deleted).toMatchObject({ id: ready[0]!.id, state: 'deleted', pool: 'linux-sandbox', provider_id: expect.any(String) });
+    expect(deleted.events.at(-1)).toMatchObject({ kind: 'finalize', to: 'deleted' });
+    const newest = await json('machines', 'events', ready[0]!.id, '--limit', '2');
+    expect([newest.items.map((e: { to: string }) => e.to), typeof newest.next_cursor]).toEqual([['deleted', 'deleting'], 'string']);
+    expect((await json('machines', 'ls', '--all', '--limit', '1')).next_cursor).toBeNull();
+  });
+
+  it('daemons ls shows the daemon alive and leading both pools; tasks show gives a task its history', async () => {
+    let daemons: { items: { alive: boolean; leads: string[]; pid: number }[] } = { items: [] };
+    await until(async () => {
+      daemons = await json('daemons', 'ls');
+      return daemons.items[0]?.leads.length === 2;
+    }, 60_000);
+    expect(daemons.items).toEqual([expect.objectContaining({ alive: true, leads: ['linux-sandbox', 'windows-reimage'], pid: daemon.child.pid })]);
+    expect((await cli('daemons', 'ls')).stdout).toMatch(/ALIVE\s+LEADS[\s\S]*yes\s+linux-sandbox windows-reimage/);
+    const shown = await cli('tasks', 'show', completedTask);
+    expect(shown.stdout).toMatch(/waiting_reason\s+-[\s\S]*history:[\s\S]*create\s+- → queued[\s\S]*assign[\s\S]*complete\s+running → completed/);
+    const history = await json('tasks', 'show', completedTask);
+    expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(['create', 'assign', 'start', 'complete']);
+    expect(new Set(history.events.slice(1).map((e: { machine_id: string }) => e.machine_id))).toEqual(new Set([history.machine_id]));
   });
 
   it('tokens ls/revoke and config check', async () => {
     const token = await json('tokens', 'create', '--role', 'operator');
-    expect((await json('tokens', 'ls')).some((t: { id: string; token?: string }) => t.id === token.id && t.token === undefined)).toBe(true);
+    expect((await json('tokens', 'ls', '--all')).items.some((t: { id: string; token?: string }) => t.id === token.id && t.token === undefined)).toBe(true);
     expect((await json('tokens', 'revoke', token.id)).revoked_at).not.toBeNull();
     // An expiring token says when; ls shows it beside the last use.
     const expiring = await json('tokens', 'create', '--role', 'submitter', '--expires-in', '30d');
     expect(Date.parse(expiring.expires_at) - Date.now()).toBeGreaterThan(29.9 * 86_400_000);
-    expect((await json('tokens', 'ls')).find((t: { id: string }) => t.id === expiring.id)).toMatchObject({ expires_at: expiring.expires_at, last_used_at: null });
+    expect((await json('tokens', 'ls', '--all')).items.find((t: { id: string }) => t.id === expiring.id)).toMatchObject({ expires_at: expiring.expires_at, last_used_at: null });
     const bad = await cli('tokens', 'create', '--role', 'submitter', '--expires-in', '30 days');
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/--expires-in.*30d.*"30 days"/)]);
     expect((await json('config', 'check')).pools).toHaveLength(2);
@@ -106,7 +133,7 @@ describe('CLI commands', () => {
   it('tokens and tasks of a tenant: tokens create --tenant, tasks submit --tenant, tasks ls --tenant; an undeclared tenant is named', async () => {
     const token = await json('tokens', 'create', '--role', 'submitter', '--tenant', 'research', '--name', 'research-bot');
     expect(token.tenant).toBe('research');
-    expect((await json('tokens', 'ls')).find((t: { id: string }) => t.id === token.id)).toMatchObject({ tenant: 'research' });
+    expect((await json('tokens', 'ls', '--all')).items.find((t: { id: string }) => t.id === token.id)).toMatchObject({ tenant: 'research' });
     const task = await json('tasks', 'submit', '--pool', 'windows-reimage', '--tenant', 'research', '--payload', '{"sim":{"durationMs":1}}');
     expect(task.tenant).toBe('research');
     const page = await json('tasks', 'ls', '--tenant', 'research');

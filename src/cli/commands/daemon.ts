@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
 import { createLogger } from '../../daemon/logger.js';
 import { OPERATOR_SCOPE, submitTask, poolSummaries, type ServiceContext } from '../../scheduler/service/service.js';
+import { PAGE_LIMIT } from '../../scheduler/service/pages.js';
 import { emit, printJson, table } from '../output.js';
 import { integer } from './arguments.js';
 
@@ -70,8 +71,8 @@ export function registerDaemon(program: Command, config: () => string | undefine
           const rows = await daemon.database.pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM tasks WHERE id = ANY($1::uuid[]) GROUP BY state', [ids]);
           states = Object.fromEntries(rows.rows.map((r) => [r.state, r.n]));
           if (!o.json) {
-            const view = await poolSummaries(service);
-            const machines = view.map((p) => ({ pool: p.name, queued: p.queued_tasks, desired: p.desired_size, machines: Object.entries(p.machines).map(([s, n]) => `${s}:${n}`).join(' ') || '-' }));
+            const view = await poolSummaries(service, { limit: PAGE_LIMIT.max });
+            const machines = view.items.map((p) => ({ pool: p.name, queued: p.queued_tasks, desired: p.desired_size, machines: Object.entries(p.machines).map(([s, n]) => `${s}:${n}`).join(' ') || '-' }));
             process.stdout.write(`\n[${((Date.now() - started) / 1000).toFixed(1)}s] tasks ${JSON.stringify(states)}\n${table(machines, ['pool', 'queued', 'desired', 'machines'])}\n`);
           }
           const ended = ['completed', 'failed', 'timed_out', 'canceled'].reduce((n, s) => n + (states[s] ?? 0), 0);

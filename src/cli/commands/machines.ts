@@ -1,38 +1,58 @@
-// `sandfleet machines ls|show|drain` and `sandfleet pools ls`.
+// `sandfleet machines ls|show|events|drain` and `sandfleet pools ls`.
 import type { Command } from 'commander';
 import { MACHINE_STATES, type MachineState } from '../../db/states.js';
+import { machineHistory } from '../../scheduler/service/history.js';
 import { drainOne, machinesOf, poolSummaries, showMachine } from '../../scheduler/service/service.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
+import { morePages, readPages, withPaging, type PagingOptions } from '../paging.js';
+import { printEvents } from './history.js';
 import { oneOf, uuid } from './arguments.js';
 
 export function registerMachines(program: Command, config: () => string | undefined): void {
   const machines = program.command('machines').description('inspect and drain machines');
-  machines
-    .command('ls')
-    .description('list machines')
-    .option('--pool <name>', 'only this pool')
-    .option('--state <state>', MACHINE_STATES.join('|'), oneOf(MACHINE_STATES))
-    .option('--json', 'print JSON')
-    .action((o: { pool?: string; state?: MachineState; json?: boolean }) =>
+  withPaging(
+    machines
+      .command('ls')
+      .description('list machines, oldest first')
+      .option('--pool <name>', 'only this pool')
+      .option('--state <state>', MACHINE_STATES.join('|'), oneOf(MACHINE_STATES)),
+  )
+    .option('--json', 'print JSON ({ items, next_cursor })')
+    .action((o: { pool?: string; state?: MachineState; json?: boolean } & PagingOptions) =>
       withContext(config(), async ({ service }) => {
-        const list = await machinesOf(service, o);
-        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'pool', 'state', 'ip', 'uses', 'task_id', 'state_changed_at']));
+        const page = await readPages(o, (p) => machinesOf(service, { pool: o.pool, state: o.state, ...p }));
+        emit(o, page, () => {
+          printTable(page.items as unknown as Record<string, unknown>[], ['id', 'name', 'pool', 'state', 'ip', 'uses', 'task_id', 'state_changed_at']);
+          morePages(page);
+        });
       }),
     );
   machines
     .command('show')
-    .description('show a machine and its event history')
+    .description('show a machine (deleted ones too, from their events), the tasks it ran and its history')
     .argument('<id>', 'machine id', uuid)
     .option('--json', 'print JSON')
     .action((id: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
         const machine = await showMachine(service, id);
         emit(o, machine, () => {
-          const { events, ...fields } = machine;
+          const { events, tasks, ...fields } = machine;
           for (const [key, value] of Object.entries(fields)) console.log(`${key.padEnd(17)} ${value ?? '-'}`);
+          console.log(`${'tasks'.padEnd(17)} ${tasks.join(' ') || '-'}`);
           console.log('\nhistory:');
-          printTable(events as unknown as Record<string, unknown>[], ['at', 'from', 'to', 'actor', 'reason']);
+          printEvents(events);
+        });
+      }),
+    );
+  withPaging(machines.command('events').description("a machine's events, newest first (deleted machines too)").argument('<id>', 'machine id', uuid))
+    .option('--json', 'print JSON ({ items, next_cursor })')
+    .action((id: string, o: { json?: boolean } & PagingOptions) =>
+      withContext(config(), async ({ service }) => {
+        const page = await readPages(o, (p) => machineHistory(service, id, p));
+        emit(o, page, () => {
+          printEvents(page.items);
+          morePages(page);
         });
       }),
     );
@@ -49,21 +69,26 @@ export function registerMachines(program: Command, config: () => string | undefi
       }),
     );
 
-  program
-    .command('pools')
-    .description('pools and their machines')
-    .command('ls')
-    .description('list pools with machine counts, queued tasks and desired size')
-    .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) =>
+  withPaging(
+    program
+      .command('pools')
+      .description('pools and their machines')
+      .command('ls')
+      .description('list pools with machine counts, queued tasks and desired size'),
+  )
+    .option('--json', 'print JSON ({ items, next_cursor, live_daemons })')
+    .action((o: { json?: boolean } & PagingOptions) =>
       withContext(config(), async ({ service }) => {
-        const pools = await poolSummaries(service);
-        emit(o, pools, () =>
+        const page = await readPages(o, (p) => poolSummaries(service, p));
+        emit(o, page, () => {
           printTable(
-            pools.map((p) => ({ ...p, machines: Object.entries(p.machines).map(([s, n]) => `${s}:${n}`).join(' ') || '-', size: `${p.min_ready}..${p.max_size}` })),
+            page.items.map((p) => ({ ...p, machines: Object.entries(p.machines).map(([s, n]) => `${s}:${n}`).join(' ') || '-', size: `${p.min_ready}..${p.max_size}` })),
             ['name', 'provider', 'active', 'size', 'desired_size', 'queued_tasks', 'machines'],
-          ),
-        );
+          );
+          morePages(page);
+          // Nothing scales or claims without a daemon: say so where people look first.
+          if (page.live_daemons === 0) console.log('no daemon is alive: nothing creates machines or hands them tasks until one starts (`sandfleet daemons ls`)');
+        });
       }),
     );
 }

@@ -1,11 +1,15 @@
-// `sandfleet tasks submit|ls|show|cancel|wait`.
+// `sandfleet tasks submit|ls|show|events|cancel|wait`.
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_TENANT, PLATFORMS, TASK_STATES, type Platform, type TaskState } from '../../db/states.js';
 import { findUnstorable } from '../../db/storable.js';
-import { cancel, listTaskPage, operatorScopeAs, showTask, submitTask } from '../../scheduler/service/service.js';
+import { liveDaemons } from '../../scheduler/service/daemons.js';
+import { taskHistory } from '../../scheduler/service/history.js';
+import { cancel, listTaskPage, operatorScopeAs, showTask, submitTask, type ServiceContext } from '../../scheduler/service/service.js';
 import type { TaskView } from '../../scheduler/service/views.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
+import { morePages, readPages, withPaging, type PagingOptions } from '../paging.js';
+import { printEvents } from './history.js';
 import { CommandFailed, integer, oneOf, uuid } from './arguments.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'timed_out', 'canceled']);
@@ -51,34 +55,52 @@ export function registerTasks(program: Command, config: () => string | undefined
       }),
     );
 
-  tasks
-    .command('ls')
-    .description('list tasks, newest first')
-    .option('--state <state>', TASK_STATES.join('|'), oneOf(TASK_STATES))
-    .option('--pool <name>', 'only this pool')
-    .option('--tenant <name>', 'only this tenant\'s tasks')
-    .option('--limit <n>', 'page size (1-100, default 50)', integer(1, 100), 50)
-    .option('--cursor <cursor>', 'the next_cursor of the previous page')
+  withPaging(
+    tasks
+      .command('ls')
+      .description('list tasks, newest first')
+      .option('--state <state>', TASK_STATES.join('|'), oneOf(TASK_STATES))
+      .option('--pool <name>', 'only this pool')
+      .option('--tenant <name>', 'only this tenant\'s tasks'),
+  )
     .option('--json', 'print JSON ({ items, next_cursor })')
-    .action((o: { state?: TaskState; pool?: string; tenant?: string; limit: number; cursor?: string; json?: boolean }) =>
+    .action((o: { state?: TaskState; pool?: string; tenant?: string; json?: boolean } & PagingOptions) =>
       withContext(config(), async ({ service }) => {
-        const page = await listTaskPage(service, { state: o.state, pool: o.pool, tenant: o.tenant, limit: o.limit, cursor: o.cursor });
+        const page = await readPages(o, (p) => listTaskPage(service, { state: o.state, pool: o.pool, tenant: o.tenant, ...p }));
         emit(o, page, () => {
           printTable(page.items as unknown as Record<string, unknown>[], COLUMNS);
-          if (page.next_cursor) console.log(`more: --cursor ${page.next_cursor}`);
+          morePages(page);
         });
       }),
     );
 
   tasks
     .command('show')
-    .description('show one task')
+    .description('show one task, why it waits if it is queued, and its history')
     .argument('<id>', 'task id', uuid)
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON (the task with its latest 50 events)')
     .action((id: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
         const task = await showTask(service, id);
-        emit(o, task, () => printTask(task));
+        // The latest events, oldest first, as `machines show` gives a machine's.
+        const events = (await taskHistory(service, id, { limit: HISTORY_SHOWN })).items.reverse();
+        emit(o, { ...task, events }, () => {
+          printTask(task);
+          console.log('\nhistory:');
+          printEvents(events);
+        });
+      }),
+    );
+
+  withPaging(tasks.command('events').description("a task's events, newest first").argument('<id>', 'task id', uuid))
+    .option('--json', 'print JSON ({ items, next_cursor })')
+    .action((id: string, o: { json?: boolean } & PagingOptions) =>
+      withContext(config(), async ({ service }) => {
+        const page = await readPages(o, (p) => taskHistory(service, id, p));
+        emit(o, page, () => {
+          printEvents(page.items);
+          morePages(page);
+        });
       }),
     );
 
@@ -104,9 +126,11 @@ export function registerTasks(program: Command, config: () => string | undefined
       withContext(config(), async ({ service }) => {
         const started = Date.now();
         let last = '';
+        const daemons = new DaemonWatch();
         for (;;) {
           const task = await showTask(service, id);
-          const progress = `${task.state}${task.machine_id ? ` on ${task.machine_id}` : ''} (attempt ${task.attempts}/${task.max_attempts})`;
+          if (!TERMINAL.has(task.state)) await daemons.check(service);
+          const progress = `${task.state}${task.waiting_reason ? ` (${task.waiting_reason})` : ''}${task.machine_id && task.state !== 'queued' ? ` on ${task.machine_id}` : ''} (attempt ${task.attempts}/${task.max_attempts})`;
           if (progress !== last && !o.json) process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${progress}\n`);
           last = progress;
           if (TERMINAL.has(task.state)) {
@@ -121,8 +145,25 @@ export function registerTasks(program: Command, config: () => string | undefined
     );
 }
 
+/** Events `tasks show` prints. */
+const HISTORY_SHOWN = 50;
+
+/**
+ * Says on stderr, once each time it happens, that no daemon is alive: the task cannot move until
+ * one starts, and `tasks wait` keeps waiting for it (a daemon started later picks the task up).
+ */
+class DaemonWatch {
+  private warned = false;
+
+  async check(service: ServiceContext): Promise<void> {
+    const alive = (await liveDaemons(service)) > 0;
+    if (!alive && !this.warned) process.stderr.write('no daemon is alive: the task cannot move until one starts (`sandfleet daemon`); still waiting\n');
+    this.warned = !alive;
+  }
+}
+
 function printTask(task: TaskView): void {
-  for (const [key, value] of Object.entries(task)) console.log(`${key.padEnd(13)} ${value === null ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  for (const [key, value] of Object.entries(task)) console.log(`${key.padEnd(15)} ${value === null ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
 }
 
 function jsonObject(value: string): Record<string, unknown> {

@@ -6,6 +6,7 @@ import { tenantDefinition } from '../../config/load.js';
 import { syncTenants } from '../../machinery/index.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
+import { morePages, readPages, withPaging, type PagingOptions } from '../paging.js';
 import { oneOf, uuid } from './arguments.js';
 
 export function registerTokens(program: Command, config: () => string | undefined): void {
@@ -29,14 +30,15 @@ export function registerTokens(program: Command, config: () => string | undefine
         });
       }),
     );
-  tokens
-    .command('ls')
-    .description('list tokens (never their secrets)')
-    .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) =>
+  withPaging(tokens.command('ls').description('list tokens, oldest first (never their secrets)'))
+    .option('--json', 'print JSON ({ items, next_cursor })')
+    .action((o: { json?: boolean } & PagingOptions) =>
       withContext(config(), async ({ database }) => {
-        const list = await listTokens(database.db);
-        emit(o, list, () => printTable(list as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'tenant', 'created_at', 'last_used_at', 'expires_at', 'revoked_at']));
+        const page = await readPages(o, (p) => listTokens(database.db, p));
+        emit(o, page, () => {
+          printTable(page.items as unknown as Record<string, unknown>[], ['id', 'name', 'role', 'tenant', 'created_at', 'last_used_at', 'expires_at', 'revoked_at']);
+          morePages(page);
+        });
       }),
     );
   tokens

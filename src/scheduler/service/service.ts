@@ -4,14 +4,34 @@ import type { Queue } from 'bullmq';
 import type { PoolRow, TaskRow } from '../../db/schema.js';
 import type { Db } from '../../db/database.js';
 import { DEFAULT_TENANT, type MachineState, type TaskState } from '../../db/states.js';
-import { cancelTask, getMachine, getPool, getTask, getTenant, listMachines, listPools, listTasks, listTenants, machineCounts, machineEvents, poolLoad, type Lease } from '../../machinery/index.js';
+import {
+  cancelTask,
+  getMachine,
+  getPool,
+  getTask,
+  getTenant,
+  historyPage,
+  listMachinePage,
+  listPoolPage,
+  listPools,
+  listTasks,
+  listTenants,
+  liveDaemonCount,
+  machineCounts,
+  machineRecord,
+  poolLoad,
+  tasksLeasedTo,
+  waitingReasons,
+  type Lease,
+} from '../../machinery/index.js';
 import { desiredSize } from '../autoscaler.js';
 import { drain } from '../drain.js';
 import { enqueueMachine } from '../supervisor.js';
 import type { JobSink, MachineJob, RunJob } from '../queue.js';
 import { submit, type PoolSource, type SubmitRequest } from '../submission.js';
 import { InvalidCursor, MachineBusy, NotFound, TenantHidden, UnknownTenant } from './errors.js';
-import { eventView, machineView, poolView, taskView, type EventView, type MachineView, type PoolView, type TaskView } from './views.js';
+import { pageOf, timeCursor, nameCursor, type Page, type PageRequest } from './pages.js';
+import { deletedMachineView, eventView, machineView, poolView, taskStatusView, taskView, type MachineDetailView, type MachineView, type PoolView, type TaskStatusView, type TaskView } from './views.js';
 
 /** Whose work a caller submits and which tasks it may see. */
 export interface Scope {
@@ -41,12 +61,11 @@ export interface ServiceContext {
   actor: string;
   /** A daemon's claims after commit (see DeferredClaims); without it a submission waits for its pool's claim turn. */
   claimLater?: (pool: PoolRow) => Promise<readonly Lease[]>;
+  /** `scheduler.max_machines_total` when the caller's config sets one: waiting reasons can then say `global-cap`. */
+  maxMachinesTotal?: number;
 }
 
-export interface TaskPage {
-  items: TaskView[];
-  next_cursor: string | null;
-}
+export type TaskPage = Page<TaskStatusView>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -55,12 +74,19 @@ export async function submitTask(ctx: ServiceContext, request: SubmitRequest, id
   return { task: taskView(task), created };
 }
 
-export async function showTask(ctx: ServiceContext, id: string): Promise<TaskView> {
-  return taskView(await visibleTask(ctx, id));
+export async function showTask(ctx: ServiceContext, id: string): Promise<TaskStatusView> {
+  return (await withWaitingReasons(ctx, [await visibleTask(ctx, id)]))[0]!;
+}
+
+/** Task views with the waiting reason of those queued: one statement for all of them, none when none is queued. */
+async function withWaitingReasons(ctx: ServiceContext, rows: readonly TaskRow[]): Promise<TaskStatusView[]> {
+  const queued = rows.filter((t) => t.state === 'queued').map((t) => t.id);
+  const reasons = await waitingReasons(ctx.db, queued, { maxMachinesTotal: ctx.maxMachinesTotal });
+  return rows.map((t) => taskStatusView(t, reasons.get(t.id) ?? null));
 }
 
 /** The task, if it exists for this caller: another tenant's task is as absent as one never made. */
-async function visibleTask(ctx: ServiceContext, id: string): Promise<TaskRow> {
+export async function visibleTask(ctx: ServiceContext, id: string): Promise<TaskRow> {
   const task = UUID.test(id) ? await getTask(ctx.db, id) : null;
   if (!task || !sees(ctx.scope, task.tenant)) throw new NotFound('task', id);
   return task;
@@ -79,9 +105,9 @@ export async function listTaskPage(ctx: ServiceContext, filter: { state?: TaskSt
   }
   const tenant = ctx.scope.only ?? filter.tenant;
   const rows = await listTasks(ctx.db, { state: filter.state, pool: filter.pool, tenant, limit: filter.limit + 1, after });
-  const items = rows.slice(0, filter.limit).map(taskView);
-  const last = items.at(-1);
-  return { items, next_cursor: rows.length > filter.limit && last ? Buffer.from(last.id).toString('base64url') : null };
+  const kept = rows.slice(0, filter.limit);
+  const last = kept.at(-1);
+  return { items: await withWaitingReasons(ctx, kept), next_cursor: rows.length > filter.limit && last ? Buffer.from(last.id).toString('base64url') : null };
 }
 
 /** Idempotent: a terminal task comes back unchanged. A running task's machine begins to stop at once. */
@@ -95,18 +121,31 @@ export async function cancel(ctx: ServiceContext, id: string): Promise<TaskView>
   return taskView(result.task);
 }
 
-export async function machinesOf(ctx: ServiceContext, filter: { pool?: string; state?: MachineState }): Promise<MachineView[]> {
+/** A page of machines, oldest first. */
+export async function machinesOf(ctx: ServiceContext, filter: { pool?: string | undefined; state?: MachineState | undefined } & PageRequest): Promise<Page<MachineView>> {
   const providers = await providerOfPools(ctx.db);
-  const rows = await listMachines(ctx.db, { pool: filter.pool, states: filter.state ? [filter.state] : undefined });
-  return rows.map((m) => machineView(m, providers.get(m.pool) ?? 'unknown'));
+  const rows = await listMachinePage(ctx.db, { pool: filter.pool, states: filter.state ? [filter.state] : undefined, limit: filter.limit + 1, after: timeCursor.read(filter.cursor) });
+  return pageOf(rows, filter.limit, ({ row }) => machineView(row, providers.get(row.pool) ?? 'unknown'), ({ key }) => timeCursor.of(key));
 }
 
-/** One machine with its recent events (the log outlives the row: a deleted machine still shows its history). */
-export async function showMachine(ctx: ServiceContext, id: string, eventLimit = 50): Promise<MachineView & { events: EventView[] }> {
-  const machine = UUID.test(id) ? await getMachine(ctx.db, id) : null;
-  if (!machine) throw new NotFound('machine', id);
-  const pool = await getPool(ctx.db, machine.pool);
-  return { ...machineView(machine, pool?.provider ?? 'unknown'), events: (await machineEvents(ctx.db, id, eventLimit)).map(eventView) };
+/** Events and tasks a machine's detail shows; the events endpoint pages through the rest. */
+const MACHINE_DETAIL_LIMIT = 50;
+
+/**
+ * One machine with the tasks it ran and its latest events. The log outlives the row: a deleted
+ * machine is answered from its events, as `deleted`; an id no event names is not found.
+ */
+export async function showMachine(ctx: ServiceContext, id: string): Promise<MachineDetailView> {
+  if (!UUID.test(id)) throw new NotFound('machine', id);
+  const machine = await getMachine(ctx.db, id);
+  const record = machine ? null : await machineRecord(ctx.db, id);
+  if (!machine && !record) throw new NotFound('machine', id);
+  const pool = await getPool(ctx.db, machine?.pool ?? record!.pool);
+  const provider = pool?.provider ?? 'unknown';
+  const tasks = await tasksLeasedTo(ctx.db, id, MACHINE_DETAIL_LIMIT);
+  const events = (await historyPage(ctx.db, id, { limit: MACHINE_DETAIL_LIMIT })).reverse().map(eventView);
+  const fields = machine ? { ...machineView(machine, provider), deleted_at: null } : deletedMachineView(record!, provider);
+  return { ...fields, tasks, events };
 }
 
 export async function drainOne(ctx: ServiceContext, id: string, options: { afterTask: boolean }): Promise<MachineView> {
@@ -118,15 +157,18 @@ export async function drainOne(ctx: ServiceContext, id: string, options: { after
   return machineView(result.machine, pool?.provider ?? 'unknown');
 }
 
-export async function poolSummaries(ctx: ServiceContext): Promise<PoolView[]> {
+/** A page of pools by name, and how many daemons are alive to serve them (none: nothing scales or claims). */
+export async function poolSummaries(ctx: ServiceContext, page: PageRequest): Promise<Page<PoolView> & { live_daemons: number }> {
+  const rows = await listPoolPage(ctx.db, { limit: page.limit + 1, after: nameCursor.read(page.cursor) });
   const counts = await machineCounts(ctx.db);
-  const views: PoolView[] = [];
-  for (const pool of await listPools(ctx.db)) {
+  const views = new Map<string, PoolView>();
+  for (const pool of rows.slice(0, page.limit)) {
     const byState = Object.fromEntries(counts.filter((c) => c.pool === pool.name).map((c) => [c.state, c.count]));
     const load = await poolLoad(ctx.db, pool);
-    views.push(poolView(pool, byState, load.queued + (load.held ?? 0), desiredSize(pool, load)));
+    views.set(pool.name, poolView(pool, byState, load.queued + (load.held ?? 0), desiredSize(pool, load)));
   }
-  return views;
+  const summaries = pageOf(rows, page.limit, (pool) => views.get(pool.name)!, (pool) => nameCursor.of(pool.name));
+  return { ...summaries, live_daemons: await liveDaemonCount(ctx.db) };
 }
 
 async function providerOfPools(db: Db): Promise<Map<string, string>> {

@@ -4,8 +4,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/database.js';
 import type { ApiTokenRow } from '../../db/schema.js';
 import { DEFAULT_TENANT, TOKEN_ROLES, type TokenRole } from '../../db/states.js';
-import { getTenant, insertApiToken, listApiTokens, listTenants, liveApiTokenByHash, markApiTokenUsed, revokeApiToken } from '../../machinery/index.js';
+import { getTenant, insertApiToken, listApiTokenPage, listTenants, liveApiTokenByHash, markApiTokenUsed, revokeApiToken } from '../../machinery/index.js';
 import { NotFound, UnknownTenant } from './errors.js';
+import { pageOf, timeCursor, type Page, type PageRequest } from './pages.js';
 import type { Scope } from './service.js';
 
 const PREFIX = 'sf_';
@@ -52,8 +53,10 @@ export async function createToken(db: Db, request: NewToken): Promise<{ token: s
   return { token, view: tokenView(row) };
 }
 
-export async function listTokens(db: Db): Promise<TokenView[]> {
-  return (await listApiTokens(db)).map(tokenView);
+/** A page of tokens, revoked ones included, oldest first; never their secrets. */
+export async function listTokens(db: Db, page: PageRequest): Promise<Page<TokenView>> {
+  const rows = await listApiTokenPage(db, { limit: page.limit + 1, after: timeCursor.read(page.cursor) });
+  return pageOf(rows, page.limit, ({ row }) => tokenView(row), ({ key }) => timeCursor.of(key));
 }
 
 export async function revokeToken(db: Db, id: string): Promise<TokenView> {

@@ -1,5 +1,6 @@
 // The public shapes of docs/api.md: what the REST API returns and the CLI prints with --json.
-import type { EventRow, MachineRow, PoolRow, TaskRow } from '../../db/schema.js';
+import type { MachineRow, PoolRow, TaskRow } from '../../db/schema.js';
+import { stepOf, type DaemonStatus, type HistoryEvent, type MachineRecord, type WaitingReason } from '../../machinery/index.js';
 import { autoscalePolicyName } from '../policies/registry.js';
 
 export interface TaskView {
@@ -38,12 +39,54 @@ export interface MachineView {
   last_error: string | null;
 }
 
+/** A task as reads show it: with why it waits, while it is queued. */
+export interface TaskStatusView extends TaskView {
+  /** Why a queued task is still queued (docs/api.md §4); null when it is not queued. */
+  waiting_reason: WaitingReason | null;
+}
+
+/** One event of a machine's or a task's history. */
 export interface EventView {
+  /** The event's id: events of one history are ordered by it. */
+  id: string;
   at: string;
+  entity: 'machine' | 'task';
+  entity_id: string;
+  /** The step it records: a transition's name (docs/architecture.md §3, §4), or `create`, `finalize`, `retireRequest`. */
+  kind: string;
   from: string | null;
   to: string;
+  /** The lease it belongs to: the machine and the task on either side, null outside a lease. */
+  machine_id: string | null;
+  task_id: string | null;
   actor: string;
   reason: string | null;
+}
+
+/** A machine as `machines show` and GET /v1/machines/{id} answer it, live or deleted. */
+export interface MachineDetailView extends Omit<MachineView, 'state'> {
+  /** A machine state, or `deleted` once its row is gone (the rest then comes from its events). */
+  state: string;
+  /** When its row was deleted, null while it lives. */
+  deleted_at: string | null;
+  /** The tasks it was leased to, oldest first (the latest 50). */
+  tasks: string[];
+  /** Its latest 50 events, oldest first. */
+  events: EventView[];
+}
+
+export interface DaemonView {
+  id: string;
+  cluster: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  last_seen_at: string;
+  stopped_at: string | null;
+  /** Not stopped, and heard from within the bound (docs/api.md §4). */
+  alive: boolean;
+  /** The pools it leads now. */
+  leads: string[];
 }
 
 export interface PoolView {
@@ -116,8 +159,57 @@ export function machineView(m: MachineRow, provider: string): MachineView {
   };
 }
 
-export function eventView(e: EventRow): EventView {
-  return { at: e.at.toISOString(), from: e.fromState, to: e.toState, actor: e.actor, reason: e.reason };
+export function eventView(e: HistoryEvent): EventView {
+  return {
+    id: e.id.toString(),
+    at: e.at.toISOString(),
+    entity: e.entity === 'machine' ? 'machine' : 'task',
+    entity_id: e.entityId,
+    kind: stepOf(e),
+    from: e.fromState,
+    to: e.toState,
+    machine_id: e.machineId,
+    task_id: e.taskId,
+    actor: e.actor,
+    reason: e.reason,
+  };
+}
+
+export function taskStatusView(t: TaskRow, waiting: WaitingReason | null): TaskStatusView {
+  return { ...taskView(t), waiting_reason: t.state === 'queued' ? waiting : null };
+}
+
+/** A deleted machine from its record (its row is gone). */
+export function deletedMachineView(r: MachineRecord, provider: string): Omit<MachineDetailView, 'tasks' | 'events'> {
+  return {
+    id: r.id,
+    name: r.name,
+    pool: r.pool,
+    provider,
+    provider_id: r.providerId,
+    state: 'deleted',
+    ip: r.ip,
+    uses: r.uses,
+    task_id: null,
+    created_at: r.createdAt.toISOString(),
+    state_changed_at: (r.deletedAt ?? r.lastEventAt).toISOString(),
+    last_error: r.lastError,
+    deleted_at: iso(r.deletedAt),
+  };
+}
+
+export function daemonView(d: DaemonStatus): DaemonView {
+  return {
+    id: d.id,
+    cluster: d.cluster,
+    host: d.host,
+    pid: d.pid,
+    started_at: d.startedAt.toISOString(),
+    last_seen_at: d.seenAt.toISOString(),
+    stopped_at: iso(d.stoppedAt),
+    alive: d.alive,
+    leads: d.leads,
+  };
 }
 
 export function poolView(p: PoolRow, machines: Record<string, number>, queued: number, desired: number): PoolView {
