@@ -1,22 +1,12 @@
-// A machine's or task's history from the API, whichever way this API version offers it: the
-// `events` of the machine's own view, or the events endpoints (`/v1/tasks/{id}/events`,
-// `/v1/machines/{id}/events`, which also answer for a machine already deleted), asked only where
-// the API's OpenAPI document lists them (features.ts). Null: no history to show.
+// A machine's or task's history from the events endpoints (`/v1/tasks/{id}/events`,
+// `/v1/machines/{id}/events`, which also answer for a machine already deleted): the newest page,
+// which is what a timeline shows. Null: no history to show.
 import { ApiError, type Api } from './api.js';
-import { itemsOf } from './lists.js';
 import type { Page, StateEvent } from './api-types.js';
-import { features, type Features } from './features.js';
-
-const ENDPOINTS: Record<'tasks' | 'machines', { path: (id: string) => string; offered: (f: Features) => boolean }> = {
-  tasks: { path: (id) => `/v1/tasks/${id}/events`, offered: (f) => f.taskEvents },
-  machines: { path: (id) => `/v1/machines/${id}/events`, offered: (f) => f.machineEvents },
-};
 
 export async function eventsOf(api: Api, kind: 'tasks' | 'machines', id: string, signal: AbortSignal): Promise<StateEvent[] | null> {
-  const endpoint = ENDPOINTS[kind];
-  if (!endpoint.offered(await features())) return null;
   try {
-    return itemsOf(await api.get<StateEvent[] | Page<StateEvent>>(endpoint.path(id), signal)).items;
+    return (await api.get<Page<StateEvent>>(`/v1/${kind}/${id}/events`, signal)).items;
   } catch (error) {
     // Nothing known of it (its history pruned, or never there).
     if (error instanceof ApiError && error.status === 404) return null;

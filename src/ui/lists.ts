@@ -1,5 +1,4 @@
-// Reading list endpoints whatever their shape: GET /v1/machines and /v1/pools answer bare
-// arrays today, and pages of `{items, next_cursor}` once paginated; the views take either.
+// Reading the API's list endpoints, which answer pages of `{items, next_cursor}`.
 import type { Page } from './api-types.js';
 
 /** What listing needs of the API client (api.ts's Api has it). */
@@ -7,21 +6,21 @@ export interface Reader {
   get<T>(path: string, signal?: AbortSignal): Promise<T>;
 }
 
-/** A list endpoint's items, whether it answers a bare array (GET /v1/machines today) or a page. */
-export function itemsOf<T>(body: T[] | Page<T>): { items: T[]; next: string | null } {
-  return Array.isArray(body) ? { items: body, next: null } : { items: body.items, next: body.next_cursor };
+/** A page's items and the cursor of the next page. */
+export function itemsOf<T>(body: Page<T>): { items: T[]; next: string | null } {
+  return { items: body.items, next: body.next_cursor };
 }
 
 /** Pages followed for one view, at most: a fleet larger than this is shown in part, and says so. */
 export const MAX_PAGES = 20;
 
-/** Every item of a list endpoint, following `next_cursor` when it pages, up to MAX_PAGES pages. */
+/** Every item of a list endpoint, following `next_cursor`, up to MAX_PAGES pages. */
 export async function listAll<T>(api: Reader, path: string, signal?: AbortSignal): Promise<{ items: T[]; complete: boolean }> {
   const items: T[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < MAX_PAGES; page++) {
     const url: string = cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path;
-    const { items: more, next } = itemsOf(await api.get<T[] | Page<T>>(url, signal));
+    const { items: more, next } = itemsOf(await api.get<Page<T>>(url, signal));
     items.push(...more);
     if (!next) return { items, complete: true };
     cursor = next;

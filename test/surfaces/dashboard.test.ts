@@ -280,7 +280,7 @@ describe('the dashboard', () => {
       await tab.page.locator('tr[data-pool="quick"] td', { hasText: /^\d[\d.]* s \/ \d[\d.]* s$/ }).waitFor();
       // Machines against desired size and cap, as the API reports them (polled until both agree).
       await until(async () => {
-        const pool = (await api('GET', '/v1/pools', tokens.operator)).json.find((p: any) => p.name === 'slow');
+        const pool = (await api('GET', '/v1/pools', tokens.operator)).json.items.find((p: any) => p.name === 'slow');
         const count = Object.values(pool.machines as Record<string, number>).reduce((a, b) => a + b, 0);
         return (await slow.locator('.size').textContent())?.trim() === `${count} / ${pool.desired_size} / ${pool.max_size}`;
       }, 30_000);

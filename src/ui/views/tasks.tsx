@@ -40,7 +40,7 @@ export function TasksView({ api, route, operator }: { api: Api; route: Route; op
   const pool = route.params.get('pool') ?? undefined;
   const cursor = route.params.get('cursor') ?? undefined;
   const path = withQuery('/v1/tasks', { state, pool, cursor });
-  const tasks = usePoll(async (signal) => itemsOf(await api.get<Page<Task> | Task[]>(path, signal)), path);
+  const tasks = usePoll(async (signal) => itemsOf(await api.get<Page<Task>>(path, signal)), path);
   // Submitters may not list pools: their pool filter offers the pools of the tasks they see.
   const pools = usePoll((signal) => (operator ? listAll<Pool>(api, '/v1/pools', signal).then((p) => p.items.map((x) => x.name)) : Promise.resolve(null)), `pool-names-${operator}`, 15_000);
   const { notice, run } = useAction(tasks.refresh);
