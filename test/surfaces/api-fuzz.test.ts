@@ -84,6 +84,8 @@ function operationsOf(document: { paths: Record<string, Record<string, Record<st
   for (const [path, methods] of Object.entries(document.paths)) {
     for (const [method, op] of Object.entries(methods)) {
       const security = (op.security ?? document.security ?? []) as Record<string, unknown>[];
+      // Public operations (health, readiness, metrics, the document) take no credential and no input.
+      if (security.length === 0) continue;
       const machine = security.some((s) => 'machine' in s);
       const role = op['x-sandfleet-role'] as TokenRole | undefined;
       if (!machine && !role) throw new Error(`${method} ${path} documents neither a role nor the machine credential`);
@@ -270,8 +272,8 @@ function isJson(text: string): boolean {
 }
 
 /**
- * The Idempotency-Key header. The OpenAPI document does not describe it, so this one header is
- * known here by name: submissions read it, and refuse a key that is not 1-200 visible ASCII.
+ * The Idempotency-Key header. The document describes it as a header parameter of submissions;
+ * its values and defects are made here: a key that is not 1-200 visible ASCII is refused.
  */
 function idempotencyParts(op: Operation): { valid: fc.Arbitrary<Part>; defects: fc.Arbitrary<Part>[] } {
   const valid = fc.option(fc.oneof(fc.constantFrom('k-1', 'k-2', 'same'), fc.stringMatching(/^[\x21-\x7e]{1,200}$/)), { nil: null }).map(good);
