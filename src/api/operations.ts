@@ -65,9 +65,14 @@ const REFUSALS = {
 
 type Slug = keyof typeof REFUSALS;
 
-/** Refusals made before any route runs, answered to a request for any operation. */
+/**
+ * Refusals made before any route runs (or by Fastify itself), answered to a request for any
+ * operation: listed under the operation's own response for their status where it has one, else
+ * under 4XX.
+ */
 const EDGE_REFUSALS: Record<string, Refusal> = {
   'malformed-request': { status: 400, when: 'not well-formed HTTP/1.1', detail: 'the request is not well-formed HTTP/1.1' },
+  'bad-request': { status: 400, when: 'another client error Fastify raises (with its own 4xx status)', detail: 'Request body size did not match Content-Length' },
   'bad-url': { status: 400, when: 'a URL whose percent-encoding does not decode', detail: 'the URL is not well-formed: check its percent-encoding' },
   'request-timeout': { status: 408, when: 'the request did not arrive in full in time', detail: 'the request did not arrive in full in time' },
   'expectation-failed': { status: 417, when: 'an Expect header other than 100-continue', detail: 'only "Expect: 100-continue" is supported, got "teapot"' },
@@ -98,6 +103,8 @@ interface Operation {
   refusals?: Slug[];
   /** No credential: health, readiness, metrics, this document. */
   public?: true;
+  /** An example of the request body, checked against its schema by the lint. */
+  requestExample?: unknown;
   /** Request headers the handler reads itself (Fastify does not validate them: the handler does). */
   headers?: Record<string, Record<string, unknown>>;
 }
@@ -114,6 +121,7 @@ export const OPERATIONS: Record<string, Operation> = {
       200: { description: 'A replay: the Idempotency-Key and request match a task submitted before, which is returned.', body: 'Task', headers: { Location: location } },
     },
     refusals: ['idempotency-conflict', 'unserviceable', 'tenant-limit'],
+    requestExample: { pool: 'linux-sandbox', payload: { sample: 'a.exe' }, priority: 70, timeout_s: 900 },
     headers: {
       'Idempotency-Key': {
         type: 'string',
@@ -158,6 +166,7 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'Create an API token',
     answers: { 201: { description: 'The token, with its secret: the only time it is shown.', body: 'NewToken' } },
     refusals: ['unknown-tenant'],
+    requestExample: { name: 'ci-research', role: 'submitter', tenant: 'research', expires_in_s: 2_592_000 },
   },
   'POST /v1/tokens/:id/revoke': {
     operationId: 'revokeToken',
@@ -184,6 +193,7 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: "Report the lease's verdict",
     answers: { 200: { description: 'The verdict was recorded; the machine is then stopped and released.', body: 'VerdictRecorded' } },
     refusals: ['lease-ended', 'result-too-large'],
+    requestExample: { outcome: 'completed', result: { verdict: 'clean' } },
   },
   'GET /healthz': { operationId: 'health', summary: 'Liveness: the process serves', public: true, answers: { 200: { description: 'Serving.', body: 'Health' } } },
   'GET /readyz': {
@@ -254,14 +264,21 @@ export const documentOperation: SwaggerTransform = ({ schema, url, route }) => {
     const refusal: Refusal = REFUSALS[slug];
     byStatus.set(refusal.status, [...(byStatus.get(refusal.status) ?? []), [slug, refusal]]);
   }
+  const edge: [string, Refusal][] = [];
+  for (const [slug, refusal] of Object.entries(EDGE_REFUSALS)) {
+    const own = byStatus.get(refusal.status);
+    if (own) own.push([slug, refusal]);
+    else edge.push([slug, refusal]);
+  }
   for (const [status, refusals] of byStatus) {
     response[status] = problemResponse(refusals, `${titleOf(status)}: ${refusals.map(([slug, r]) => `${slug} (${r.when})`).join('; ')}.`, status);
   }
-  const edge = Object.entries(EDGE_REFUSALS);
   response['4XX'] = problemResponse(edge, `Refused before any route ran: ${edge.map(([slug, r]) => `${slug} (${r.status}: ${r.when})`).join('; ')}.`);
   const headers = operation.headers ? { headers: { type: 'object', properties: operation.headers } } : {};
+  // A copy: the route's own body schema is what Fastify validates with (src/api/route-schema.ts).
+  const body = operation.requestExample !== undefined && schema.body ? { body: { ...schema.body, examples: [operation.requestExample] } } : {};
   return {
-    schema: { ...schema, operationId: operation.operationId, summary: operation.summary, ...(operation.public ? { security: [] } : {}), ...headers, response },
+    schema: { ...schema, operationId: operation.operationId, summary: operation.summary, ...(operation.public ? { security: [] } : {}), ...headers, ...body, response },
     url,
   };
 };

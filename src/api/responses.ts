@@ -93,7 +93,25 @@ export const machine = z
     state_changed_at: timestamp,
     last_error: z.string().nullable(),
   })
-  .strict();
+  .strict()
+  .meta({
+    examples: [
+      {
+        id: EXAMPLE_MACHINE_ID,
+        name: 'sf-linux-sandbox-5d2c7e81',
+        pool: 'linux-sandbox',
+        provider: 'aws',
+        provider_id: 'i-0a1b2c3d4e5f67890',
+        state: 'leased',
+        ip: '10.0.12.34',
+        uses: 3,
+        task_id: EXAMPLE_TASK_ID,
+        created_at: '2026-01-15T09:00:00.000Z',
+        state_changed_at: '2026-01-15T09:30:01.000Z',
+        last_error: null,
+      },
+    ],
+  });
 
 export const event = z
   .object({
@@ -127,7 +145,30 @@ export const pool = z
     queued_tasks: count,
     desired_size: count,
   })
-  .strict();
+  .strict()
+  .meta({
+    examples: [
+      {
+        name: 'linux-sandbox',
+        provider: 'aws',
+        platform: 'linux',
+        arch: 'x86_64',
+        tags: ['sandbox'],
+        active: true,
+        min_ready: 2,
+        max_size: 20,
+        max_uses: null,
+        idle_timeout_s: 600,
+        recycle: 'delete',
+        autoscale_policy: 'forecast',
+        price_per_hour: 0.096,
+        cost_per_hour: 0.48,
+        machines: { ready: 2, leased: 3 },
+        queued_tasks: 4,
+        desired_size: 9,
+      },
+    ],
+  });
 
 export const token = z
   .object({
@@ -146,7 +187,8 @@ export const newToken = token.extend({ token: z.string().regex(/^sf_[A-Za-z0-9_-
 
 export const lease = z
   .object({ task_id: z.uuid(), attempt: count, pool: z.string(), payload: z.record(z.string(), z.unknown()), timeout_s: count, started_at: timestamp })
-  .strict();
+  .strict()
+  .meta({ examples: [{ task_id: EXAMPLE_TASK_ID, attempt: 1, pool: 'agents', payload: { sample: 'a.exe' }, timeout_s: 3600, started_at: '2026-01-15T09:30:02.000Z' }] });
 
 export const verdictRecorded = z.object({ task_id: z.uuid().nullable(), recorded: z.enum(['completed', 'failed']) }).strict();
 

@@ -371,6 +371,22 @@ export interface components {
             /** @description pass as `cursor` for the next page; null on the last */
             next_cursor: string | null;
         };
+        /**
+         * @example {
+         *       "id": "5d2c7e81-3f4a-4b6d-8e9f-1a2b3c4d5e6f",
+         *       "name": "sf-linux-sandbox-5d2c7e81",
+         *       "pool": "linux-sandbox",
+         *       "provider": "aws",
+         *       "provider_id": "i-0a1b2c3d4e5f67890",
+         *       "state": "leased",
+         *       "ip": "10.0.12.34",
+         *       "uses": 3,
+         *       "task_id": "0b9f4a52-6c1e-4d7b-9a43-2f1c8e5d7a10",
+         *       "created_at": "2026-01-15T09:00:00.000Z",
+         *       "state_changed_at": "2026-01-15T09:30:01.000Z",
+         *       "last_error": null
+         *     }
+         */
         Machine: {
             /** Format: uuid */
             id: string;
@@ -422,6 +438,32 @@ export interface components {
             actor: string;
             reason: string | null;
         };
+        /**
+         * @example {
+         *       "name": "linux-sandbox",
+         *       "provider": "aws",
+         *       "platform": "linux",
+         *       "arch": "x86_64",
+         *       "tags": [
+         *         "sandbox"
+         *       ],
+         *       "active": true,
+         *       "min_ready": 2,
+         *       "max_size": 20,
+         *       "max_uses": null,
+         *       "idle_timeout_s": 600,
+         *       "recycle": "delete",
+         *       "autoscale_policy": "forecast",
+         *       "price_per_hour": 0.096,
+         *       "cost_per_hour": 0.48,
+         *       "machines": {
+         *         "ready": 2,
+         *         "leased": 3
+         *       },
+         *       "queued_tasks": 4,
+         *       "desired_size": 9
+         *     }
+         */
         Pool: {
             name: string;
             /** @enum {string} */
@@ -481,6 +523,18 @@ export interface components {
             /** @description the secret: shown this once, only its hash is kept */
             token: string;
         };
+        /**
+         * @example {
+         *       "task_id": "0b9f4a52-6c1e-4d7b-9a43-2f1c8e5d7a10",
+         *       "attempt": 1,
+         *       "pool": "agents",
+         *       "payload": {
+         *         "sample": "a.exe"
+         *       },
+         *       "timeout_s": 3600,
+         *       "started_at": "2026-01-15T09:30:02.000Z"
+         *     }
+         */
         Lease: {
             /** Format: uuid */
             task_id: string;
@@ -579,7 +633,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-request (400: another client error Fastify raises (with its own 4xx status)); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -626,7 +680,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-request (400: another client error Fastify raises (with its own 4xx status)); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -675,7 +729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-request (400: another client error Fastify raises (with its own 4xx status)); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -713,7 +767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-request (400: another client error Fastify raises (with its own 4xx status)); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -751,7 +805,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -791,7 +845,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -820,7 +874,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -887,7 +941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -909,6 +963,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "outcome": "completed",
+                 *       "result": {
+                 *         "verdict": "clean"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     /** @enum {string} */
                     outcome: "completed";
@@ -930,7 +992,7 @@ export interface operations {
                     "application/json": components["schemas"]["VerdictRecorded"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -997,7 +1059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1032,7 +1094,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1092,7 +1154,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1118,6 +1180,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "pool": "linux-sandbox",
+                 *       "payload": {
+                 *         "sample": "a.exe"
+                 *       },
+                 *       "priority": 70,
+                 *       "timeout_s": 900
+                 *     }
+                 */
                 "application/json": {
                     pool?: string;
                     /** @enum {string} */
@@ -1155,7 +1227,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1242,7 +1314,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1273,7 +1345,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1333,7 +1405,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1364,7 +1436,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1442,7 +1514,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1474,7 +1546,7 @@ export interface operations {
                     "application/json": components["schemas"]["MachineList"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1534,7 +1606,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1565,7 +1637,7 @@ export interface operations {
                     "application/json": components["schemas"]["MachineDetail"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1634,7 +1706,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1667,7 +1739,7 @@ export interface operations {
                     "application/json": components["schemas"]["Machine"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1763,7 +1835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1792,7 +1864,7 @@ export interface operations {
                     "application/json": components["schemas"]["PoolList"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1852,7 +1924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1881,7 +1953,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenList"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,7 +2013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -1961,6 +2033,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "ci-research",
+                 *       "role": "submitter",
+                 *       "tenant": "research",
+                 *       "expires_in_s": 2592000
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     /** @enum {string} */
@@ -1980,7 +2060,7 @@ export interface operations {
                     "application/json": components["schemas"]["NewToken"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2067,7 +2147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
@@ -2098,7 +2178,7 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
-            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json). */
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); invalid-json (the body is empty or not JSON while sent as application/json); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2185,7 +2265,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Refused before any route ran: malformed-request (400: not well-formed HTTP/1.1); bad-url (400: a URL whose percent-encoding does not decode); request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
