@@ -16,6 +16,8 @@ import { registerAgentRoutes, type AgentApi } from './agent-routes.js';
 import { registerDashboard } from './dashboard.js';
 import { API_DEFAULTS } from './defaults.js';
 import { answerClientError, answerExpectations, answerFrameworkError } from './edge-errors.js';
+import { OPENAPI_HEAD } from './openapi-head.js';
+import { documentOperation } from './operations.js';
 import { limitTokenRequests } from './rate-limit.js';
 import { zodValidatorCompiler } from './route-schema.js';
 import { registerRoutes } from './routes.js';
@@ -63,13 +65,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(zodValidatorCompiler);
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'sandfleet', version: '1', description: 'Pools of disposable analysis machines; submit tasks, watch machines and pools.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, machine: { type: 'http', scheme: 'bearer', description: 'an agent pool machine\'s credential (sfm_…), handed to it in its user data' } } },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, { openapi: OPENAPI_HEAD, transform: documentOperation });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // The least role of each operation goes into the OpenAPI document (`x-sandfleet-role`), so a
   // client, and the contract fuzzer, can tell which token an operation takes without our source.
@@ -123,16 +119,16 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  app.get('/healthz', { schema: { hide: true } }, () => Promise.resolve({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/healthz', { schema: { tags: ['service'] } }, () => Promise.resolve({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['service'] } }, async (_request, reply) => {
     const readiness = await options.ready();
     return reply.code(readiness.ok ? 200 : 503).send({ status: readiness.ok ? 'ready' : 'not ready', checks: readiness.checks });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['service'] } }, async (_request, reply) => {
     const { contentType, body } = await options.metrics();
     return reply.type(contentType).send(body);
   });
-  app.get('/openapi.json', { schema: { hide: true } }, () => Promise.resolve(app.swagger()));
+  app.get('/openapi.json', { schema: { tags: ['service'] } }, () => Promise.resolve(app.swagger()));
   registerDashboard(app);
 
   if (options.agent) registerAgentRoutes(app, options.agent);

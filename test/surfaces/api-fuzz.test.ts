@@ -5,7 +5,7 @@
 // too large, an unknown route, malformed HTTP over a raw socket), sent over real HTTP to a real
 // server and database. Every answer: never 5xx; every 4xx problem+json with a title and detail;
 // a request with one defect gets the status that defect calls for, and a 400 names the field;
-// every 2xx parses. Requests refused by construction run in batches between two database digests,
+// every 2xx parses; every answer to one of the document's operations is what the document says. Requests refused by construction run in batches between two database digests,
 // which must be equal. FUZZ_REQUESTS sets the count (1,500 by default), FUZZ_SEED replays a run.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -28,6 +28,8 @@ import { findUnstorable } from '../../src/db/storable.js';
 import { sql } from 'drizzle-orm';
 import { conforming, mutants, percentEncode, RawJson, storableJson, toJson, type JsonSchema, type Known, type Mutant } from '../support/contract-arbitraries.js';
 import { useTestDatabase } from '../support/database.js';
+import { Conformance } from '../support/openapi-conformance.js';
+import type { OpenApiDocument } from '../support/openapi-document.js';
 import { digestStatement } from '../support/db-digest.js';
 import { addPool, queueTasks, readyMachines } from '../support/fixtures.js';
 
@@ -46,6 +48,7 @@ let port = 0;
 let queues: { runs: Queue<RunJob>; machines: Queue<MachineJob> };
 let notices: LeaseNotices;
 let idle: IdleMarks;
+let conformance: Conformance | undefined;
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 /** The server's error log lines: a failure report shows what the server saw. */
 const serverErrors: string[] = [];
@@ -84,6 +87,8 @@ function operationsOf(document: { paths: Record<string, Record<string, Record<st
   for (const [path, methods] of Object.entries(document.paths)) {
     for (const [method, op] of Object.entries(methods)) {
       const security = (op.security ?? document.security ?? []) as Record<string, unknown>[];
+      // Public operations (health, readiness, metrics, the document) take no credential and no input.
+      if (security.length === 0) continue;
       const machine = security.some((s) => 'machine' in s);
       const role = op['x-sandfleet-role'] as TokenRole | undefined;
       if (!machine && !role) throw new Error(`${method} ${path} documents neither a role nor the machine credential`);
@@ -122,6 +127,8 @@ interface Spec {
   expect?: Expectation;
   /** Malformed HTTP, sent as it is over a fresh socket. */
   raw?: string;
+  /** The document's operation it was sent to (none for another route or method): its answer is checked against it. */
+  operation?: { method: string; path: string };
 }
 
 type Part = { defect: null; value: unknown } | { defect: Expectation; value: unknown };
@@ -270,8 +277,8 @@ function isJson(text: string): boolean {
 }
 
 /**
- * The Idempotency-Key header. The OpenAPI document does not describe it, so this one header is
- * known here by name: submissions read it, and refuse a key that is not 1-200 visible ASCII.
+ * The Idempotency-Key header. The document describes it as a header parameter of submissions;
+ * its values and defects are made here: a key that is not 1-200 visible ASCII is refused.
  */
 function idempotencyParts(op: Operation): { valid: fc.Arbitrary<Part>; defects: fc.Arbitrary<Part>[] } {
   const valid = fc.option(fc.oneof(fc.constantFrom('k-1', 'k-2', 'same'), fc.stringMatching(/^[\x21-\x7e]{1,200}$/)), { nil: null }).map(good);
@@ -339,6 +346,7 @@ function assemble(op: Operation, parts: Parts, extra: Record<string, string>, ki
     ...(body?.oversize ? { oversize: true } : {}),
     refused,
     ...(kind === 'defect' && expectation && !unstated ? { expect: expectation } : {}),
+    ...(parts.route ? {} : { operation: { method: op.method, path: op.path } }),
   };
 }
 
@@ -492,6 +500,11 @@ function verdict(spec: Spec, answer: Answer): string[] {
     if (!isJson(answer.text)) wrong.push('2xx body is not JSON');
   }
   if (status === 429 && !(Number(answer.headers['retry-after']) > 0)) wrong.push('429 without Retry-After');
+  // What the document says of the operation: the status, content type, body schema, headers and refusal type.
+  if (spec.operation && conformance) {
+    const headers = new Headers(Object.entries(answer.headers).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v]])));
+    wrong.push(...conformance.check({ ...spec.operation, status, headers, text: answer.text }).map((w) => `against the document: ${w}`));
+  }
   return wrong;
 }
 
@@ -571,6 +584,7 @@ beforeAll(async () => {
 
   const document = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as Parameters<typeof operationsOf>[0];
   world.operations = operationsOf(document);
+  conformance = new Conformance(document as OpenApiDocument);
 });
 
 afterAll(async () => {
