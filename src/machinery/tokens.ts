@@ -6,6 +6,7 @@ import type { Executor } from '../db/database.js';
 import { rowMapper } from '../db/rows.js';
 import { apiTokens, tenants, type ApiTokenRow } from '../db/schema.js';
 import type { TokenRole } from '../db/states.js';
+import { idRange } from './id-prefix.js';
 
 const mapToken = rowMapper(apiTokens);
 
@@ -22,6 +23,13 @@ export async function insertApiToken(ex: Executor, token: { id: string; name: st
 export async function listApiTokens(ex: Executor): Promise<ApiTokenRow[]> {
   const result = await ex.execute(sql`SELECT * FROM ${apiTokens} ORDER BY created_at, id`);
   return result.rows.map(mapToken);
+}
+
+/** Ids of the tokens starting with these hex digits, lowest first, at most `limit`: a range scan of the primary key. */
+export async function apiTokenIdsWithPrefix(ex: Executor, digits: string, limit: number): Promise<string[]> {
+  const { low, high } = idRange(digits);
+  const result = await ex.execute(sql`SELECT id FROM ${apiTokens} WHERE id BETWEEN ${low}::uuid AND ${high}::uuid ORDER BY id LIMIT ${limit}`);
+  return result.rows.map((r) => String(r.id));
 }
 
 /** Revokes a token (revoking again keeps the first time); null if there is no such token. */

@@ -6,7 +6,8 @@ import { cancel, listTaskPage, operatorScopeAs, showTask, submitTask } from '../
 import type { TaskView } from '../../scheduler/service/views.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
-import { CommandFailed, integer, oneOf, uuid } from './arguments.js';
+import { resolveTaskId } from '../../scheduler/service/id-prefix.js';
+import { CommandFailed, idPrefix, integer, oneOf } from './arguments.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'timed_out', 'canceled']);
 const COLUMNS = ['id', 'state', 'pool', 'tenant', 'priority', 'attempts', 'created_at', 'finished_at'];
@@ -73,11 +74,11 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('show')
     .description('show one task')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--json', 'print JSON')
-    .action((id: string, o: { json?: boolean }) =>
+    .action((prefix: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
-        const task = await showTask(service, id);
+        const task = await showTask(service, await resolveTaskId(service, prefix));
         emit(o, task, () => printTask(task));
       }),
     );
@@ -85,11 +86,11 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('cancel')
     .description('cancel a task (a finished task is left as it is)')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--json', 'print JSON')
-    .action((id: string, o: { json?: boolean }) =>
+    .action((prefix: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
-        const task = await cancel(service, id);
+        const task = await cancel(service, await resolveTaskId(service, prefix));
         emit(o, task, () => console.log(`task ${task.id} is ${task.state}`));
       }),
     );
@@ -97,11 +98,12 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('wait')
     .description('wait until the task ends; exit 0 only if it completed')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--timeout <seconds>', 'give up after this long (default: wait forever)', integer(1, 7 * 86_400))
     .option('--json', 'print the final task as JSON')
-    .action((id: string, o: { timeout?: number; json?: boolean }) =>
+    .action((prefix: string, o: { timeout?: number; json?: boolean }) =>
       withContext(config(), async ({ service }) => {
+        const id = await resolveTaskId(service, prefix);
         const started = Date.now();
         let last = '';
         for (;;) {
