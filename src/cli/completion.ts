@@ -176,10 +176,10 @@ function ${fn}_path
     if test $skip = 1
       set skip 0
     else if string match -q -- '-*' $word
-      if not string match -q -- '*=*' $word; and contains -- $word (string split ' ' (${fn}_value_options "$cmd_path"))
+      if not string match -q -- '*=*' $word; and contains -- $word (string split -- ' ' (${fn}_value_options "$cmd_path"))
         set skip 1
       end
-    else if contains -- $word (string split ' ' (${fn}_commands "$cmd_path"))
+    else if contains -- $word (string split -- ' ' (${fn}_commands "$cmd_path"))
       set cmd_path (string trim "$cmd_path $word")
     end
   end

@@ -83,8 +83,19 @@ describe('shell completion', () => {
       const { script } = JSON.parse(ran.stdout) as { script: string };
       for (const command of ['tasks', 'machines', 'pools', 'tokens', 'completion']) expect(script).toContain(command);
       // Parsed by the shell itself where it is installed.
-      const check = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8' });
+      const file = path.join(scratch, `sandfleet.${shell}`);
+      writeFileSync(file, script);
+      const check = spawnSync(shell, ['-n', file], { encoding: 'utf8' });
       if (!check.error) expect([check.status, check.stderr]).toEqual([0, '']);
+      if (shell === 'fish' && !check.error) {
+        const complete = (line: string) => {
+          const ran = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C${JSON.stringify(line)}`], { encoding: 'utf8' });
+          expect(ran.stderr).toBe('');
+          return ran.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
+        };
+        expect(complete('sandfleet tasks s').sort()).toEqual(['show', 'submit']);
+        expect(complete('sandfleet -c x.yaml pools ls --w')).toEqual(['--watch']);
+      }
     }
     const bad = await runCli(['completion', 'tcsh', '--json'], {});
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/tcsh.*bash, zsh, fish/)]);
