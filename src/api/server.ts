@@ -119,6 +119,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
+  // A browser pointed at the daemon lands on the interactive docs.
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
   app.get('/healthz', { schema: { tags: ['service'] } }, () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['service'] } }, async (_request, reply) => {
     const readiness = await options.ready();

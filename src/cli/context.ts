@@ -1,8 +1,8 @@
 // What CLI commands work with: the database and queues named by the config (or, without a
 // config file, DATABASE_URL and the PostgreSQL queue), the same service layer the API uses.
 import { existsSync } from 'node:fs';
-import { configPath, DEFAULT_DATABASE_URL, loadConfig, type ResolvedConfig } from '../config/load.js';
-import { openDatabase, type Database } from '../db/index.js';
+import { configPath, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { databaseUrlFromEnv, openDatabase, type Database } from '../db/index.js';
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type QueueBackend, type RunJob } from '../scheduler/queue.js';
 import { OPERATOR_SCOPE, type ServiceContext } from '../scheduler/service/service.js';
 
@@ -23,7 +23,7 @@ export function optionalConfig(explicit: string | undefined): ResolvedConfig | n
 
 export function openContext(configFile: string | undefined): CliContext {
   const config = optionalConfig(configFile);
-  const url = config?.databaseUrl ?? (process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL);
+  const url = config?.databaseUrl ?? databaseUrlFromEnv();
   const database = openDatabase({ url, max: 4, applicationName: 'sandfleet-cli' });
   const backend: QueueBackend = config?.queue.backend === 'redis' ? { kind: 'redis', url: config.redisUrl ?? '', prefix: config.queue.prefix } : { kind: 'postgres' };
   const settings = { database, backend };

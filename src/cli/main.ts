@@ -3,10 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { databaseUrlFromEnv, DatabaseUnavailableError, errorMessage, migrateDatabase, openDatabase, redactUrl } from '../db/index.js';
 import { migrateQueueSchema } from '../scheduler/queue.js';
-import { InvalidCursor, MachineBusy, NotFound, UnknownTenant } from '../scheduler/service/errors.js';
+import { AmbiguousIdPrefix, InvalidCursor, MachineBusy, NotFound, UnknownTenant } from '../scheduler/service/errors.js';
 import { IdempotencyConflict, TenantLimit, Unserviceable } from '../scheduler/submission.js';
 import { CommandFailed } from './commands/arguments.js';
 import { registerCheck } from './commands/check.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerMachines } from './commands/machines.js';
@@ -14,16 +15,29 @@ import { registerSimAgents } from './commands/sim-agents.js';
 import { registerTasks } from './commands/tasks.js';
 import { registerTokens } from './commands/tokens.js';
 import { optionalConfig } from './context.js';
+import { jsonPrinted, printJson } from './output.js';
+import { packageVersion, wantsJsonVersion } from './version.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export async function main(argv: string[]): Promise<number> {
+  const version = packageVersion();
+  if (wantsJsonVersion(argv.slice(2))) {
+    printJson({ version });
+    return EXIT.ok;
+  }
   const program = new Command('sandfleet')
     .description('Pools of disposable analysis machines on AWS EC2 and Azure VM scale sets, kept consistent in Postgres.')
+    .version(version, '-V, --version', 'print the version (with --json: {"version": ...})')
     .option('-c, --config <file>', 'config file (default: $SANDFLEET_CONFIG or ./sandfleet.yaml)')
     .exitOverride()
     .showHelpAfterError();
   const config = () => program.opts<{ config?: string }>().config;
+  // The command that ran, to know whether it was asked for JSON when it fails.
+  let invoked: Command | undefined;
+  program.hook('preAction', (_program, action) => {
+    invoked = action;
+  });
 
   program
     .command('migrate')
@@ -39,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       } finally {
         await database.close();
       }
-      if (options.json) console.log(JSON.stringify({ ok: true, database: redactUrl(url) }));
+      if (options.json) printJson({ ok: true, database: redactUrl(url) });
       else console.log(`migrated ${redactUrl(url)}`);
     });
   registerDaemon(program, config);
@@ -49,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
   registerTokens(program, config);
   registerCheck(program, config);
   registerSimAgents(program, config);
+  // Last: its scripts are generated from every command registered before it.
+  registerCompletion(program);
   // Subcommands inherit exit handling, so their usage errors also end as exit code 2.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {
@@ -62,22 +78,37 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (error) {
-    return exitCodeFor(error);
+    // Usage errors come before any action ran: then --json is looked for among the words.
+    const json = invoked ? invoked.opts<{ json?: boolean }>().json === true : argv.slice(2).includes('--json');
+    return exitCodeFor(error, json);
   }
 }
 
-function exitCodeFor(error: unknown): number {
+function exitCodeFor(error: unknown, json: boolean): number {
+  // With --json a script gets a JSON document on stdout on failure too, unless the command
+  // already printed its own (`tasks wait`, `check`: the result, then the exit code).
+  const report = (details: Record<string, unknown>) => {
+    if (json && !jsonPrinted()) printJson({ ok: false, ...details });
+  };
   if (error instanceof CommanderError) {
-    // --help and --version end through here too, successfully.
-    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    // --help and --version end through here too, successfully; commander printed the usage error.
+    if (error.exitCode === 0) return EXIT.ok;
+    report({ error: error.message.replace(/^error: /, '') });
+    return EXIT.usage;
   }
-  console.error(`sandfleet: ${explain(error)}`);
+  const message = explain(error);
+  console.error(`sandfleet: ${message}`);
+  if (error instanceof AmbiguousIdPrefix) {
+    report({ error: message, matches: error.matches });
+    return EXIT.usage;
+  }
+  report(error instanceof ConfigError ? { error: message, source: error.source, errors: error.issues } : { error: message });
   return EXIT.failed;
 }
 
 /** What went wrong, and what to do next. */
 function explain(error: unknown): string {
-  if (error instanceof ConfigError || error instanceof DatabaseUnavailableError || error instanceof CommandFailed) return error.message;
+  if (error instanceof ConfigError || error instanceof DatabaseUnavailableError || error instanceof CommandFailed || error instanceof AmbiguousIdPrefix) return error.message;
   if (error instanceof NotFound || error instanceof MachineBusy || error instanceof InvalidCursor || error instanceof IdempotencyConflict || error instanceof Unserviceable) return error.message;
   if (error instanceof UnknownTenant || error instanceof TenantLimit) return error.message;
   // drizzle wraps driver errors ("Failed query: …"); the driver's code is on the cause.

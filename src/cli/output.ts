@@ -3,8 +3,16 @@ export interface OutputOptions {
   json?: boolean;
 }
 
+let printedJson = false;
+
 export function printJson(value: unknown): void {
+  printedJson = true;
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether this process already printed its JSON document (a failure after it adds none). */
+export function jsonPrinted(): boolean {
+  return printedJson;
 }
 
 export function table(rows: Record<string, unknown>[], columns: string[]): string {

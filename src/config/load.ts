@@ -1,8 +1,9 @@
 // Loads sandfleet.yaml, applies the environment overrides (README, Configuration), and validates the whole:
 // every problem is reported at once, each naming its field. Nothing is started on a bad config.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
+import { DEFAULT_DATABASE_URL } from '../db/database.js';
 import { findUnstorable } from '../db/storable.js';
 import type { PoolDefinition, TenantDefinition } from '../machinery/index.js';
 import { awsSettingsSchema } from '../providers/aws/settings.js';
@@ -10,11 +11,13 @@ import { azureSettingsSchema } from '../providers/azure/settings.js';
 import { simSettingsSchema } from '../providers/sim/settings.js';
 import { configSchema, type Config, type PoolConfig, type TenantConfig } from './schema.js';
 
-export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sandfleet';
+export { DEFAULT_DATABASE_URL };
 
 export interface ConfigIssue {
   field: string;
   message: string;
+  /** The file's line (1-based) where the field is written, when it is. */
+  line?: number;
 }
 
 export class ConfigError extends Error {
@@ -23,9 +26,12 @@ export class ConfigError extends Error {
     readonly source: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(`${source} is not valid:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+    super(`${source} is not valid:\n${issues.map((i) => `  ${i.field}${i.line !== undefined && !i.field.startsWith(YAML_FIELD) ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n')}`);
   }
 }
+
+/** How a YAML syntax problem is named in place of a field. */
+const YAML_FIELD = '(yaml';
 
 /** The validated config plus what the environment decided. */
 export interface ResolvedConfig extends Config {
@@ -50,22 +56,61 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
-  const document = parseDocument(text, { prettyErrors: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(source, document.errors.map((e) => ({ field: `(yaml, line ${e.linePos?.[0]?.line ?? '?'})`, message: e.message.split('\n')[0] ?? e.message })));
-  }
+  const lines = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: true, lineCounter: lines });
+  if (document.errors.length > 0) throw new ConfigError(source, [yamlIssue(document.errors, text)]);
   const issues: ConfigIssue[] = [];
-  const raw = applyEnvironment(document.toJS() ?? {}, env, issues);
+  const file: unknown = document.toJS() ?? {};
+  const raw = applyEnvironment(file, env, issues);
   const unstorable = findUnstorable(raw);
   if (unstorable) issues.push({ field: fieldName(unstorable.path), message: unstorable.message });
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ field: fieldName(i.path), message: i.message })));
+  if (!parsed.success) {
+    issues.push(
+      ...parsed.error.issues.map((i) => {
+        const line = lineOf(document, lines, i.path, i.code === 'unrecognized_keys' ? i.keys[0] : undefined);
+        return { field: fieldName(i.path), message: i.message, ...(line === undefined ? {} : { line }) };
+      }),
+    );
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(source, issues);
   const config = parsed.data;
-  issues.push(...poolIssues(config.pools), ...secretIssues(text));
+  issues.push(...poolIssues(config.pools), ...totalIssues(config), ...connectionIssues(config, env), ...secretIssues(text, file));
   if (config.queue.backend === 'redis' && !config.queue.redis_url) issues.push({ field: 'queue.redis_url', message: 'queue.backend is redis: set REDIS_URL (for example redis://127.0.0.1:6379)' });
   if (issues.length > 0) throw new ConfigError(source, issues);
   return { ...config, source, databaseUrl: config.database.url ?? DEFAULT_DATABASE_URL, redisUrl: config.queue.redis_url ?? null };
+}
+
+/**
+ * The first YAML error only: one misplaced line (a wrong indentation) makes the parser misread
+ * every line after it, and the errors that follow are echoes of the first.
+ */
+function yamlIssue(errors: readonly YAMLError[], text: string): ConfigIssue {
+  const [first] = errors;
+  const line = first?.linePos?.[0]?.line;
+  const what = (first?.message.split('\n')[0] ?? 'not valid YAML').replace(/ at line \d+, column \d+:?$/, '');
+  const written = line === undefined ? undefined : text.split(/\r?\n/)[line - 1]?.trimEnd();
+  const indentation = first && ['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY', 'MISSING_CHAR'].includes(first.code);
+  const message = [
+    what,
+    written === undefined ? '' : `: ${JSON.stringify(written)}`,
+    indentation ? '; check its indentation against the lines around it' : '',
+    errors.length > 1 ? ` (fix this first: the ${errors.length - 1} other YAML error(s) after it most likely follow from it)` : '',
+  ].join('');
+  return { field: `${YAML_FIELD}, line ${line ?? '?'})`, message, ...(line === undefined ? {} : { line }) };
+}
+
+/** The line of the key that names a field (or of an unknown key in it), else of the nearest enclosing field written in the file. */
+function lineOf(document: Document, lines: LineCounter, path: readonly PropertyKey[], unknownKey?: string): number | undefined {
+  const target = unknownKey === undefined ? path : [...path, unknownKey];
+  for (let depth = target.length; depth > 0; depth--) {
+    const parent = depth === 1 ? document.contents : document.getIn(target.slice(0, depth - 1), true);
+    const key = target[depth - 1];
+    const node = isMap(parent) ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key : isSeq(parent) && typeof key === 'number' ? parent.items[key] : undefined;
+    const start = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
+    if (start !== undefined) return lines.linePos(start).line;
+  }
+  return undefined;
 }
 
 /** DATABASE_URL, REDIS_URL, SANDFLEET_PORT and SANDFLEET_LOG_LEVEL win over the file. */
@@ -107,14 +152,66 @@ function poolIssues(pools: PoolConfig[]): ConfigIssue[] {
   return issues;
 }
 
-/** Credentials belong in the environment (or the clouds' own credential chains), never in the file. */
-function secretIssues(text: string): ConfigIssue[] {
+/** Where each connection URL may come from: the file's field, or the variable that overrides it. */
+const CONNECTIONS = [
+  { section: 'database', key: 'url', variable: 'DATABASE_URL', protocols: ['postgres:', 'postgresql:'], example: 'postgres://USER@HOST:5432/DATABASE' },
+  { section: 'queue', key: 'redis_url', variable: 'REDIS_URL', protocols: ['redis:', 'rediss:'], example: 'redis://HOST:6379' },
+] as const;
+
+/** A connection URL that is not one (`DATABASE_URL=garbage`) is refused here, naming where it came from, not later as a bare "Invalid URL". */
+function connectionIssues(config: Config, env: NodeJS.ProcessEnv): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (/\b(postgres(ql)?|rediss?):\/\/[^/\s:@]*:[^@\s]+@/.test(text)) issues.push({ field: 'database.url / queue.redis_url', message: 'a URL in the file carries a password: move it to DATABASE_URL or REDIS_URL' });
+  for (const c of CONNECTIONS) {
+    const value = c.section === 'database' ? config.database.url : config.queue.redis_url;
+    if (value === undefined) continue;
+    const where = env[c.variable]?.trim() ? c.variable : `${c.section}.${c.key}`;
+    let protocol: string | null = null;
+    try {
+      protocol = new URL(value).protocol;
+    } catch {
+      // Not echoed: it may hold a password.
+    }
+    if (protocol === null || !(c.protocols as readonly string[]).includes(protocol)) {
+      issues.push({ field: where, message: `is not a ${c.protocols[0].slice(0, -1)} URL; expected ${c.example}${protocol ? ` (its scheme is ${protocol.slice(0, -1)})` : ''}` });
+    }
+  }
+  return issues;
+}
+
+/** Pairs across the config that bound one another. */
+function totalIssues(config: Config): ConfigIssue[] {
+  const cap = config.scheduler.max_machines_total;
+  const warm = config.pools.reduce((sum, p) => sum + p.min_ready, 0);
+  if (cap === undefined || warm <= cap) return [];
+  return [{ field: 'scheduler.max_machines_total', message: `the pools' min_ready add up to ${warm}, more than scheduler.max_machines_total (${cap}); lower a min_ready or raise the total` }];
+}
+
+/** Credentials belong in the environment (or the clouds' own credential chains), never in the file. */
+function secretIssues(text: string, file: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const passwordIn = (url: unknown) => typeof url === 'string' && URL_WITH_PASSWORD.test(url);
+  let named = false;
+  for (const c of CONNECTIONS) {
+    if (!passwordIn(valueAt(file, c.section, c.key))) continue;
+    named = true;
+    issues.push({ field: `${c.section}.${c.key}`, message: `carries a password: remove the URL from the file and give it whole in ${c.variable} instead` });
+  }
+  // Anywhere else (a comment, another field): the line says where.
+  if (!named && URL_WITH_PASSWORD.test(text)) {
+    const line = text.slice(0, text.search(URL_WITH_PASSWORD)).split('\n').length;
+    issues.push({ field: '(file)', line, message: `line ${line} holds a URL with a password: passwords go in DATABASE_URL or REDIS_URL, never in the file` });
+  }
   if (/(AKIA|ASIA)[0-9A-Z]{16}/.test(text) || /\b(secret|password|client_secret|access_key)\s*:/i.test(text)) {
     issues.push({ field: '(file)', message: 'looks like it holds a credential: sandfleet reads AWS and Azure credentials from their default chains, never from the config' });
   }
   return issues;
+}
+
+const URL_WITH_PASSWORD = /\b(postgres(ql)?|rediss?):\/\/[^/\s:@]*:[^@\s]+@/;
+
+function valueAt(raw: unknown, section: string, key: string): unknown {
+  const part = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[section] : undefined;
+  return typeof part === 'object' && part !== null ? (part as Record<string, unknown>)[key] : undefined;
 }
 
 function fieldName(path: readonly PropertyKey[]): string {

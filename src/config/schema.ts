@@ -7,6 +7,7 @@ import { API_DEFAULTS } from '../api/defaults.js';
 import { RETENTION_DEFAULTS as R, SCHEDULER_DEFAULTS as D } from '../scheduler/defaults.js';
 import { AUTOSCALE_LIMITS } from '../scheduler/policies/registry.js';
 import { passthroughName } from '../scheduler/runners/command-runner.js';
+import { SIM_RUNNER_DEFAULTS } from '../scheduler/runners/sim-runner.js';
 
 /** The cluster a config names when it names none. */
 export const DEFAULT_CLUSTER = 'sandfleet';
@@ -22,7 +23,21 @@ const buckets = (names: readonly string[]) =>
     .optional();
 
 const runner = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('sim'), min_duration_ms: count.optional(), max_duration_ms: count.optional(), fail_rate: z.number().min(0).max(1).optional() }).strict(),
+  z
+    .object({ kind: z.literal('sim'), min_duration_ms: count.optional(), max_duration_ms: count.optional(), fail_rate: z.number().min(0).max(1).optional() })
+    .strict()
+    // Either bound may be left to its default, which then counts.
+    .superRefine((r, ctx) => {
+      const min = r.min_duration_ms ?? SIM_RUNNER_DEFAULTS.minDurationMs;
+      const max = r.max_duration_ms ?? SIM_RUNNER_DEFAULTS.maxDurationMs;
+      if (min <= max) return;
+      const given = (key: string, value: number, fallback: boolean) => `${key} (${value}${fallback ? ', its default' : ''})`;
+      ctx.addIssue({
+        code: 'custom',
+        path: [r.min_duration_ms === undefined ? 'max_duration_ms' : 'min_duration_ms'],
+        message: `${given('min_duration_ms', min, r.min_duration_ms === undefined)} must not exceed ${given('max_duration_ms', max, r.max_duration_ms === undefined)}`,
+      });
+    }),
   z
     .object({
       kind: z.literal('command'),
@@ -91,7 +106,7 @@ export const poolConfig = z
     price_per_hour: z.number().min(0).max(1_000_000).optional(),
   })
   .strict()
-  .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size', path: ['min_ready'] });
+  .refine((p) => p.min_ready <= p.max_size, { message: 'min_ready must not exceed max_size (the pool could never keep that many warm)', path: ['min_ready'] });
 
 /** A tenant: its share of busy pools and its limits. Tenants not listed get weight 1 and no limits. */
 export const tenantConfig = z

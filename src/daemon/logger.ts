@@ -1,5 +1,6 @@
-// The daemon's pino logger: JSON lines, never a bearer token or a password (redacted by path,
-// and URLs are logged only after redactUrl), nor a value bound to a failed statement.
+// The daemon's pino logger: JSON lines (or pino-pretty's lines for a person at a terminal),
+// never a bearer token or a password (redacted by path, and URLs are logged only after
+// redactUrl), nor a value bound to a failed statement.
 import pino, { type Logger } from 'pino';
 import { withoutValues } from '../db/errors.js';
 
@@ -34,4 +35,26 @@ export function boundedStdout(maxBytes = MAX_BUFFERED_BYTES, notice: (text: stri
     notice(`sandfleet: ${dropped} log line(s) dropped so far: stdout is not read as fast as the daemon writes it\n`);
   });
   return stream;
+}
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Pretty for a person watching the log at a terminal, JSON for whatever reads a pipe or a file. */
+export function defaultLogFormat(stream: { isTTY?: boolean } = process.stdout): LogFormat {
+  return stream.isTTY === true ? 'pretty' : 'json';
+}
+
+/**
+ * Where the lines go in the given format: bounded stdout either way. Pretty lines are made by
+ * pino-pretty's formatter in this thread, line by line, so they leave (and are dropped under a
+ * stalled reader) exactly as JSON lines do; loaded only when asked for.
+ */
+export async function logDestination(format: LogFormat): Promise<pino.DestinationStream> {
+  const stdout = boundedStdout();
+  if (format === 'json') return stdout;
+  const { prettyFactory } = await import('pino-pretty');
+  // Colours follow colorette's detection of stdout (NO_COLOR and FORCE_COLOR are honoured).
+  const pretty = prettyFactory({ translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname,service' });
+  return { write: (line: string) => void stdout.write(pretty(line)) };
 }

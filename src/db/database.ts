@@ -44,8 +44,19 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** DATABASE_URL holds something that is not a PostgreSQL URL: said before any connection is tried. */
+export class InvalidDatabaseUrl extends Error {
+  override readonly name = 'InvalidDatabaseUrl';
+  constructor() {
+    super('DATABASE_URL is not a PostgreSQL URL; expected postgres://USER@HOST:5432/DATABASE');
+  }
+}
+
 export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
+  const url = env.DATABASE_URL?.trim();
+  if (!url) return DEFAULT_DATABASE_URL;
+  if (!URL.canParse(url) || !['postgres:', 'postgresql:'].includes(new URL(url).protocol)) throw new InvalidDatabaseUrl();
+  return url;
 }
 
 export function openDatabase(options: DatabaseOptions = {}): Database {

@@ -5,6 +5,7 @@ export * from './daemons.js';
 export * from './capped-violations.js';
 export * from './clock.js';
 export * from './fleet-stats.js';
+export * from './id-prefix.js';
 export * from './invariants.js';
 export * from './machine-lifecycle.js';
 export * from './machines.js';

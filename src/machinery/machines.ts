@@ -7,6 +7,7 @@ import { MACHINE_DELETABLE_STATE, MACHINE_DELETED, MACHINE_RETIRE_REQUEST_STATES
 import { conflict, ok, type Outcome } from './outcome.js';
 import { getMachine, machineEntity, transitionMachine, type TransitionOptions } from './transition.js';
 import { ago } from './clock.js';
+import { idRange } from './id-prefix.js';
 import { afterKey, exactTime, timeKeyOf, type Keyed, type TimeKey } from './keyset.js';
 
 export { getMachine };
@@ -148,6 +149,13 @@ export async function listMachines(ex: Executor, filter: MachineFilter = {}): Pr
     sql`SELECT * FROM ${machines} WHERE ${sql.join(conditions, sql` AND `)} ORDER BY ${machines.createdAt}, ${machines.id}`,
   );
   return result.rows.map(machineEntity.map);
+}
+
+/** Ids of the machines starting with these hex digits, lowest first, at most `limit`: a range scan of the primary key. */
+export async function machineIdsWithPrefix(ex: Executor, digits: string, limit: number): Promise<string[]> {
+  const { low, high } = idRange(digits);
+  const result = await ex.execute(sql`SELECT id FROM ${machines} WHERE id BETWEEN ${low}::uuid AND ${high}::uuid ORDER BY id LIMIT ${limit}`);
+  return result.rows.map((r) => String(r.id));
 }
 
 /** Ready machines idle for at least `idleForMs` by the database's clock, oldest first: candidates for scale-down. */

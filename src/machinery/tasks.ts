@@ -10,6 +10,7 @@ import { beginStop } from './machines.js';
 import type { Outcome } from './outcome.js';
 import { getTask, taskEntity, transitionTask, type TransitionOptions } from './transition.js';
 import { ago } from './clock.js';
+import { idRange } from './id-prefix.js';
 
 export { getTask };
 
@@ -153,6 +154,14 @@ export async function listTasks(ex: Executor, filter: TaskFilter = {}): Promise<
     SELECT * FROM ${tasks} WHERE ${sql.join(conditions, sql` AND `)}
     ORDER BY ${tasks.createdAt} DESC, ${tasks.id} DESC LIMIT ${filter.limit ?? 100}`);
   return result.rows.map(taskEntity.map);
+}
+
+/** Ids of the tasks starting with these hex digits (of one tenant, when given), lowest first, at most `limit`: a range scan of the primary key. */
+export async function taskIdsWithPrefix(ex: Executor, digits: string, options: { tenant: string | null; limit: number }): Promise<string[]> {
+  const { low, high } = idRange(digits);
+  const tenant = options.tenant === null ? sql`` : sql`AND ${tasks.tenant} = ${options.tenant}`;
+  const result = await ex.execute(sql`SELECT id FROM ${tasks} WHERE id BETWEEN ${low}::uuid AND ${high}::uuid ${tenant} ORDER BY id LIMIT ${options.limit}`);
+  return result.rows.map((r) => String(r.id));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Executor } from '../db/database.js';
 import { rowMapper } from '../db/rows.js';
 import { apiTokens, tenants, type ApiTokenRow } from '../db/schema.js';
 import type { TokenRole } from '../db/states.js';
+import { idRange } from './id-prefix.js';
 import { afterKey, exactTime, timeKeyOf, type Keyed, type TimeKey } from './keyset.js';
 
 const mapToken = rowMapper(apiTokens);
@@ -26,6 +27,13 @@ export async function listApiTokenPage(ex: Executor, page: { limit: number; afte
     WHERE ${afterKey(apiTokens.createdAt, apiTokens.id, page.after, 'asc')}
     ORDER BY created_at, id LIMIT ${page.limit}`);
   return result.rows.map((raw) => ({ row: mapToken(raw), key: timeKeyOf(raw) }));
+}
+
+/** Ids of the tokens starting with these hex digits, lowest first, at most `limit`: a range scan of the primary key. */
+export async function apiTokenIdsWithPrefix(ex: Executor, digits: string, limit: number): Promise<string[]> {
+  const { low, high } = idRange(digits);
+  const result = await ex.execute(sql`SELECT id FROM ${apiTokens} WHERE id BETWEEN ${low}::uuid AND ${high}::uuid ORDER BY id LIMIT ${limit}`);
+  return result.rows.map((r) => String(r.id));
 }
 
 /** Revokes a token (revoking again keeps the first time); null if there is no such token. */

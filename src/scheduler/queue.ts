@@ -85,7 +85,7 @@ export function createQueue<Data>(name: string, settings: QueueSettings): Queue<
   const queue =
     settings.backend.kind === 'postgres'
       ? // BullMQ types each backend's Queue separately; ours are used only through the common API.
-        (new Queue(qualified, { connection: sharedPool(settings) }, createPostgresBackend) as unknown as Queue<Data>)
+        borrowingPool(settings, () => new Queue(qualified, { connection: sharedPool(settings) }, createPostgresBackend) as unknown as Queue<Data>)
       : new Queue<Data>(qualified, redisOptions(settings.backend));
   return hearErrors(queue, qualified, settings);
 }
@@ -114,7 +114,7 @@ export function createWorker<Data>(name: string, settings: QueueSettings, proces
   };
   const worker =
     settings.backend.kind === 'postgres'
-      ? (new Worker(qualified, safe as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>)
+      ? borrowingPool(settings, () => new Worker(qualified, safe as Processor, { connection: sharedPool(settings), ...common }, createPostgresBackend) as unknown as Worker<Data>)
       : new Worker<Data>(qualified, safe, { ...redisOptions(settings.backend), ...common });
   return hearErrors(worker, qualified, settings);
 }
@@ -137,6 +137,31 @@ export async function migrateQueueSchema(database: Database): Promise<void> {
 
 function queueName(name: string, settings: QueueSettings): string {
   return settings.namespace ? `${settings.namespace}-${name}` : name;
+}
+
+/**
+ * A queue or worker on the process's pool, which takes back on close the 'error' listener
+ * BullMQ's PostgreSQL connection adds to a pool it borrows and never removes (bullmq 6.7.0).
+ * Without this each queue or worker made and closed on one pool (a scheduler restarted in the
+ * same process, every CLI command in a test run) left one behind: a leak, and past ten Node's
+ * MaxListenersExceededWarning on the pool.
+ */
+function borrowingPool<Made extends { close(...args: never[]): Promise<void> }>(settings: QueueSettings, make: () => Made): Made {
+  const pool = settings.database.pool;
+  const before = new Set(pool.listeners('error'));
+  const made = make();
+  const added = pool.listeners('error').filter((listener) => !before.has(listener)) as ((error: Error) => void)[];
+  const closable = made as unknown as { close: (...args: unknown[]) => Promise<void> };
+  const close = closable.close.bind(made);
+  // Worker.close(force) keeps its argument.
+  closable.close = async (...args: unknown[]) => {
+    try {
+      await close(...args);
+    } finally {
+      for (const listener of added) pool.removeListener('error', listener);
+    }
+  };
+  return made;
 }
 
 /** The process's one pool (DESIGN rule 5): BullMQ borrows connections from it. */

@@ -132,7 +132,7 @@ export function choosePool(pools: PoolRow[], request: Pick<SubmitRequest, 'pool'
   const fits = (p: PoolRow) => (request.platform === undefined || p.platform === request.platform) && wanted.every((t) => p.tags.includes(t));
   if (request.pool !== undefined) {
     const named = pools.find((p) => p.name === request.pool);
-    if (!named || !named.active) throw new Unserviceable(`no active pool named "${request.pool}"`);
+    if (!named || !named.active) throw new Unserviceable(`no active pool named "${request.pool}" (${activePools(pools)})`);
     if (!fits(named)) throw new Unserviceable(`pool "${named.name}" does not match platform ${request.platform ?? 'any'} and tags [${wanted.join(', ')}]`);
     if (named.maxSize === 0) throw new Unserviceable(`pool "${named.name}" has max_size 0`);
     return named;
@@ -141,6 +141,12 @@ export function choosePool(pools: PoolRow[], request: Pick<SubmitRequest, 'pool'
   const chosen = candidates[0];
   if (!chosen) throw new Unserviceable(`no active pool serves platform ${request.platform ?? 'any'} with tags [${wanted.join(', ')}]`);
   return chosen;
+}
+
+/** What a caller could have named instead. */
+function activePools(pools: PoolRow[]): string {
+  const names = pools.filter((p) => p.active).map((p) => p.name).sort();
+  return names.length > 0 ? `active pools: ${names.join(', ')}` : 'no pool is active';
 }
 
 /** A stable digest of what was asked, to tell a replay from a different request on the same key. */

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/sandfleet.js');
+export const BIN = path.join(ROOT, 'bin/sandfleet.js');
 
 export interface Ran {
   code: number | null;
@@ -22,8 +22,9 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Ran
   });
 }
 
-export function startDaemonProcess(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, ...args, 'daemon'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `sandfleet <args> daemon <daemonArgs>`: program options before the command, its own after. */
+export function startDaemonProcess(args: string[], env: Record<string, string>, daemonArgs: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args, 'daemon', ...daemonArgs], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));

@@ -90,8 +90,17 @@ const cases: Case[] = [
   { name: 'rate limit without burst', text: variant((c) => (c.scheduler.rate_limits = { aws: { RunInstances: { per_second: 5 } } })), field: 'scheduler.rate_limits.aws.RunInstances.burst', message: /number/ },
   { name: 'rate limit of an unknown bucket', text: variant((c) => (c.scheduler.rate_limits = { aws: { per_second: 5, burst: 1 } })), field: 'scheduler.rate_limits.aws', message: /per_second/ },
   { name: 'pool_size a float', text: variant((c) => (c.database.pool_size = 2.5)), field: 'database.pool_size', message: /int/ },
-  { name: 'password in the database URL', text: variant((c) => (c.database.url = 'postgres://sandfleet:password@db:5432/sandfleet')), field: 'database.url / queue.redis_url', message: /DATABASE_URL/ },
-  { name: 'password in a redis URL', text: variant((c) => ((c.queue.backend = 'redis'), (c.queue.redis_url = 'redis://:hunter2@cache:6379'))), field: 'database.url / queue.redis_url', message: /REDIS_URL/ },
+  { name: 'password in the database URL', text: variant((c) => (c.database.url = 'postgres://sandfleet:password@db:5432/sandfleet')), field: 'database.url', message: /carries a password.*in DATABASE_URL instead/ },
+  { name: 'password in a redis URL', text: variant((c) => ((c.queue.backend = 'redis'), (c.queue.redis_url = 'redis://:hunter2@cache:6379'))), field: 'queue.redis_url', message: /carries a password.*in REDIS_URL instead/ },
+  { name: 'password in a URL in a comment', text: `${EXAMPLE}\n# old: postgres://sandfleet:hunter2@db/sandfleet\n`, field: '(file)', message: /line \d+ holds a URL with a password/ },
+  { name: 'sim runner min_duration_ms above max_duration_ms', text: variant((c) => (c.pools[0].runner = { kind: 'sim', min_duration_ms: 5000, max_duration_ms: 3000 })), field: 'pools[0].runner.min_duration_ms', message: /min_duration_ms \(5000\) must not exceed max_duration_ms \(3000\)/ },
+  { name: 'sim runner min_duration_ms above the default max', text: variant((c) => (c.pools[0].runner = { kind: 'sim', min_duration_ms: 5000 })), field: 'pools[0].runner.min_duration_ms', message: /max_duration_ms \(500, its default\)/ },
+  { name: 'sim runner max_duration_ms below the default min', text: variant((c) => (c.pools[0].runner = { kind: 'sim', max_duration_ms: 10 })), field: 'pools[0].runner.max_duration_ms', message: /min_duration_ms \(50, its default\) must not exceed max_duration_ms \(10\)/ },
+  { name: 'min_ready of the pools above max_machines_total', text: variant((c) => ((c.scheduler.max_machines_total = 2), (c.pools[0].min_ready = 2), (c.pools[1].min_ready = 1))), field: 'scheduler.max_machines_total', message: /min_ready add up to 3, more than scheduler.max_machines_total \(2\)/ },
+  { name: 'DATABASE_URL not a URL', text: EXAMPLE, env: { DATABASE_URL: 'garbage' }, field: 'DATABASE_URL', message: /is not a postgres URL; expected postgres:\/\// },
+  { name: 'DATABASE_URL of another scheme', text: EXAMPLE, env: { DATABASE_URL: 'mysql://db/sandfleet' }, field: 'DATABASE_URL', message: /its scheme is mysql/ },
+  { name: 'database.url not a URL', text: variant((c) => (c.database.url = 'db:5432')), field: 'database.url', message: /is not a postgres URL/ },
+  { name: 'REDIS_URL not a URL', text: variant((c) => (c.queue.backend = 'redis')), env: { REDIS_URL: 'cache:6379' }, field: 'REDIS_URL', message: /is not a redis URL; expected redis:\/\// },
   { name: 'an AWS access key in the file', text: `${EXAMPLE}\n# ${FAKE_ACCESS_KEY_ID}\n`, field: '(file)', message: /credential/ },
   { name: 'a client_secret key in the file', text: variant((c) => (c.pools[0].settings.client_secret = 'x')), field: '(file)', message: /credential/ },
   { name: 'SANDFLEET_PORT not a number', text: EXAMPLE, env: { SANDFLEET_PORT: 'eighty' }, field: 'SANDFLEET_PORT', message: /port number.*"eighty"/ },
@@ -128,6 +137,25 @@ describe('malformed configs', () => {
     })();
     expect(error.issues.map((i) => i.field).sort()).toEqual(['api.port', 'cluster', 'pools[0].max_size']);
     for (const field of ['many.yaml', 'api.port', 'cluster', 'pools[0].max_size']) expect(error.message).toContain(field);
+  });
+
+  it('one mis-indented line is one error, at its line, quoting it; the errors that follow from it are counted, not listed', () => {
+    const lines = EXAMPLE.split('\n');
+    const at = lines.indexOf('    min_ready: 1');
+    lines[at] = '  min_ready: 1';
+    const issues = issuesOf(lines.join('\n'));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ field: `(yaml, line ${at + 1})`, line: at + 1 });
+    expect(issues[0]!.message).toMatch(/^All mapping items must start at the same column: " {2}min_ready: 1"; check its indentation .*\(fix this first: the \d+ other YAML error\(s\) after it/);
+  });
+
+  it('a line that YAML reads into the wrong place is named by its line', () => {
+    const text = EXAMPLE.replace('      bootDelayMs: 1500\n', '    bootDelayMs: 1500\n');
+    const line = EXAMPLE.split('\n').indexOf('      bootDelayMs: 1500') + 1;
+    const issues = issuesOf(text);
+    expect(issues).toContainEqual({ field: 'pools[0]', line, message: expect.stringMatching(/bootDelayMs/) });
+    expect(issues.length).toBeLessThanOrEqual(2);
+    expect(() => parseConfig(text, 't.yaml', {})).toThrow(new RegExp(`pools\\[0\\] \\(line ${line}\\): .*bootDelayMs`));
   });
 
   it('a missing file says how to get one', () => {

@@ -1,5 +1,6 @@
 // Argument parsers: a bad value is bad usage (exit 2) with a message naming what was expected.
 import { InvalidArgumentError } from 'commander';
+import { idPrefixDigits } from '../../machinery/index.js';
 
 /** An operation that ran and failed (exit 1), as opposed to bad usage (exit 2). */
 export class CommandFailed extends Error {
@@ -30,7 +31,18 @@ export function shard(value: string): { index: number; count: number } {
   return { index, count };
 }
 
-export function uuid(value: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new InvalidArgumentError('must be a UUID');
-  return value.toLowerCase();
+/** A UUID or its first characters (at least 8 hex digits); the command resolves it to the one id it starts. */
+export function idPrefix(value: string): string {
+  const parsed = idPrefixDigits(value);
+  if ('problem' in parsed) throw new InvalidArgumentError(parsed.problem);
+  return value.trim().toLowerCase();
+}
+
+/** Seconds, fractions allowed, within bounds. */
+export function seconds(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`must be a number of seconds from ${min} to ${max}`);
+    return n;
+  };
 }

@@ -1,11 +1,11 @@
 // `sandfleet daemon`, `sandfleet config check` and `sandfleet demo`.
 import type { Command } from 'commander';
 import { configPath, loadConfig } from '../../config/load.js';
-import { createLogger } from '../../daemon/logger.js';
+import { createLogger, defaultLogFormat, LOG_FORMATS, logDestination, type LogFormat } from '../../daemon/logger.js';
 import { OPERATOR_SCOPE, submitTask, poolSummaries, type ServiceContext } from '../../scheduler/service/service.js';
 import { PAGE_LIMIT } from '../../scheduler/service/pages.js';
 import { emit, printJson, table } from '../output.js';
-import { integer } from './arguments.js';
+import { integer, oneOf } from './arguments.js';
 
 // The daemon pulls in Fastify and both cloud SDKs: loaded only by the commands that run it, so
 // the other commands (and --help) start quickly.
@@ -15,9 +15,10 @@ export function registerDaemon(program: Command, config: () => string | undefine
   program
     .command('daemon')
     .description('run the daemon: scheduler, autoscaler, reconciler and REST API (SIGTERM drains)')
-    .action(async () => {
+    .option('--log-format <format>', `${LOG_FORMATS.join(' or ')} (default: pretty when stdout is a terminal, else json)`, oneOf(LOG_FORMATS))
+    .action(async (o: { logFormat?: LogFormat }) => {
       const resolved = loadConfig(configPath(config()));
-      const log = createLogger(resolved.log.level, { cluster: resolved.cluster });
+      const log = createLogger(resolved.log.level, { cluster: resolved.cluster }, await logDestination(o.logFormat ?? defaultLogFormat()));
       const { startDaemon } = await loadDaemon();
       const daemon = await startDaemon(resolved, log);
       const code = await new Promise<number>((resolve) => {

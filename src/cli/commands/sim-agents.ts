@@ -28,7 +28,8 @@ export function registerSimAgents(program: Command, config: () => string | undef
     .option('--heartbeat-ms <ms>', 'heartbeat period (keep it well under the pools\' heartbeat_timeout_s)', integer(100, 600_000), 10_000)
     .option('--shard <i/n>', 'drive only shard i of n (0-based) of the machines, so n processes can share a large fleet', shard)
     .option('--json', 'print the final counts as JSON')
-    .action(async (o: Options) => {
+    .action(async (o: Options, command: Command) => {
+      if (o.minDurationMs > o.maxDurationMs) command.error(`error: --min-duration-ms (${o.minDurationMs}) must not exceed --max-duration-ms (${o.maxDurationMs})`, { exitCode: 2, code: 'sandfleet.usage' });
       const resolved = optionalConfig(config());
       const database = openDatabase({ url: resolved?.databaseUrl ?? databaseUrlFromEnv(), max: 2, applicationName: 'sandfleet-sim-agents' });
       const fleet = new SimAgentFleet({

@@ -9,8 +9,9 @@ import type { TaskView } from '../../scheduler/service/views.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { morePages, readPages, withPaging, type PagingOptions } from '../paging.js';
+import { resolveTaskId } from '../../scheduler/service/id-prefix.js';
 import { printEvents } from './history.js';
-import { CommandFailed, integer, oneOf, uuid } from './arguments.js';
+import { CommandFailed, idPrefix, integer, oneOf } from './arguments.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'timed_out', 'canceled']);
 const COLUMNS = ['id', 'state', 'pool', 'tenant', 'priority', 'attempts', 'created_at', 'finished_at'];
@@ -77,10 +78,11 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('show')
     .description('show one task, why it waits if it is queued, and its history')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--json', 'print JSON (the task with its latest 50 events)')
-    .action((id: string, o: { json?: boolean }) =>
+    .action((prefix: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
+        const id = await resolveTaskId(service, prefix);
         const task = await showTask(service, id);
         // The latest events, oldest first, as `machines show` gives a machine's.
         const events = (await taskHistory(service, id, { limit: HISTORY_SHOWN })).items.reverse();
@@ -92,10 +94,11 @@ export function registerTasks(program: Command, config: () => string | undefined
       }),
     );
 
-  withPaging(tasks.command('events').description("a task's events, newest first").argument('<id>', 'task id', uuid))
+  withPaging(tasks.command('events').description("a task's events, newest first").argument('<id>', 'task id, or its first 8 or more characters', idPrefix))
     .option('--json', 'print JSON ({ items, next_cursor })')
-    .action((id: string, o: { json?: boolean } & PagingOptions) =>
+    .action((prefix: string, o: { json?: boolean } & PagingOptions) =>
       withContext(config(), async ({ service }) => {
+        const id = await resolveTaskId(service, prefix);
         const page = await readPages(o, (p) => taskHistory(service, id, p));
         emit(o, page, () => {
           printEvents(page.items);
@@ -107,11 +110,11 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('cancel')
     .description('cancel a task (a finished task is left as it is)')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--json', 'print JSON')
-    .action((id: string, o: { json?: boolean }) =>
+    .action((prefix: string, o: { json?: boolean }) =>
       withContext(config(), async ({ service }) => {
-        const task = await cancel(service, id);
+        const task = await cancel(service, await resolveTaskId(service, prefix));
         emit(o, task, () => console.log(`task ${task.id} is ${task.state}`));
       }),
     );
@@ -119,11 +122,12 @@ export function registerTasks(program: Command, config: () => string | undefined
   tasks
     .command('wait')
     .description('wait until the task ends; exit 0 only if it completed')
-    .argument('<id>', 'task id', uuid)
+    .argument('<id>', 'task id, or its first 8 or more characters', idPrefix)
     .option('--timeout <seconds>', 'give up after this long (default: wait forever)', integer(1, 7 * 86_400))
     .option('--json', 'print the final task as JSON')
-    .action((id: string, o: { timeout?: number; json?: boolean }) =>
+    .action((prefix: string, o: { timeout?: number; json?: boolean }) =>
       withContext(config(), async ({ service }) => {
+        const id = await resolveTaskId(service, prefix);
         const started = Date.now();
         let last = '';
         const daemons = new DaemonWatch();

@@ -7,7 +7,8 @@ import { syncTenants } from '../../machinery/index.js';
 import { withContext } from '../context.js';
 import { emit, printTable } from '../output.js';
 import { morePages, readPages, withPaging, type PagingOptions } from '../paging.js';
-import { oneOf, uuid } from './arguments.js';
+import { resolveTokenId } from '../../scheduler/service/id-prefix.js';
+import { idPrefix, oneOf } from './arguments.js';
 
 export function registerTokens(program: Command, config: () => string | undefined): void {
   const tokens = program.command('tokens').description('API bearer tokens');
@@ -44,12 +45,12 @@ export function registerTokens(program: Command, config: () => string | undefine
   tokens
     .command('revoke')
     .description('revoke a token at once')
-    .argument('<id>', 'token id', uuid)
+    .argument('<id>', 'token id, or its first 8 or more characters', idPrefix)
     .option('--json', 'print JSON')
-    .action((id: string, o: { json?: boolean }) =>
+    .action((prefix: string, o: { json?: boolean }) =>
       withContext(config(), async ({ database }) => {
-        const view = await revokeToken(database.db, id);
-        emit(o, view, () => console.log(`token ${id} revoked`));
+        const view = await revokeToken(database.db, await resolveTokenId(database.db, prefix));
+        emit(o, view, () => console.log(`token ${view.id} revoked`));
       }),
     );
 }

@@ -3,10 +3,13 @@
 import { z } from 'zod';
 import { abortedVerdict, wait, type RunContext, type Runner, type RunVerdict } from './types.js';
 
+/** A sim pool's analysis takes a random time within these bounds when neither the pool nor the task names one. */
+export const SIM_RUNNER_DEFAULTS = { minDurationMs: 50, maxDurationMs: 500 } as const;
+
 export const simRunnerSettings = z
   .object({
-    minDurationMs: z.number().int().min(0).default(50),
-    maxDurationMs: z.number().int().min(0).default(500),
+    minDurationMs: z.number().int().min(0).default(SIM_RUNNER_DEFAULTS.minDurationMs),
+    maxDurationMs: z.number().int().min(0).default(SIM_RUNNER_DEFAULTS.maxDurationMs),
     failRate: z.number().min(0).max(1).default(0),
   })
   .strict();

@@ -1,12 +1,31 @@
 // What the service layer refuses, typed, so the API maps each to its status and the CLI to its
 // exit code and message.
+export type Entity = 'task' | 'machine' | 'token';
+
 export class NotFound extends Error {
   override readonly name = 'NotFound';
   constructor(
-    readonly entity: 'task' | 'machine' | 'token',
+    readonly entity: Entity,
     readonly id: string,
+    /** The id was given by its first characters (the CLI), none of which start an id. */
+    readonly byPrefix = false,
   ) {
-    super(`no ${entity} with id ${id}`);
+    super(byPrefix ? `no ${entity} with id prefix ${id}` : `no ${entity} with id ${id}`);
+  }
+}
+
+/** An id's first characters start more than one id: the caller must give more of it (bad usage, not a failure). */
+export class AmbiguousIdPrefix extends Error {
+  override readonly name = 'AmbiguousIdPrefix';
+  constructor(
+    readonly entity: Entity,
+    readonly prefix: string,
+    /** The first of the ids it starts, lowest first. */
+    readonly matches: readonly string[],
+    /** More ids than `matches` start with it. */
+    readonly more: boolean,
+  ) {
+    super(`id prefix ${prefix} starts ${more ? `more than ${matches.length}` : matches.length} ${entity} ids: ${matches.join(', ')}${more ? ', …' : ''}; give more of the id`);
   }
 }
 
