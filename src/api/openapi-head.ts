@@ -18,9 +18,10 @@ export const OPENAPI_HEAD = {
   // Relative: the daemon that serves this document.
   servers: [{ url: '/', description: 'this daemon' }],
   tags: [
-    { name: 'tasks', description: 'Submit, list, show and cancel tasks (submitter role; a submitter sees its own tenant only).' },
-    { name: 'machines', description: 'The machines of every pool; drain one (operator role).' },
+    { name: 'tasks', description: 'Submit, list, show and cancel tasks, and read their histories (submitter role; a submitter sees its own tenant only).' },
+    { name: 'machines', description: 'The machines of every pool, live or deleted, and their histories; drain one (operator role).' },
     { name: 'pools', description: 'Pools with machine counts, queued tasks and desired size (operator role).' },
+    { name: 'daemons', description: 'The daemons, their heartbeats and the pools they lead (operator role).' },
     { name: 'tokens', description: 'API tokens (admin role).' },
     { name: 'agents', description: "An agent on an agent pool's machine drives its lease, with the machine's credential." },
     { name: 'service', description: 'Health, readiness, metrics and this document; no credential.' },

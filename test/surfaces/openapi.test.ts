@@ -159,6 +159,9 @@ describe('a client generated from the document', () => {
     const listed = await submitter.GET('/v1/tasks', { params: { query: { pool: 'quick', limit: 10 } } });
     expect(listed.data?.items.map((i) => i.id)).toContain(task.id);
     await until(async () => (await submitter.GET('/v1/tasks/{id}', { params: { path: { id: task.id } } })).data?.state === 'completed', 60_000);
+    const history = (await submitter.GET('/v1/tasks/{id}/events', { params: { path: { id: task.id } } })).data!.items;
+    expect(history[0]?.to).toBe('completed');
+    expect(history.some((e) => e.machine_id !== null)).toBe(true);
 
     const other = await submitter.POST('/v1/tasks', { body: { pool: 'slow', payload: { sample: 'c.exe' } } });
     expect(other.data?.state).toBe('queued');
@@ -190,14 +193,19 @@ describe('a client generated from the document', () => {
 
   it('shows machines and pools, drains, and manages tokens (422 for an undeclared tenant)', async () => {
     const operator = client(base, tokens.operator);
-    const machines = (await operator.GET('/v1/machines', { params: { query: { pool: 'quick' } } })).data!;
+    const machines = (await operator.GET('/v1/machines', { params: { query: { pool: 'quick' } } })).data!.items;
     expect(machines.length).toBeGreaterThan(0);
     const shown = await operator.GET('/v1/machines/{id}', { params: { path: { id: machines[0]!.id } } });
     expect(shown.data?.events.length).toBeGreaterThan(0);
+    const history = await operator.GET('/v1/machines/{id}/events', { params: { path: { id: machines[0]!.id }, query: { limit: 1 } } });
+    expect(history.data?.items).toHaveLength(1);
+    expect(history.data?.items[0]?.entity_id).toBe(machines[0]!.id);
     expect((await operator.GET('/v1/machines/{id}', { params: { path: { id: randomUUID() } } })).response.status).toBe(404);
     const pools = (await operator.GET('/v1/pools')).data!;
-    expect(pools.map((p) => p.name).sort()).toEqual(['agents', 'quick', 'slow']);
-    const ready = (await operator.GET('/v1/machines', { params: { query: { pool: 'quick', state: 'ready' } } })).data!;
+    expect(pools.items.map((p) => p.name).sort()).toEqual(['agents', 'quick', 'slow']);
+    expect(pools.live_daemons).toBeGreaterThanOrEqual(0);
+    expect((await operator.GET('/v1/daemons')).data?.items).toBeInstanceOf(Array);
+    const ready = (await operator.GET('/v1/machines', { params: { query: { pool: 'quick', state: 'ready' } } })).data!.items;
     const drained = await operator.POST('/v1/machines/{id}/drain', { params: { path: { id: ready[0]!.id } } });
     expect(drained.data?.state).toBe('draining');
 
@@ -205,7 +213,7 @@ describe('a client generated from the document', () => {
     const made = await admin.POST('/v1/tokens', { body: { name: 'openapi-made', role: 'submitter', expires_in_s: 3600 } });
     expect(made.response.status).toBe(201);
     expect(made.data?.token).toMatch(/^sf_/);
-    expect((await admin.GET('/v1/tokens')).data?.map((k) => k.id)).toContain(made.data!.id);
+    expect((await admin.GET('/v1/tokens')).data?.items.map((k) => k.id)).toContain(made.data!.id);
     expect((await admin.POST('/v1/tokens/{id}/revoke', { params: { path: { id: made.data!.id } } })).data?.revoked_at).not.toBeNull();
     expect((await admin.POST('/v1/tokens', { body: { name: 'x', role: 'submitter', tenant: 'nobody' } })).error?.type).toMatch(/unknown-tenant$/);
   });

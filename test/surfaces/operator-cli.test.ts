@@ -134,7 +134,7 @@ describe('ids by their first characters', () => {
     expect(JSON.parse(none.stdout)).toEqual({ ok: false, error: 'no task with id prefix deadbeef' });
 
     let ready: { id: string }[] = [];
-    await until(async () => (ready = await json('machines', 'ls', '--state', 'ready')).length > 0, 60_000, undefined, 500);
+    await until(async () => (ready = (await json('machines', 'ls', '--state', 'ready')).items).length > 0, 60_000, undefined, 500);
     expect((await json('machines', 'show', ready[0]!.id.slice(0, 8))).id).toBe(ready[0]!.id);
   }, 120_000);
 
@@ -182,9 +182,9 @@ describe('pools ls --watch', () => {
     expect(text.code, text.out).toBe(0);
     expect(text.out).toMatch(/NAME\s+PROVIDER[\s\S]*linux-sandbox[\s\S]*\n\nevery 0\.3s[\s\S]*linux-sandbox/);
 
-    const lines = await watchUntil(['--json'], (out) => out.split('\n').filter((l) => l.startsWith('[')).length);
+    const lines = await watchUntil(['--json'], (out) => out.split('\n').filter((l) => l.startsWith('{')).length);
     expect(lines.code, lines.out).toBe(0);
-    for (const line of lines.out.split('\n').filter(Boolean)) expect((JSON.parse(line) as { name: string }[]).map((p) => p.name)).toContain('linux-sandbox');
+    for (const line of lines.out.split('\n').filter(Boolean)) expect((JSON.parse(line) as { items: { name: string }[] }).items.map((p) => p.name)).toContain('linux-sandbox');
   }, 120_000);
 });
 

@@ -153,7 +153,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Show a task
+         * Show a task, with why it waits while queued
          * @description Needs a token with the submitter role; roles nest (admin > operator > submitter).
          */
         get: operations["getTask"];
@@ -185,6 +185,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task's history, newest first, a page at a time
+         * @description Needs a token with the submitter role; roles nest (admin > operator > submitter).
+         */
+        get: operations["listTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/machines": {
         parameters: {
             query?: never;
@@ -193,7 +213,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List machines, oldest first
+         * List machines, oldest first, a page at a time
          * @description Needs a token with the operator role; roles nest (admin > operator > submitter).
          */
         get: operations["listMachines"];
@@ -213,10 +233,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Show a machine with its latest events
+         * Show a machine, live or deleted, with its latest events
          * @description Needs a token with the operator role; roles nest (admin > operator > submitter).
          */
         get: operations["getMachine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/machines/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A machine's history, newest first, a page at a time (deleted machines too)
+         * @description Needs a token with the operator role; roles nest (admin > operator > submitter).
+         */
+        get: operations["listMachineEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -253,10 +293,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List pools with machine counts and demand
+         * List pools with machine counts and demand, a page at a time
          * @description Needs a token with the operator role; roles nest (admin > operator > submitter).
          */
         get: operations["listPools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/daemons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List daemons with their heartbeats and the pools they lead
+         * @description Needs a token with the operator role; roles nest (admin > operator > submitter).
+         */
+        get: operations["listDaemons"];
         put?: never;
         post?: never;
         delete?: never;
@@ -273,7 +333,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List API tokens (never their secrets)
+         * List API tokens (never their secrets), a page at a time
          * @description Needs a token with the admin role; roles nest (admin > operator > submitter).
          */
         get: operations["listTokens"];
@@ -366,9 +426,40 @@ export interface components {
             started_at: string | null;
             finished_at: string | null;
         };
+        TaskStatus: {
+            /** Format: uuid */
+            id: string;
+            /** @description its submitting token's tenant */
+            tenant: string;
+            /** @enum {string} */
+            state: "queued" | "assigned" | "running" | "completed" | "failed" | "timed_out" | "canceled";
+            pool: string;
+            platform: ("linux" | "windows") | null;
+            tags: string[];
+            priority: number;
+            /** @description as submitted */
+            payload: {
+                [key: string]: unknown;
+            };
+            attempts: number;
+            max_attempts: number;
+            timeout_s: number;
+            /** @description the current or last attempt's machine */
+            machine_id: string | null;
+            /** @description the runner's result: any JSON value, null until there is one */
+            result: unknown;
+            error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            assigned_at: string | null;
+            started_at: string | null;
+            finished_at: string | null;
+            /** @description why a queued task still waits (docs/api.md §4); null unless queued */
+            waiting_reason: ("no-daemon" | "pool-inactive" | "tenant-limit" | "machine-ready" | "machine-coming" | "pool-at-max-size" | "global-cap" | "waiting-for-machine") | null;
+        };
         TaskPage: {
-            items: components["schemas"]["Task"][];
-            /** @description pass as `cursor` for the next page; null on the last */
+            items: components["schemas"]["TaskStatus"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
             next_cursor: string | null;
         };
         /**
@@ -406,7 +497,11 @@ export interface components {
             state_changed_at: string;
             last_error: string | null;
         };
-        MachineList: components["schemas"]["Machine"][];
+        MachinePage: {
+            items: components["schemas"]["Machine"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
+            next_cursor: string | null;
+        };
         MachineDetail: {
             /** Format: uuid */
             id: string;
@@ -415,8 +510,11 @@ export interface components {
             /** @enum {string} */
             provider: "aws" | "azure" | "sim";
             provider_id: string | null;
-            /** @enum {string} */
-            state: "provisioning" | "booting" | "ready" | "leased" | "draining" | "stopping" | "stopped" | "released" | "reimaging" | "deleting" | "failed";
+            /**
+             * @description `deleted` once its row is gone: the rest is then read from its events
+             * @enum {string}
+             */
+            state: "provisioning" | "booting" | "ready" | "leased" | "draining" | "stopping" | "stopped" | "released" | "reimaging" | "deleting" | "failed" | "deleted";
             ip: string | null;
             uses: number;
             task_id: string | null;
@@ -425,18 +523,59 @@ export interface components {
             /** Format: date-time */
             state_changed_at: string;
             last_error: string | null;
+            deleted_at: string | null;
+            /** @description the tasks it was leased to, oldest first (the latest 50) */
+            tasks: string[];
             /** @description its latest 50 events, oldest first */
             events: components["schemas"]["Event"][];
         };
         Event: {
+            /** @description the event's id; one history is ordered by it */
+            id: string;
             /** Format: date-time */
             at: string;
+            /** @enum {string} */
+            entity: "machine" | "task";
+            /** Format: uuid */
+            entity_id: string;
+            /** @description the transition it records, or create, finalize, retireRequest */
+            kind: string;
             /** @description null for a creation */
             from: string | null;
             to: string;
+            /** @description the lease it belongs to: its machine */
+            machine_id: string | null;
+            /** @description the lease it belongs to: its task */
+            task_id: string | null;
             /** @description api:<token name>#<token id>, cli:<user>, or the daemon part that wrote it */
             actor: string;
             reason: string | null;
+        };
+        EventPage: {
+            items: components["schemas"]["Event"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
+            next_cursor: string | null;
+        };
+        Daemon: {
+            /** Format: uuid */
+            id: string;
+            cluster: string;
+            host: string;
+            pid: number;
+            /** Format: date-time */
+            started_at: string;
+            /** Format: date-time */
+            last_seen_at: string;
+            stopped_at: string | null;
+            /** @description not stopped, and heard from within the heartbeat bound */
+            alive: boolean;
+            /** @description the pools it leads now */
+            leads: string[];
+        };
+        DaemonPage: {
+            items: components["schemas"]["Daemon"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
+            next_cursor: string | null;
         };
         /**
          * @example {
@@ -491,7 +630,13 @@ export interface components {
             queued_tasks: number;
             desired_size: number;
         };
-        PoolList: components["schemas"]["Pool"][];
+        PoolPage: {
+            items: components["schemas"]["Pool"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
+            next_cursor: string | null;
+            /** @description daemons alive now; 0 means nothing will run the pools (docs/api.md §4) */
+            live_daemons: number;
+        };
         Token: {
             /** Format: uuid */
             id: string;
@@ -506,7 +651,11 @@ export interface components {
             /** @description null: never */
             expires_at: string | null;
         };
-        TokenList: components["schemas"]["Token"][];
+        TokenPage: {
+            items: components["schemas"]["Token"][];
+            /** @description pass as `cursor` for the next page; null on the last (docs/api.md §1) */
+            next_cursor: string | null;
+        };
         NewToken: {
             /** Format: uuid */
             id: string;
@@ -1336,13 +1485,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task. */
+            /** @description The task, with its waiting_reason. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"];
+                    "application/json": components["schemas"]["TaskStatus"];
                 };
             };
             /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
@@ -1525,11 +1674,107 @@ export interface operations {
             };
         };
     };
+    listTaskEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of its events: leases, attempts and the machine of each. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: unauthorized (no credential, a malformed header, or an unknown or revoked one); token-expired (the bearer token is past its expires_at). */
+            401: {
+                headers: {
+                    /** @description the scheme to authenticate with */
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: not-found (no such task, machine or token (or a task of another tenant, for a submitter)). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: rate-limited (the token made more than api.token_requests_per_minute requests to this daemon within a minute). */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: internal (a fault of the server, logged with the request id). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: database-busy (no database connection came free in time, or PostgreSQL refused or dropped it; retry). */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listMachines: {
         parameters: {
             query?: {
                 pool?: string;
                 state?: "provisioning" | "booting" | "ready" | "leased" | "draining" | "stopping" | "stopped" | "released" | "reimaging" | "deleting" | "failed";
+                limit?: number;
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1537,13 +1782,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching machine (not paginated). */
+            /** @description A page of matching machines. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MachineList"];
+                    "application/json": components["schemas"]["MachinePage"];
                 };
             };
             /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
@@ -1628,13 +1873,116 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The machine and its latest 50 events. */
+            /** @description The machine (state deleted once its row is gone, read from its events), its tasks and its latest 50 events. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MachineDetail"];
+                };
+            };
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: unauthorized (no credential, a malformed header, or an unknown or revoked one); token-expired (the bearer token is past its expires_at). */
+            401: {
+                headers: {
+                    /** @description the scheme to authenticate with */
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: forbidden (the token's role is too low). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found: not-found (no such task, machine or token (or a task of another tenant, for a submitter)). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: rate-limited (the token made more than api.token_requests_per_minute requests to this daemon within a minute). */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: internal (a fault of the server, logged with the request id). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: database-busy (no database connection came free in time, or PostgreSQL refused or dropped it; retry). */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMachineEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of its events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
                 };
             };
             /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
@@ -1848,20 +2196,115 @@ export interface operations {
     };
     listPools: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every pool, by name. */
+            /** @description A page of pools by name, and how many daemons are alive. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PoolList"];
+                    "application/json": components["schemas"]["PoolPage"];
+                };
+            };
+            /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized: unauthorized (no credential, a malformed header, or an unknown or revoked one); token-expired (the bearer token is past its expires_at). */
+            401: {
+                headers: {
+                    /** @description the scheme to authenticate with */
+                    "WWW-Authenticate"?: "Bearer";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden: forbidden (the token's role is too low). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: rate-limited (the token made more than api.token_requests_per_minute requests to this daemon within a minute). */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: internal (a fault of the server, logged with the request id). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable: database-busy (no database connection came free in time, or PostgreSQL refused or dropped it; retry). */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Refused before any route ran: request-timeout (408: the request did not arrive in full in time); expectation-failed (417: an Expect header other than 100-continue); headers-too-large (431: the request line and headers exceed 16 KiB). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDaemons: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of daemons, alive or not. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DaemonPage"];
                 };
             };
             /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
@@ -1937,20 +2380,23 @@ export interface operations {
     };
     listTokens: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every token, revoked ones included, oldest first. */
+            /** @description A page of tokens, revoked ones included, oldest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenList"];
+                    "application/json": components["schemas"]["TokenPage"];
                 };
             };
             /** @description Bad Request: invalid-request (a body, query, path parameter or header fails its schema; errors[] names each field); malformed-request (not well-formed HTTP/1.1); bad-request (another client error Fastify raises (with its own 4xx status)); bad-url (a URL whose percent-encoding does not decode). */
