@@ -119,8 +119,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, problem(404, 'not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  // A browser pointed at the daemon lands on the interactive docs.
-  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs', 302));
+  // A browser pointed at the daemon lands on the interactive docs. (The router also sends the
+  // asterisk-form target `GET *` here; that is no page of ours.)
+  app.get('/', { schema: { hide: true } }, (request, reply) => (request.url.startsWith('/') ? reply.redirect('/docs', 302) : reply.callNotFound()));
   app.get('/healthz', { schema: { tags: ['service'] } }, () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['service'] } }, async (_request, reply) => {
     const readiness = await options.ready();

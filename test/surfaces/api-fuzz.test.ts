@@ -296,7 +296,7 @@ function routeDefects(op: Operation): fc.Arbitrary<Part>[] {
   const other = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((m) => !methods.has(m));
   return [
     fc.constantFrom(...other).map((m) => bad({ method: m }, { defect: `${m} on ${op.path}`, statuses: [404] })),
-    fc.constantFrom('/', '/v1', '/v2/tasks', '/v1/task', '/v1/%00', '/v1/tasks/x/y/z', '/V1/TASKS', '/.env').map((p) => bad({ path: p }, { defect: `unknown route ${p}`, statuses: [404] })),
+    fc.constantFrom('/v1', '/v2/tasks', '/v1/task', '/v1/%00', '/v1/tasks/x/y/z', '/V1/TASKS', '/.env').map((p) => bad({ path: p }, { defect: `unknown route ${p}`, statuses: [404] })),
   ];
 }
 
