@@ -92,7 +92,7 @@ const cases: Case[] = [
   { name: 'pool_size a float', text: variant((c) => (c.database.pool_size = 2.5)), field: 'database.pool_size', message: /int/ },
   { name: 'password in the database URL', text: variant((c) => (c.database.url = 'postgres://sandfleet:password@db:5432/sandfleet')), field: 'database.url', message: /carries a password.*in DATABASE_URL instead/ },
   { name: 'password in a redis URL', text: variant((c) => ((c.queue.backend = 'redis'), (c.queue.redis_url = 'redis://:hunter2@cache:6379'))), field: 'queue.redis_url', message: /carries a password.*in REDIS_URL instead/ },
-  { name: 'password in a URL in a comment', text: `${EXAMPLE}\n# old: postgres://sandfleet:hunter2@db/sandfleet\n`, field: '(file)', message: /line \d+ holds a URL with a password/ },
+  { name: 'password in a URL in a comment', text: `${EXAMPLE}\n# old: postgres://sandfleet:password@db/sandfleet\n`, field: '(file)', message: /line \d+ holds a URL with a password/ },
   { name: 'sim runner min_duration_ms above max_duration_ms', text: variant((c) => (c.pools[0].runner = { kind: 'sim', min_duration_ms: 5000, max_duration_ms: 3000 })), field: 'pools[0].runner.min_duration_ms', message: /min_duration_ms \(5000\) must not exceed max_duration_ms \(3000\)/ },
   { name: 'sim runner min_duration_ms above the default max', text: variant((c) => (c.pools[0].runner = { kind: 'sim', min_duration_ms: 5000 })), field: 'pools[0].runner.min_duration_ms', message: /max_duration_ms \(500, its default\)/ },
   { name: 'sim runner max_duration_ms below the default min', text: variant((c) => (c.pools[0].runner = { kind: 'sim', max_duration_ms: 10 })), field: 'pools[0].runner.max_duration_ms', message: /min_duration_ms \(50, its default\) must not exceed max_duration_ms \(10\)/ },
