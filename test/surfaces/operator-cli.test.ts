@@ -1,7 +1,8 @@
 // What an operator meets at the command line and the daemon's front door, through the real
 // binary and real HTTP: --version, shell completion (run in a real bash), ids by their first
-// characters, `pools ls --watch`, the daemon's log formats, GET / and the 422 that names the
-// pools, and `config check --json` on a bad file or a bad DATABASE_URL.
+// characters, `pools ls --watch`, the daemon's log formats (pretty by default at a terminal),
+// GET / and the 422 that names the pools, and `config check --json` on a bad file, an inverted
+// duration range, a password in the file or a bad DATABASE_URL.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -208,6 +209,21 @@ describe('the daemon', () => {
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/xml.*json, pretty/)]);
   }, 120_000);
 
+  it('logs pretty lines without the flag when its stdout is a terminal (run under script(1), which gives it a pty)', () => {
+    // A database that refuses connections: the daemon logs its start, then exits on its own.
+    const command = `exec ${process.execPath} ${BIN} --config sandfleet.example.yaml daemon`;
+    const ran = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env(), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(ran.status, ran.stdout).toBe(1);
+    expect(ran.stdout).toMatch(/INFO.*starting/);
+    expect(ran.stdout).not.toMatch(/"msg":"starting"/);
+    expect(ran.stdout).toMatch(/cannot reach PostgreSQL.*set DATABASE_URL/);
+  }, 70_000);
+
   it('refuses a DATABASE_URL that is not a URL, naming the variable', async () => {
     const ran = await runCli(['--config', 'sandfleet.example.yaml', 'daemon'], { ...env(), DATABASE_URL: 'garbage' });
     expect([ran.code, ran.stderr]).toEqual([1, expect.stringMatching(/DATABASE_URL: is not a postgres URL; expected postgres:\/\//)]);
@@ -255,5 +271,26 @@ describe('config check --json', () => {
       expect(bad.stderr).toContain(`${variable}: is not a`);
       expect(bad.stderr).not.toContain(value);
     }
+  });
+
+  it('refuses max_duration_ms below min_duration_ms, and names the variable a URL with a password belongs in', async () => {
+    const example = readFileSync(path.join(ROOT, 'sandfleet.example.yaml'), 'utf8');
+    const inverted = path.join(scratch, 'inverted.yaml');
+    writeFileSync(inverted, example.replace('max_duration_ms: 3000', 'max_duration_ms: 400'));
+    const ran = await check(inverted);
+    expect(ran.code).toBe(1);
+    expect((JSON.parse(ran.stdout) as { errors: unknown[] }).errors).toEqual([
+      { field: 'pools[0].runner.min_duration_ms', line: 53, message: 'min_duration_ms (500) must not exceed max_duration_ms (400)' },
+    ]);
+
+    const secret = `pw${Date.now()}`;
+    const withPassword = path.join(scratch, 'password.yaml');
+    writeFileSync(withPassword, example.replace(/^ {2}# url: postgres:.*$/m, `  url: postgres://sandfleet:${secret}@db:5432/sandfleet`));
+    const refused = await check(withPassword);
+    expect(refused.code).toBe(1);
+    const errors = (JSON.parse(refused.stdout) as { errors: { field: string; message: string }[] }).errors;
+    expect(errors.map((e) => e.field)).toEqual(['database.url']);
+    expect(errors[0].message).toMatch(/carries a password.*in DATABASE_URL instead/);
+    expect(refused.stdout + refused.stderr).not.toContain(secret);
   });
 });
