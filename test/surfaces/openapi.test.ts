@@ -1,6 +1,6 @@
 // The OpenAPI document as a contract: a daemon on a real database serves it; Redocly's linter
 // passes it under redocly.yaml (and fails a broken copy); the committed typed client
-// (test/support/generated/openapi.ts) is exactly what openapi-typescript generates from it; and
+// (src/ui/generated/openapi.ts) is exactly what openapi-typescript generates from it; and
 // that client, through openapi-fetch, drives every operation over real HTTP, each answer checked
 // against the document: status, content type, body schema, headers and refusal type.
 import { randomUUID } from 'node:crypto';
@@ -17,7 +17,7 @@ import { openDatabase } from '../../src/db/index.js';
 import { createQueue, MACHINE_QUEUE, RUN_QUEUE, type MachineJob, type RunJob } from '../../src/scheduler/queue.js';
 import { createToken } from '../../src/scheduler/service/tokens.js';
 import { useTestDatabase } from '../support/database.js';
-import type { paths } from '../support/generated/openapi.js';
+import type { paths } from '../../src/ui/generated/openapi.js';
 import { clientTypes, GENERATED_CLIENT } from '../support/openapi-client.js';
 import { Conformance } from '../support/openapi-conformance.js';
 import { documentWithoutDatabase, type OpenApiDocument } from '../support/openapi-document.js';

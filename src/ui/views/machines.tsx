@@ -2,21 +2,24 @@
 // a ready machine drains now, a leased one after its task.
 import type { Api } from '../api.js';
 import { listAll, withQuery } from '../lists.js';
-import { MACHINE_STATES, type Machine, type Pool } from '../api-types.js';
+import { MACHINE_STATES, type Machine, type MachineDetail, type Pool } from '../api-types.js';
 import { href, type Route } from '../route.js';
 import { useAction } from '../use-action.js';
 import { usePoll } from '../use-poll.js';
 import { Failure, isRefusal, Loading, NoticeLine, StateBadge, Time } from './common.js';
 import { Filters } from './filters.js';
 
+/** A machine from the list or its detail, which may be deleted. */
+type Drainable = Pick<Machine, 'id' | 'name'> & Pick<MachineDetail, 'state'>;
+
 /** Drain a machine as the API allows it from its state (docs/api.md, drain). */
-export function drainPath(machine: Machine): string | null {
+export function drainPath(machine: Drainable): string | null {
   if (machine.state === 'ready') return `/v1/machines/${machine.id}/drain`;
   if (machine.state === 'leased') return `/v1/machines/${machine.id}/drain?after_task=true`;
   return null;
 }
 
-export function DrainButton({ api, machine, run }: { api: Api; machine: Machine; run: ReturnType<typeof useAction>['run'] }) {
+export function DrainButton({ api, machine, run }: { api: Api; machine: Drainable; run: ReturnType<typeof useAction>['run'] }) {
   const path = drainPath(machine);
   if (!path) return null;
   const afterTask = machine.state === 'leased';

@@ -1,7 +1,7 @@
 // One task: its state and times, payload, verdict (result or error), why it waits when the API
 // says, and its history when the API offers one.
 import type { Api } from '../api.js';
-import { FINAL_TASK_STATES, type StateEvent, type Task } from '../api-types.js';
+import { isFinished, type StateEvent, type Task } from '../api-types.js';
 import { json } from '../format.js';
 import { eventsOf } from '../history.js';
 import { href } from '../route.js';
@@ -86,7 +86,7 @@ export function TaskView({ api, id }: { api: Api; id: string }) {
           {data.events ? (
             <>
               <h3>History</h3>
-              <Timeline events={data.events} now={now} ended={FINAL_TASK_STATES.includes(task.state)} />
+              <Timeline events={data.events} now={now} ended={isFinished(task.state)} />
             </>
           ) : null}
         </>

@@ -2,7 +2,7 @@
 // task that has not ended. Every role sees this view: a submitter its own tenant's tasks.
 import type { Api } from '../api.js';
 import { itemsOf, listAll, withQuery } from '../lists.js';
-import { FINAL_TASK_STATES, TASK_STATES, type Page, type Pool, type Task } from '../api-types.js';
+import { isFinished, TASK_STATES, type Page, type Pool, type Task } from '../api-types.js';
 import { shortId } from '../format.js';
 import { href, type Route } from '../route.js';
 import { useAction } from '../use-action.js';
@@ -11,7 +11,7 @@ import { Failure, isRefusal, Loading, NoticeLine, StateBadge, Time } from './com
 import { Filters } from './filters.js';
 
 export function CancelButton({ api, task, run }: { api: Api; task: Task; run: ReturnType<typeof useAction>['run'] }) {
-  if (FINAL_TASK_STATES.includes(task.state)) return null;
+  if (isFinished(task.state)) return null;
   return (
     <button
       type="button"
