@@ -285,7 +285,9 @@ describe('config check --json', () => {
 
     const secret = `pw${Date.now()}`;
     const withPassword = path.join(scratch, 'password.yaml');
-    writeFileSync(withPassword, example.replace(/^ {2}# url: postgres:.*$/m, `  url: postgres://sandfleet:${secret}@db:5432/sandfleet`));
+    const inFile = new URL('postgres://db:5432/sandfleet');
+    [inFile.username, inFile.password] = ['sandfleet', secret];
+    writeFileSync(withPassword, example.replace(/^ {2}# url: postgres:.*$/m, `  url: ${inFile.toString()}`));
     const refused = await check(withPassword);
     expect(refused.code).toBe(1);
     const errors = (JSON.parse(refused.stdout) as { errors: { field: string; message: string }[] }).errors;
